@@ -1,0 +1,3 @@
+from hubspot_metrics.cli import main
+
+main()

@@ -1,0 +1,150 @@
+"""The command line: a thin click layer over the sync, metrics and output modules.
+
+Every command receives an `App` (click's `ctx.obj`) that loads the configuration once, with
+the precedence option > environment > file > default. A `UserError` anywhere ends the
+command with its one-sentence message and its exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from dataclasses import dataclass, field
+
+import click
+
+from hubspot_metrics import __version__
+from hubspot_metrics.config import Config, load_config
+from hubspot_metrics.client import HubSpotClient
+from hubspot_metrics.errors import AuthError, ConfigError, UserError
+from hubspot_metrics.objects import OBJECTS
+from hubspot_metrics.store import open_store
+from hubspot_metrics.sync import Progress, Sync, SyncLock, summarize
+
+
+@dataclass
+class App:
+    config_option: str | None = None
+    db_option: str | None = None
+    verbose: int = 0
+    _config: Config | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_option, self.db_option)
+        return self._config
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+class Group(click.Group):
+    """Turns user errors into one line on stderr and a non-zero exit."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted; what was committed is kept and the next run resumes from it.", err=True)
+            ctx.exit(130)
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # The SDK's urllib3 logs full URLs at DEBUG; they carry no token, but keep them quiet.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    click.echo(f"Warning: {message}", err=True)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_option", type=click.Path(dir_okay=False),
+              help="Config file (default: $HUBSPOT_METRICS_CONFIG, else ./hubspot-metrics.toml if present).")
+@click.option("--db", "db_option", type=click.Path(dir_okay=False),
+              help="SQLite store path (default: $HUBSPOT_METRICS_DB, else [store] path).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(__version__, prog_name="hubspot-metrics")
+@click.pass_context
+def cli(ctx: click.Context, config_option: str | None, db_option: str | None, verbose: int) -> None:
+    """Sync HubSpot CRM data into SQLite and compute the ten CRM KPIs from it."""
+    _setup_logging(verbose)
+    warnings.showwarning = _show_warning
+    ctx.obj = App(config_option, db_option, verbose)
+
+
+def _only(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in OBJECTS]
+    if unknown:
+        raise ConfigError(f"--only has unknown object {unknown[0]!r}; use any of {', '.join(OBJECTS)}.")
+    return names
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Re-read every record with the list endpoint instead of only the changes.")
+@click.option("--only", metavar="OBJECT,...", help="Sync only these objects (contacts, companies, deals, tickets, feedback_submissions).")
+@pass_app
+def sync(app: App, full: bool, only: str | None) -> None:
+    """Pull HubSpot data into the SQLite store (full the first time, incremental after)."""
+    result, stats = run_sync(app.config, full=full, only=_only(only))
+    click.echo(summarize(result, stats))
+
+
+def run_sync(config: Config, *, full: bool = False, only: list[str] | None = None):
+    """Lock, open, sync; shared by `sync`, `nightly` and `demo`."""
+    with SyncLock(config.store_path):
+        db = open_store(config.store_path)
+        client = HubSpotClient(config.hubspot)
+        progress = Progress(echo=lambda line: click.echo(line, err=True), interactive=sys.stderr.isatty())
+        try:
+            result = Sync(config, db, client, full=full, only=only, progress=progress).run()
+        finally:
+            db.conn.close()
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    return result, client.stats
+
+
+@cli.command()
+@click.option("--live/--no-live", default=None,
+              help="Ask HubSpot for its record totals (default: when a token is configured).")
+@pass_app
+def status(app: App, live: bool | None) -> None:
+    """Show the last sync runs, the cursors, completeness and warnings."""
+    from hubspot_metrics.status import render_status
+
+    click.echo(render_status(app.config, live=live))
+
+
+@cli.command()
+@pass_app
+def check(app: App) -> None:
+    """Validate the token and its scopes per object, and say which KPIs can be computed."""
+    from hubspot_metrics.status import run_check
+
+    report, ok = run_check(app.config)
+    click.echo(report)
+    if not ok:
+        raise AuthError("The token cannot read everything the KPIs need; add the scopes listed above to the private app.")
+
+
+def _register() -> None:
+    from hubspot_metrics.portal.cli import sandbox
+
+    for command in (sandbox,):
+        cli.add_command(command)
+
+
+def main() -> None:
+    _register()
+    cli(prog_name="hubspot-metrics")

@@ -1,0 +1,294 @@
+"""HubSpot API access: one client owns the token, the rate limiters, the timeouts and the
+single retry policy.
+
+Calls go through the official SDK (hubspot-api-client) with `_preload_content=False`: the SDK
+builds the request and authenticates it, and we read the raw JSON ourselves, which is about
+ten times cheaper than the SDK's model classes on hot paths. The SDK's own urllib3 retries
+are switched off so that every attempt is counted and decided here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from email.utils import parsedate_to_datetime
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import urllib3
+from hubspot import HubSpot
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from hubspot_metrics.config import HubSpotSettings
+from hubspot_metrics.errors import AuthError, HubSpotError, QuotaError
+from hubspot_metrics.ratelimit import SlidingWindowLimiter
+
+log = logging.getLogger(__name__)
+
+LIST_PAGE_SIZE = 100        # list endpoints' maximum
+SEARCH_PAGE_SIZE = 200      # search maximum
+BATCH_READ_SIZE = 100       # objects batch read maximum
+ASSOCIATION_BATCH_SIZE = 1000  # v4 association batch read maximum
+OAUTH_REFRESH_MARGIN = 300  # refresh an OAuth token when it has less than this many seconds left
+
+
+@dataclass
+class RunStats:
+    requests: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    errors: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+
+class _Retryable(Exception):
+    """A failure worth another attempt; `wait` overrides the backoff (seconds)."""
+
+    def __init__(self, reason: str, wait: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait
+
+
+class MissingScopeError(AuthError):
+    """403 MISSING_SCOPES: the token lacks `scopes` for this call."""
+
+    def __init__(self, message: str, scopes: list[str]):
+        super().__init__(message)
+        self.scopes = scopes
+
+
+class NotFoundError(HubSpotError):
+    pass
+
+
+def _error_body(body: Any) -> dict:
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        parsed = json.loads(body) if body else {}
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+class HubSpotClient:
+    def __init__(self, settings: HubSpotSettings, *, stats: RunStats | None = None,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+        self.settings = settings
+        self.stats = stats or RunStats()
+        self._sleep = sleep
+        self._clock = clock
+        self.limiter = SlidingWindowLimiter(settings.requests_per_10s, 10.0, sleep=sleep, clock=clock)
+        self.search_limiter = SlidingWindowLimiter(max(1, int(settings.search_requests_per_second)), 1.0,
+                                                   sleep=sleep, clock=clock)
+        self._token_expires_at: float | None = None
+        self.server_time_ms: int | None = None  # from the last response's Date header
+        self._token_lock = threading.Lock()
+        token = settings.access_token
+        self.uses_oauth = bool(settings.client_id and settings.client_secret and settings.refresh_token)
+        if not token and not self.uses_oauth:
+            raise AuthError(
+                "No HubSpot access token is set; export HUBSPOT_ACCESS_TOKEN=<your private app token> or set "
+                "[hubspot] access_token (or client_id, client_secret and refresh_token for an OAuth app).")
+        # retry=False: urllib3 must not retry behind our back (we count and decide every attempt).
+        self.sdk = HubSpot(access_token=token or "", host=settings.base_url, retry=False)
+        crm = self.sdk.crm
+        # Each attribute access on the SDK builds a new ApiClient and connection pool: keep one.
+        self._objects = crm.objects.basic_api
+        self._search = crm.objects.search_api
+        self._batch = crm.objects.batch_api
+        self._assoc = crm.associations.v4.batch_api
+        self._owners = crm.owners.owners_api
+        self._pipelines = crm.pipelines.pipelines_api
+        self._properties = crm.properties.core_api
+        self._apis = [self._objects, self._search, self._batch, self._assoc, self._owners,
+                      self._pipelines, self._properties]
+        if self.uses_oauth:
+            self._refresh_oauth_token()
+
+    # --- auth ---------------------------------------------------------------------------
+
+    def _set_token(self, token: str) -> None:
+        for api in self._apis:
+            api.api_client.configuration.access_token = token
+
+    def _refresh_oauth_token(self) -> None:
+        s = self.settings
+        api = self.sdk.oauth.tokens_api
+        api.api_client.configuration.retries = False
+        try:
+            response = api.create(grant_type="refresh_token", client_id=s.client_id, client_secret=s.client_secret,
+                                  refresh_token=s.refresh_token, _preload_content=False,
+                                  _request_timeout=s.timeout_seconds)
+            payload = json.loads(response.data)
+        except Exception as exc:  # any failure here is an auth failure for the user
+            status = getattr(exc, "status", None)
+            raise AuthError(
+                "HubSpot refused to refresh the OAuth access token"
+                + (f" (HTTP {status})" if status else "")
+                + "; check [hubspot] client_id, client_secret and refresh_token, or reinstall the app.") from None
+        self._set_token(payload["access_token"])
+        self._token_expires_at = self._clock() + float(payload.get("expires_in", 1800))
+        log.info("refreshed the OAuth access token (valid for %s s)", payload.get("expires_in"))
+
+    def _ensure_fresh_token(self) -> None:
+        # HubSpot's usage guidelines: refresh from expires_in, don't wait for a 401.
+        if self.uses_oauth and self._token_expires_at is not None:
+            with self._token_lock:
+                if self._token_expires_at - self._clock() < OAUTH_REFRESH_MARGIN:
+                    self._refresh_oauth_token()
+
+    # --- the one retry policy -----------------------------------------------------------
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable) and exc.wait is not None:
+            return exc.wait
+        # Bounded exponential backoff with jitter for 5xx and transport faults.
+        return min(30.0, 0.5 * 2 ** (state.attempt_number - 1)) * (0.5 + random.random() / 2)
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception()
+        self.stats.add("retries")
+        log.warning("retrying %s after %s (attempt %d, waiting %.1f s)", state.args[0] if state.args else "request",
+                    getattr(exc, "reason", exc), state.attempt_number, state.next_action.sleep if state.next_action else 0)
+
+    def call(self, what: str, fn: Callable[..., Any], *args, search: bool = False, **kwargs) -> Any:
+        """Run one SDK call with rate limiting and retries; return the parsed JSON body."""
+        retrying = Retrying(
+            retry=retry_if_exception_type(_Retryable),
+            stop=stop_after_attempt(self.settings.max_retries + 1),
+            wait=self._wait,
+            sleep=self._sleep,
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, what, fn, args, kwargs, search)
+        except _Retryable as exc:
+            raise HubSpotError(
+                f"HubSpot kept failing on {what} ({exc.reason}) after {self.settings.max_retries + 1} attempts; "
+                "what was synced so far is kept, run the sync again later.") from None
+
+    def _attempt(self, what: str, fn, args, kwargs, search: bool) -> Any:
+        (self.search_limiter if search else self.limiter).acquire()
+        self._ensure_fresh_token()
+        self.stats.add("requests")
+        try:
+            response = fn(*args, _preload_content=False, _request_timeout=self.settings.timeout_seconds, **kwargs)
+            data = response.data  # reading the body may fail on a truncated response
+            headers = response.headers
+        except urllib3.exceptions.HTTPError as exc:
+            self.stats.add("errors")
+            raise _Retryable(type(exc).__name__) from None
+        except OSError as exc:
+            self.stats.add("errors")
+            raise _Retryable(type(exc).__name__) from None
+        except Exception as exc:
+            status = getattr(exc, "status", None)
+            if status is None:
+                raise
+            self.stats.add("errors")
+            self._raise_for_status(what, status, getattr(exc, "body", None))
+            raise  # pragma: no cover (the line above always raises)
+        try:
+            payload = json.loads(data) if data else {}
+        except ValueError:
+            self.stats.add("errors")
+            raise _Retryable("an incomplete or malformed response body") from None
+        date = headers.get("Date")
+        if date:
+            try:
+                self.server_time_ms = int(parsedate_to_datetime(date).timestamp() * 1000)
+            except (TypeError, ValueError):
+                pass
+        max_header = headers.get("X-HubSpot-RateLimit-Max")
+        if max_header and max_header.isdigit():
+            self.limiter.lower_to(int(max_header))
+        return payload
+
+    def _raise_for_status(self, what: str, status: int, body: Any) -> None:
+        error = _error_body(body)
+        category = error.get("category") or error.get("errorType") or ""
+        if status == 429:
+            self.stats.add("rate_limited")
+            policy = error.get("policyName", "")
+            if policy == "DAILY":
+                raise QuotaError(
+                    "HubSpot's daily API limit is used up; what was synced so far is kept, and the next run "
+                    "after midnight (portal time) continues from there.")
+            # HubSpot sends no Retry-After: wait out the window of the policy that was hit.
+            raise _Retryable(f"HTTP 429 {policy or 'rate limit'}", wait=1.0 if policy == "SECONDLY" else 10.0)
+        if status == 401:
+            if category == "EXPIRED_AUTHENTICATION" and self.uses_oauth:
+                self._refresh_oauth_token()
+                raise _Retryable("an expired OAuth token", wait=0)
+            raise AuthError(
+                "The HubSpot token was rejected (HTTP 401); create a new private app token or service key in "
+                "HubSpot (Settings > Integrations) and set HUBSPOT_ACCESS_TOKEN.")
+        if status == 403:
+            scopes: list[str] = []
+            for item in error.get("errors") or []:
+                context = (item or {}).get("context") or {}
+                scopes += context.get("requiredGranularScopes") or context.get("requiredScopes") or []
+            missing = ", ".join(scopes) or "an unknown scope"
+            raise MissingScopeError(
+                f"The HubSpot token lacks the scope {missing} needed for {what}; add it to the private app "
+                "and re-install it.", scopes)
+        if status == 404:
+            raise NotFoundError(f"HubSpot has no {what} (HTTP 404).")
+        if status >= 500 or status in (408, 423, 477):
+            raise _Retryable(f"HTTP {status}")
+        message = error.get("message") or "no message"
+        raise HubSpotError(f"HubSpot rejected {what} (HTTP {status} {category}: {message[:200]}).")
+
+    # --- endpoints ----------------------------------------------------------------------
+
+    def list_page(self, object_type: str, properties: list[str], after: str | None = None,
+                  archived: bool = False, limit: int = LIST_PAGE_SIZE) -> dict:
+        kwargs: dict[str, Any] = {"limit": limit, "properties": properties, "archived": archived}
+        if after:
+            kwargs["after"] = after
+        return self.call(f"the {object_type} list", self._objects.get_page, object_type, **kwargs)
+
+    def search(self, object_type: str, body: dict) -> dict:
+        return self.call(f"the {object_type} search", self._search.do_search, object_type, body, search=True)
+
+    def batch_read(self, object_type: str, ids: list[str], properties: list[str]) -> dict:
+        body = {"inputs": [{"id": i} for i in ids], "properties": properties, "propertiesWithHistory": []}
+        return self.call(f"the {object_type} batch read", self._batch.read, object_type, body)
+
+    def associations(self, from_type: str, to_type: str, inputs: list[dict]) -> dict:
+        return self.call(f"the {from_type}-{to_type} associations", self._assoc.get_page, from_type, to_type,
+                         {"inputs": inputs})
+
+    def owners_page(self, after: str | None = None, archived: bool = False) -> dict:
+        kwargs: dict[str, Any] = {"limit": 100, "archived": archived}
+        if after:
+            kwargs["after"] = after
+        return self.call("the owners", self._owners.get_page, **kwargs)
+
+    def pipelines(self, object_type: str) -> dict:
+        return self.call(f"the {object_type} pipelines", self._pipelines.get_all, object_type)
+
+    def properties(self, object_type: str) -> dict:
+        return self.call(f"the {object_type} properties", self._properties.get_all, object_type, archived=False)
+
+    def account_details(self) -> dict:
+        # The SDK has no typed client for the account-info API; its generic call_api keeps the
+        # same transport, host and authentication.
+        api_client = self._properties.api_client
+
+        def get(**kwargs):
+            return api_client.call_api("/account-info/v3/details", "GET", auth_settings=["oauth2"],
+                                       response_types_map={}, **kwargs)
+
+        return self.call("the account details", get)

@@ -1,0 +1,345 @@
+"""Configuration: defaults < config file < environment < command-line options.
+
+The file is TOML (read with `tomllib`). Every key is declared once in `SCHEMA` with its type,
+default and check, so an unknown key, a wrong type or a bad value stops with one sentence
+that names the key and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hubspot_metrics.errors import ConfigError
+
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+DEFAULT_CONFIG_NAME = "hubspot-metrics.toml"
+DEFAULT_DB_PATH = "hubspot-metrics.db"
+ALL_OBJECTS = ("contacts", "companies", "deals", "tickets", "feedback_submissions")
+NIGHTLY_PERIODS = ("month_to_date", "last_month", "last_quarter", "year_to_date")
+
+ENV_TOKEN = "HUBSPOT_ACCESS_TOKEN"
+ENV_BASE_URL = "HUBSPOT_API_BASE_URL"
+ENV_CONFIG = "HUBSPOT_METRICS_CONFIG"
+ENV_DB = "HUBSPOT_METRICS_DB"
+
+
+def _timezone(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "is not a known IANA time zone; use a name such as 'UTC' or 'Europe/Berlin'"
+    return None
+
+
+def _one_of(*choices: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if value not in choices:
+            return "must be one of " + ", ".join(repr(c) for c in choices)
+        return None
+
+    return check
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _non_negative(value: float) -> str | None:
+    return None if value >= 0 else "must be 0 or more"
+
+
+def _objects(value: list) -> str | None:
+    unknown = [v for v in value if v not in ALL_OBJECTS]
+    if unknown:
+        return f"has unknown object {unknown[0]!r}; use any of {', '.join(ALL_OBJECTS)}"
+    return None
+
+
+def _extra_properties(value: dict) -> str | None:
+    for obj, props in value.items():
+        if obj not in ALL_OBJECTS:
+            return f"has unknown object {obj!r}; use any of {', '.join(ALL_OBJECTS)}"
+        if not isinstance(props, list) or not all(isinstance(p, str) and p for p in props):
+            return f"[{obj}] must be a list of property names"
+    return None
+
+
+def _periods(value: list) -> str | None:
+    for v in value:
+        if v not in NIGHTLY_PERIODS:
+            return f"has unknown period {v!r}; use any of {', '.join(NIGHTLY_PERIODS)}"
+    return None
+
+
+def _gross_margin(value: float) -> str | None:
+    return None if 0 < value <= 1 else "must be a fraction between 0 (exclusive) and 1, e.g. 0.8"
+
+
+NUMBER = (int, float)
+
+# section -> key -> (accepted python types, default, check or None)
+SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any, Callable | None]]] = {
+    "hubspot": {
+        "base_url": ((str,), DEFAULT_BASE_URL, None),
+        "access_token": ((str,), None, None),
+        "client_id": ((str,), None, None),
+        "client_secret": ((str,), None, None),
+        "refresh_token": ((str,), None, None),
+        "requests_per_10s": ((int,), 100, _positive),
+        "search_requests_per_second": (NUMBER, 4, _positive),
+        "timeout_seconds": (NUMBER, 60, _positive),
+        "max_retries": ((int,), 8, _non_negative),
+    },
+    "store": {
+        "path": ((str,), DEFAULT_DB_PATH, None),
+    },
+    "sync": {
+        "objects": ((list,), list(ALL_OBJECTS), _objects),
+        "extra_properties": ((dict,), {}, _extra_properties),
+        "all_properties": ((bool,), False, None),
+        "lookback_seconds": ((int,), 600, _non_negative),
+    },
+    "metrics": {
+        "timezone": ((str,), "UTC", _timezone),
+        "customer_object": ((str,), "contacts", _one_of("contacts", "companies")),
+        "gross_margin": (NUMBER, 1.0, _gross_margin),
+        "deal_pipelines": ((list,), [], None),
+        "ticket_pipelines": ((list,), [], None),
+    },
+    "metrics.churn": {
+        "mode": ((str,), "inactivity", _one_of("inactivity", "property")),
+        "inactivity_days": (NUMBER, 365, _positive),
+        "property": ((str,), "churn_date", None),
+    },
+    "metrics.csat": {
+        "scale_min": (NUMBER, 1, None),
+        "scale_max": (NUMBER, 5, None),
+        "satisfied_min": (NUMBER, 4, None),
+    },
+    "nightly": {
+        "periods": ((list,), list(NIGHTLY_PERIODS), _periods),
+        "export_path": ((str,), None, None),
+        "report_path": ((str,), None, None),
+    },
+}
+
+SPEND_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+@dataclass(frozen=True)
+class ChurnSettings:
+    mode: str = "inactivity"
+    inactivity_days: float = 365
+    property: str = "churn_date"
+
+
+@dataclass(frozen=True)
+class CsatSettings:
+    scale_min: float = 1
+    scale_max: float = 5
+    satisfied_min: float = 4
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    timezone: str = "UTC"
+    customer_object: str = "contacts"
+    gross_margin: float = 1.0
+    deal_pipelines: tuple[str, ...] = ()
+    ticket_pipelines: tuple[str, ...] = ()
+    churn: ChurnSettings = field(default_factory=ChurnSettings)
+    csat: CsatSettings = field(default_factory=CsatSettings)
+    spend: dict[str, float] = field(default_factory=dict)  # "YYYY-MM" -> amount
+
+
+@dataclass(frozen=True)
+class HubSpotSettings:
+    base_url: str = DEFAULT_BASE_URL
+    access_token: str | None = field(default=None, repr=False)
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    requests_per_10s: int = 100
+    search_requests_per_second: float = 4
+    timeout_seconds: float = 60
+    max_retries: int = 8
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    objects: tuple[str, ...] = ALL_OBJECTS
+    extra_properties: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    all_properties: bool = False
+    lookback_seconds: int = 600
+
+
+@dataclass(frozen=True)
+class NightlySettings:
+    periods: tuple[str, ...] = NIGHTLY_PERIODS
+    export_path: str | None = None
+    report_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    hubspot: HubSpotSettings = field(default_factory=HubSpotSettings)
+    store_path: str = DEFAULT_DB_PATH
+    sync: SyncSettings = field(default_factory=SyncSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    nightly: NightlySettings = field(default_factory=NightlySettings)
+    source: str | None = None  # the config file read, if any
+
+
+def _read_file(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"Config file {path} does not exist; create it from config.example.toml or fix the path.")
+    except OSError as exc:
+        raise ConfigError(f"Config file {path} cannot be read ({exc.strerror}); check its permissions.")
+    except UnicodeDecodeError:
+        raise ConfigError(f"Config file {path} is not UTF-8 text; save it as UTF-8.")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Config file {path} is not valid TOML ({exc}); fix the syntax there.")
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    names = {int: "a whole number", float: "a number", str: "a string", bool: "true or false",
+             list: "a list", dict: "a table"}
+    if types == NUMBER:
+        return "a number"
+    return " or ".join(names[t] for t in types)
+
+
+def _validate(raw: dict, where: str) -> dict[str, dict[str, Any]]:
+    """Check every key of the parsed file; return section -> key -> value (defaults filled)."""
+    values = {section: {k: spec[1] for k, spec in keys.items()} for section, keys in SCHEMA.items()}
+    values["spend"] = {}
+    for top, content in raw.items():
+        if top == "spend":
+            values["spend"] = _validate_spend(content, where)
+            continue
+        if top not in ("hubspot", "store", "sync", "metrics", "nightly"):
+            raise ConfigError(
+                f"Unknown section [{top}] in {where}; remove it (known sections: hubspot, store, sync, metrics, spend, nightly).")
+        if not isinstance(content, dict):
+            raise ConfigError(f"'{top}' in {where} must be a [{top}] table.")
+        for key, value in content.items():
+            if top == "metrics" and key in ("churn", "csat") and isinstance(value, dict):
+                for sub_key, sub_value in value.items():
+                    values[f"metrics.{key}"][sub_key] = _check(f"metrics.{key}", sub_key, sub_value, where)
+                continue
+            values[top][key] = _check(top, key, value, where)
+    csat = values["metrics.csat"]
+    if not csat["scale_min"] < csat["scale_max"]:
+        raise ConfigError(f"[metrics.csat] scale_min must be below scale_max in {where}.")
+    return values
+
+
+def _check(section: str, key: str, value: Any, where: str) -> Any:
+    spec = SCHEMA[section].get(key)
+    if spec is None:
+        known = ", ".join(SCHEMA[section])
+        raise ConfigError(f"Unknown key '{key}' in [{section}] of {where}; remove it or use one of: {known}.")
+    types, _default, check = spec
+    # bool is an int subclass in Python; a number key must not accept `true`.
+    if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+        raise ConfigError(f"[{section}] {key} in {where} must be {_type_name(types)}, not {value!r}.")
+    if check is not None:
+        problem = check(value)
+        if problem:
+            raise ConfigError(f"[{section}] {key} = {value!r} in {where} {problem}.")
+    return value
+
+
+def _validate_spend(content: Any, where: str) -> dict[str, float]:
+    if not isinstance(content, dict):
+        raise ConfigError(f"'spend' in {where} must be a [spend] table of \"YYYY-MM\" = amount.")
+    spend = {}
+    for month, amount in content.items():
+        if not SPEND_MONTH.match(month):
+            raise ConfigError(
+                f"[spend] key {month!r} in {where} is not a month; write it as \"YYYY-MM\", e.g. \"2026-10\" = 12000.")
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:
+            raise ConfigError(f"[spend] \"{month}\" in {where} must be an amount of 0 or more, not {amount!r}.")
+        spend[month] = float(amount)
+    return spend
+
+
+def _warn_if_token_readable(path: Path, has_secret: bool) -> None:
+    if not has_secret or os.name != "posix":
+        return
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        warnings.warn(
+            f"{path} holds a HubSpot secret and other users can read it; run: chmod 600 {path}",
+            stacklevel=3,
+        )
+
+
+def config_path(option: str | None, env: dict[str, str]) -> Path | None:
+    if option:
+        return Path(option)
+    if env.get(ENV_CONFIG):
+        return Path(env[ENV_CONFIG])
+    default = Path(DEFAULT_CONFIG_NAME)
+    return default if default.exists() else None
+
+
+def load_config(config_option: str | None = None, db_option: str | None = None,
+                env: dict[str, str] | None = None) -> Config:
+    """Build the effective configuration (option > environment > file > default)."""
+    env = dict(os.environ) if env is None else env
+    path = config_path(config_option, env)
+    raw = _read_file(path) if path else {}
+    values = _validate(raw, str(path) if path else "the defaults")
+    hub = values["hubspot"]
+    if path:
+        _warn_if_token_readable(path, bool(hub["access_token"] or hub["client_secret"] or hub["refresh_token"]))
+    if env.get(ENV_TOKEN):
+        hub["access_token"] = env[ENV_TOKEN].strip()
+    if env.get(ENV_BASE_URL):
+        hub["base_url"] = env[ENV_BASE_URL]
+    hub["base_url"] = hub["base_url"].rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", hub["base_url"]):
+        raise ConfigError(f"The HubSpot base URL {hub['base_url']!r} is not an http(s) URL; fix [hubspot] base_url or {ENV_BASE_URL}.")
+    store_path = db_option or env.get(ENV_DB) or values["store"]["path"]
+    sync = values["sync"]
+    metrics = values["metrics"]
+    nightly = values["nightly"]
+    return Config(
+        hubspot=HubSpotSettings(**hub),
+        store_path=store_path,
+        sync=SyncSettings(
+            objects=tuple(sync["objects"]),
+            extra_properties={k: tuple(v) for k, v in sync["extra_properties"].items()},
+            all_properties=sync["all_properties"],
+            lookback_seconds=sync["lookback_seconds"],
+        ),
+        metrics=MetricsSettings(
+            timezone=metrics["timezone"],
+            customer_object=metrics["customer_object"],
+            gross_margin=float(metrics["gross_margin"]),
+            deal_pipelines=tuple(str(p) for p in metrics["deal_pipelines"]),
+            ticket_pipelines=tuple(str(p) for p in metrics["ticket_pipelines"]),
+            churn=ChurnSettings(**values["metrics.churn"]),
+            csat=CsatSettings(**values["metrics.csat"]),
+            spend=values["spend"],
+        ),
+        nightly=NightlySettings(periods=tuple(nightly["periods"]), export_path=nightly["export_path"],
+                                report_path=nightly["report_path"]),
+        source=str(path) if path else None,
+    )

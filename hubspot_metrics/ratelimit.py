@@ -1,0 +1,50 @@
+"""Client-side rate limiting, so that a healthy sync never meets a 429.
+
+HubSpot counts requests in a rolling 10-second window (and search requests per second).
+A sliding-window limiter remembers the send times of the last `limit` requests and waits
+until the oldest leaves the window before sending another.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Callable
+
+
+class SlidingWindowLimiter:
+    def __init__(self, limit: int, window_seconds: float, *, margin_seconds: float = 0.05,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        self.limit = max(1, int(limit))
+        self.window = window_seconds
+        # Our clock and HubSpot's disagree by a few milliseconds; a small margin keeps us inside.
+        self.margin = margin_seconds
+        self._clock = clock
+        self._sleep = sleep
+        self._sent: deque[float] = deque()
+        self._lock = threading.Lock()
+        self.waited_seconds = 0.0
+
+    def lower_to(self, limit: int) -> None:
+        """HubSpot told us (X-HubSpot-RateLimit-Max) that our share is smaller than configured."""
+        with self._lock:
+            self.limit = max(1, min(self.limit, int(limit)))
+
+    def acquire(self) -> None:
+        with self._lock:
+            while True:
+                now = self._clock()
+                while self._sent and now - self._sent[0] >= self.window + self.margin:
+                    self._sent.popleft()
+                if len(self._sent) < self.limit:
+                    self._sent.append(now)
+                    return
+                wait = self._sent[0] + self.window + self.margin - now
+                self.waited_seconds += wait
+                self._sleep(wait)
+
+    def pause(self, seconds: float) -> None:
+        """After a 429, wait out the window: HubSpot sends no Retry-After."""
+        self.waited_seconds += seconds
+        self._sleep(seconds)

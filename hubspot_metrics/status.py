@@ -1,0 +1,126 @@
+"""`status` (what the store holds and how fresh it is) and `check` (what the token may read)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from hubspot_metrics.client import HubSpotClient, MissingScopeError
+from hubspot_metrics.config import Config
+from hubspot_metrics.errors import HubSpotError
+from hubspot_metrics.objects import OBJECTS, OWNERS_SCOPE
+from hubspot_metrics.store import open_store
+
+
+def kpis_needing(config: Config) -> dict[str, list[str]]:
+    """Which KPIs each object feeds, for the configured customer unit and churn mode."""
+    customer = config.metrics.customer_object
+    needs = {
+        customer: ["cac", "conversion_rate", "customer_retention_rate", "churn_rate", "customer_lifetime_value"],
+        "deals": ["customer_lifetime_value", "avg_sales_cycle_days", "pipeline_velocity", "revenue", "win_rate"],
+        "tickets": ["avg_first_response_hours"],
+        "feedback_submissions": ["nps", "csat"],
+    }
+    if config.metrics.churn.mode == "inactivity":
+        needs["deals"] += ["customer_retention_rate", "churn_rate"]
+    return needs
+
+
+def _age(ms: int | None) -> str:
+    if not ms:
+        return "never"
+    seconds = datetime.now(timezone.utc).timestamp() - ms / 1000
+    if seconds < 0:
+        return "in the future"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def portal_totals(config: Config) -> dict[str, int | str]:
+    client = HubSpotClient(config.hubspot)
+    totals: dict[str, int | str] = {}
+    for name in config.sync.objects:
+        try:
+            totals[name] = int(client.search(name, {"filterGroups": [], "limit": 1}).get("total", 0))
+        except MissingScopeError:
+            totals[name] = "no scope"
+    return totals
+
+
+def render_status(config: Config, live: bool | None = None) -> str:
+    db = open_store(config.store_path, create=False)
+    conn = db.conn
+    lines = [f"Store: {config.store_path}", "", "Last runs:"]
+    runs = conn.execute("SELECT id, started_at, ended_at, status, requests, rate_limited, retries, errors, message, warnings "
+                        "FROM sync_runs ORDER BY id DESC LIMIT 5").fetchall()
+    if not runs:
+        lines.append("  none yet: run `hubspot-metrics sync`")
+    for rid, started, ended, status, requests, limited, retries, errors, message, _ in runs:
+        lines.append(f"  #{rid} {started} → {ended or '…'} {status}: {requests or 0} requests, {limited or 0} × 429, "
+                     f"{retries or 0} retries, {errors or 0} errors" + (f" ({message})" if message else ""))
+    totals: dict[str, int | str] = {}
+    if live is None:
+        live = bool(config.hubspot.access_token or config.hubspot.refresh_token)
+    if live:
+        try:
+            totals = portal_totals(config)
+        except HubSpotError as exc:
+            lines += ["", f"Could not ask HubSpot for totals: {exc}"]
+    lines += ["", f"{'object':<22}{'live':>10}{'archived':>10}{'merged':>8}{'in HubSpot':>12}  cursor age  mode"]
+    for name in OBJECTS:
+        live_n, archived_n, merged_n = conn.execute(
+            f"SELECT coalesce(sum(archived = 0 AND merged_into IS NULL), 0), coalesce(sum(archived), 0), "
+            f"coalesce(sum(merged_into IS NOT NULL), 0) FROM [{name}]").fetchone()
+        state = conn.execute("SELECT mode, cursor_ms FROM sync_state WHERE object_type = ?", [name]).fetchone()
+        total = totals.get(name, "?")
+        flag = "  ⚠ incomplete" if isinstance(total, int) and total != live_n else ""
+        lines.append(f"{name:<22}{live_n:>10}{archived_n:>10}{merged_n:>8}{str(total):>12}  "
+                     f"{_age(state[1]) if state else 'never':>10}  {state[0] if state else '-'}{flag}")
+    owners = conn.execute("SELECT count(*), coalesce(sum(archived), 0) FROM owners").fetchone()
+    lines.append(f"{'owners':<22}{owners[0] - owners[1]:>10}{owners[1]:>10}")
+    warnings = []
+    if runs and runs[0][9]:
+        warnings += json.loads(runs[0][9])
+    for obj, prop, n in conn.execute("SELECT object_type, property, count(*) FROM value_issues "
+                                     "GROUP BY object_type, property ORDER BY 3 DESC LIMIT 10"):
+        warnings.append(f"{n} {obj} have an unparsable {prop} (kept raw; see the value_issues table)")
+    if runs and runs[0][3] in ("interrupted", "running"):
+        warnings.append("the last sync did not finish; the next `hubspot-metrics sync` resumes it")
+    if warnings:
+        lines += ["", "Warnings:"] + [f"  - {w}" for w in warnings]
+    db.conn.close()
+    return "\n".join(lines)
+
+
+def run_check(config: Config) -> tuple[str, bool]:
+    client = HubSpotClient(config.hubspot)
+    lines = [f"HubSpot at {config.hubspot.base_url}:"]
+    try:
+        account = client.account_details()
+        lines.append(f"  token accepted: portal {account.get('portalId')}, time zone {account.get('timeZone')}, "
+                     f"home currency {account.get('companyCurrency')}")
+    except MissingScopeError:
+        lines.append("  token accepted (account details not readable)")
+    missing: dict[str, str] = {}
+    for name in config.sync.objects:
+        try:
+            client.list_page(name, ["hs_object_id"], limit=1)
+            lines.append(f"  {name:<22} readable")
+        except MissingScopeError as exc:
+            scope = ", ".join(exc.scopes) or OBJECTS[name].scope
+            missing[name] = scope
+            lines.append(f"  {name:<22} NOT readable: needs {scope}")
+    try:
+        client.owners_page()
+        lines.append(f"  {'owners':<22} readable")
+    except MissingScopeError:
+        lines.append(f"  {'owners':<22} NOT readable: needs {OWNERS_SCOPE} (only --by owner needs it)")
+    blocked = sorted({k for obj in missing for k in kpis_needing(config).get(obj, [])})
+    lines.append("")
+    if blocked:
+        lines.append("KPIs that cannot be computed: " + ", ".join(blocked))
+    else:
+        lines.append("Every KPI can be computed with this token.")
+    return "\n".join(lines), not blocked

@@ -1,0 +1,235 @@
+"""The SQLite store: schema, migrations, record upserts, sync state and run records.
+
+Layout (users query it directly, so it is a contract; see README "Store layout"):
+- one table per CRM object (`contacts`, `companies`, `deals`, `tickets`,
+  `feedback_submissions`): `id` TEXT primary key, `archived` 0/1, `archived_at`,
+  `merged_into` (the surviving id when HubSpot merged this record away), then one column per
+  synced property named exactly as the HubSpot property (REAL numbers, 0/1 booleans,
+  ISO-8601 UTC instants; a value that failed to parse is kept raw and listed in
+  `value_issues`);
+- `owners` and `account`, with HubSpot's own field names;
+- `pipelines`, `pipeline_stages`, `associations_<from>_<to>`, `properties`;
+- `sync_state` (cursor per object), `sync_runs` (one row per run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from hubspot_metrics.errors import StoreError
+from hubspot_metrics.objects import ASSOCIATIONS, OBJECTS
+from hubspot_metrics.values import SQL_TYPES, UNPARSED, convert, store_kind
+
+RECORD_META_COLUMNS = ("id", "archived", "archived_at", "merged_into")
+
+migrations = Migrations("hubspot_metrics")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    for name in OBJECTS:
+        db.execute(f"""CREATE TABLE IF NOT EXISTS [{name}] (
+            id TEXT PRIMARY KEY, archived INTEGER NOT NULL DEFAULT 0, archived_at TEXT, merged_into TEXT)""")
+    for pair in ASSOCIATIONS:
+        db.execute(f"""CREATE TABLE IF NOT EXISTS [{pair.table}] (
+            [{pair.from_column}] TEXT NOT NULL, [{pair.to_column}] TEXT NOT NULL, types TEXT,
+            PRIMARY KEY ([{pair.from_column}], [{pair.to_column}]))""")
+        db.execute(f"CREATE INDEX IF NOT EXISTS [idx_{pair.table}_to] ON [{pair.table}] ([{pair.to_column}])")
+    db.executescript("""
+        CREATE TABLE IF NOT EXISTS owners (
+            id TEXT PRIMARY KEY, email TEXT, firstName TEXT, lastName TEXT, type TEXT, userId INTEGER,
+            userIdIncludingInactive INTEGER, createdAt TEXT, updatedAt TEXT, archived INTEGER NOT NULL DEFAULT 0,
+            teams TEXT);
+        CREATE TABLE IF NOT EXISTS account (
+            portalId INTEGER PRIMARY KEY, accountType TEXT, timeZone TEXT, companyCurrency TEXT,
+            additionalCurrencies TEXT, utcOffset TEXT, utcOffsetMilliseconds INTEGER, uiDomain TEXT,
+            dataHostingLocation TEXT);
+        CREATE TABLE IF NOT EXISTS pipelines (
+            object_type TEXT NOT NULL, id TEXT NOT NULL, label TEXT, display_order INTEGER,
+            archived INTEGER NOT NULL DEFAULT 0, created_at TEXT, updated_at TEXT,
+            PRIMARY KEY (object_type, id));
+        CREATE TABLE IF NOT EXISTS pipeline_stages (
+            object_type TEXT NOT NULL, pipeline_id TEXT NOT NULL, id TEXT NOT NULL, label TEXT,
+            display_order INTEGER, archived INTEGER NOT NULL DEFAULT 0, is_closed INTEGER,
+            probability REAL, ticket_state TEXT, metadata TEXT,
+            PRIMARY KEY (object_type, pipeline_id, id));
+        CREATE TABLE IF NOT EXISTS properties (
+            object_type TEXT NOT NULL, name TEXT NOT NULL, column_name TEXT NOT NULL, type TEXT,
+            field_type TEXT, label TEXT, hubspot_defined INTEGER, described INTEGER NOT NULL DEFAULT 1,
+            PRIMARY KEY (object_type, name));
+        CREATE TABLE IF NOT EXISTS value_issues (
+            object_type TEXT NOT NULL, record_id TEXT NOT NULL, property TEXT NOT NULL, raw_value TEXT,
+            PRIMARY KEY (object_type, record_id, property));
+        CREATE TABLE IF NOT EXISTS sync_state (
+            object_type TEXT PRIMARY KEY, mode TEXT, list_after TEXT, cursor_ms INTEGER,
+            server_ms INTEGER, pending_cursor_ms INTEGER, pending_server_ms INTEGER,
+            full_completed_at TEXT, updated_at TEXT);
+        -- ids changed by an incremental sync whose associations still need a refresh
+        CREATE TABLE IF NOT EXISTS sync_changed (
+            object_type TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (object_type, id));
+        CREATE TABLE IF NOT EXISTS sync_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT NOT NULL, ended_at TEXT,
+            status TEXT NOT NULL, mode TEXT, counts TEXT, requests INTEGER DEFAULT 0,
+            rate_limited INTEGER DEFAULT 0, retries INTEGER DEFAULT 0, errors INTEGER DEFAULT 0,
+            message TEXT, warnings TEXT, pid INTEGER);
+    """)
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only: it holds customer personal data."""
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    os.close(fd)
+
+
+def open_store(path: str | os.PathLike, *, create: bool = True, readonly: bool = False) -> sqlite_utils.Database:
+    """Open (and migrate) the store, turning every SQLite failure into one clear sentence."""
+    path = Path(path)
+    if not path.exists():
+        if not create:
+            raise StoreError(f"No store at {path}; run `hubspot-metrics sync` first (or point --db / HUBSPOT_METRICS_DB at it).")
+        if not path.parent.exists():
+            raise StoreError(f"The folder {path.parent} for the store does not exist; create it or choose another --db path.")
+        try:
+            _create_private(path)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"Cannot create the store at {path} ({exc.strerror}); choose a writable --db path.")
+    try:
+        uri = f"file:{path}?mode=ro" if readonly else str(path)
+        conn = sqlite3.connect(uri, uri=readonly, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")  # readers (kpis, export) keep working during a sync
+            conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        db = sqlite_utils.Database(conn)
+        if not readonly:
+            migrations.apply(db)
+    except sqlite3.DatabaseError as exc:
+        message = str(exc)
+        if "not a database" in message or "malformed" in message:
+            raise StoreError(f"{path} is not a readable SQLite store (it may be corrupt); move it aside and run `hubspot-metrics sync --full`.")
+        if "readonly" in message or "read-only" in message:
+            raise StoreError(f"The store {path} is read-only; make it writable by this user (chmod u+w) or choose another --db path.")
+        if "locked" in message:
+            raise StoreError(f"The store {path} is locked by another process; wait for it to finish and try again.")
+        raise StoreError(f"Cannot open the store {path} ({message}); check the path and its permissions.")
+    return db
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
+    """One write transaction: a page and the state that describes it commit together."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
+
+
+# --- property columns -------------------------------------------------------------------
+
+class PropertyColumns:
+    """Maps HubSpot property names to safe column names in one object table.
+
+    Columns are named exactly as the property unless SQLite would confuse it with another
+    column (SQLite column names ignore case) or with a metadata column; then a suffix `__2`,
+    `__3`, ... is added and the `properties` table records the mapping.
+    """
+
+    def __init__(self, db: sqlite_utils.Database, object_type: str):
+        self.db = db
+        self.object_type = object_type
+        self.columns: dict[str, str] = {}
+        self.kinds: dict[str, str] = {}
+        for name, column, typ in db.execute(
+                "SELECT name, column_name, type FROM properties WHERE object_type = ?", [object_type]).fetchall():
+            self.columns[name] = column
+            self.kinds[name] = store_kind(typ)
+
+    def ensure(self, conn: sqlite3.Connection, definitions: dict[str, dict]) -> None:
+        """Add columns for properties not seen before. `definitions`: name -> {type, ...}."""
+        existing = {row[1].lower() for row in conn.execute(f"PRAGMA table_info([{self.object_type}])")}
+        for name, definition in definitions.items():
+            if name in self.columns:
+                continue
+            column = name
+            n = 1
+            while column.lower() in existing:
+                n += 1
+                column = f"{name}__{n}"
+            kind = store_kind(definition.get("type"))
+            conn.execute(f'ALTER TABLE [{self.object_type}] ADD COLUMN "{column.replace(chr(34), chr(34) * 2)}" {SQL_TYPES[kind]}')
+            existing.add(column.lower())
+            conn.execute(
+                "INSERT OR REPLACE INTO properties (object_type, name, column_name, type, field_type, label, hubspot_defined, described)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [self.object_type, name, column, definition.get("type"), definition.get("fieldType"),
+                 definition.get("label"), int(bool(definition.get("hubspotDefined", True))),
+                 int(bool(definition.get("described", True)))])
+            self.columns[name] = column
+            self.kinds[name] = kind
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: Iterable[dict],
+                   property_names: list[str], *, archived: bool = False) -> int:
+    """Upsert API records (`{"id", "properties", "archivedAt"?}`) into their table.
+
+    Only the requested properties are written, so a record read with fewer properties (a
+    chunk of a wide property list) does not blank the others. Returns the rows written.
+    """
+    table = columns.object_type
+    names = [p for p in property_names if p in columns.columns]
+    cols = ["id", "archived", "archived_at", "merged_into"] + [columns.columns[p] for p in names]
+    kinds = [columns.kinds[p] for p in names]
+    placeholders = ", ".join("?" * len(cols))
+    # merged_into is set by merge handling only; a re-read must not clear it.
+    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in cols[1:] if c != "merged_into")
+    sql = (f"INSERT INTO [{table}] ({', '.join(quote(c) for c in cols)}) VALUES ({placeholders}) "
+           f"ON CONFLICT(id) DO UPDATE SET {updates}")
+    rows = []
+    issues = []
+    ids = []
+    for record in records:
+        props = record.get("properties") or {}
+        rid = str(record["id"])
+        ids.append(rid)
+        row = [rid, 1 if archived else 0, record.get("archivedAt") if archived else None, None]
+        for name, kind in zip(names, kinds):
+            raw = props.get(name)
+            value = convert(raw, kind)
+            if value is UNPARSED:
+                issues.append((table, rid, name, raw))
+                value = raw
+            row.append(value)
+        rows.append(row)
+    if not rows:
+        return 0
+    conn.executemany(sql, rows)
+    # A record re-read with good values clears its old issues for these properties.
+    conn.execute(f"DELETE FROM value_issues WHERE object_type = ? AND record_id IN ({','.join('?' * len(ids))})"
+                 f" AND property IN ({','.join('?' * len(names))})", [table, *ids, *names])
+    if issues:
+        conn.executemany("INSERT OR REPLACE INTO value_issues VALUES (?, ?, ?, ?)", issues)
+    return len(rows)
+
+
+def save_json(value) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)

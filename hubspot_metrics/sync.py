@@ -1,0 +1,628 @@
+"""The sync: HubSpot → SQLite, full on the first run, incremental after, resumable anywhere.
+
+For each object the first run (or `--full`) streams the list endpoint page by page; every
+page is written in one transaction together with the cursor that follows it, so a killed
+sync resumes at the next page. Later runs search on the modified-date property from the
+saved cursor (ascending, 200 a page), re-windowing before HubSpot's 10,000-result cap and
+walking by record id when more than 10,000 records share one modified millisecond.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import queue
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import sqlite_utils
+
+from hubspot_metrics.client import (
+    ASSOCIATION_BATCH_SIZE, BATCH_READ_SIZE, SEARCH_PAGE_SIZE, HubSpotClient, MissingScopeError)
+from hubspot_metrics.config import Config
+from hubspot_metrics.errors import HubSpotError, StoreError, UserError
+from hubspot_metrics.objects import ASSOCIATIONS, OBJECTS, PIPELINE_OBJECTS, AssociationPair, CrmObject
+from hubspot_metrics.store import PropertyColumns, save_json, transaction, upsert_records
+from hubspot_metrics.values import format_instant, parse_instant, parse_number
+
+log = logging.getLogger(__name__)
+
+SEARCH_CAP = 10_000          # HubSpot answers 400 for search results past this offset
+URL_PROPERTY_BUDGET = 6_000  # characters of property names per GET, under HubSpot's URL limit
+SEARCH_PROPERTY_BUDGET = 1_500
+KPIS_BY_OBJECT = {
+    "contacts": "cac, conversion_rate, customer_retention_rate, churn_rate, customer_lifetime_value (customer unit contacts)",
+    "companies": "the customer KPIs when metrics.customer_object = companies",
+    "deals": "revenue, win_rate, avg_sales_cycle_days, pipeline_velocity, customer_lifetime_value",
+    "tickets": "avg_first_response_hours",
+    "feedback_submissions": "nps, csat",
+}
+
+
+def now_iso() -> str:
+    return format_instant(datetime.now(timezone.utc))
+
+
+# --- the single-sync lock ---------------------------------------------------------------
+
+class SyncLock:
+    """An exclusive lock beside the store; the OS releases it even after kill -9."""
+
+    def __init__(self, db_path: str):
+        self.path = Path(str(db_path) + ".lock")
+        self._fd: int | None = None
+
+    def __enter__(self) -> "SyncLock":
+        try:
+            self._fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError as exc:
+            raise StoreError(f"Cannot create the lock file {self.path} ({exc.strerror}); check the folder's permissions.")
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            raise StoreError(f"Another sync is already running on {self.path.with_suffix('')}; wait for it to finish.",
+                             exit_code=6) from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+
+
+# --- progress ---------------------------------------------------------------------------
+
+class Progress:
+    """A progress bar per object on a terminal; plain log lines otherwise (cron)."""
+
+    def __init__(self, echo: Callable[[str], None] | None = None, interactive: bool = False):
+        self.echo = echo or (lambda line: None)
+        self.interactive = interactive
+        self._bar = None
+        self._count = 0
+        self._label = ""
+        self._next_report = 0
+
+    def start(self, label: str, total: int | None) -> None:
+        self._label, self._count, self._next_report = label, 0, 10_000
+        if self.interactive:
+            import click
+
+            self._bar = click.progressbar(length=total or 0, label=f"{label:<22}", file=None, show_pos=True)
+            self._bar.__enter__()
+        else:
+            self.echo(f"{label}: started" + (f" ({total} records in HubSpot)" if total is not None else ""))
+
+    def advance(self, n: int) -> None:
+        self._count += n
+        if self._bar is not None:
+            self._bar.update(n)
+        elif self._count >= self._next_report:
+            self.echo(f"{self._label}: {self._count} records")
+            self._next_report += 10_000
+
+    def finish(self, summary: str) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+        self.echo(f"{self._label}: {summary}")
+
+
+def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
+    """Fetch the next pages in a thread while the current one is written (two cores)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def worker():
+        try:
+            for item in iterator:
+                if stop.is_set():
+                    return
+                q.put((True, item))
+            q.put((True, done))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            q.put((False, exc))
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, item = q.get()
+            if not ok:
+                raise item
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get(timeout=0.05)
+            except queue.Empty:
+                pass
+
+
+def chunk_names(names: list[str], budget: int) -> list[list[str]]:
+    chunks: list[list[str]] = [[]]
+    used = 0
+    for name in names:
+        cost = len(name) + 12  # "&properties=" per name
+        if chunks[-1] and used + cost > budget:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(name)
+        used += cost
+    return chunks
+
+
+def modified_ms(record: dict, prop: str) -> int | None:
+    raw = (record.get("properties") or {}).get(prop) or record.get("updatedAt")
+    moment = parse_instant(raw) if isinstance(raw, str) else None
+    return int(moment.timestamp() * 1000) if moment else None
+
+
+@dataclass
+class ObjectResult:
+    written: int = 0
+    archived: int = 0
+    mode: str = ""
+    skipped: str | None = None
+    search_windows: int = 0
+
+
+@dataclass
+class SyncResult:
+    run_id: int
+    status: str
+    objects: dict[str, ObjectResult] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    message: str | None = None
+
+
+class Sync:
+    def __init__(self, config: Config, db: sqlite_utils.Database, client: HubSpotClient, *,
+                 full: bool = False, only: Iterable[str] | None = None, progress: Progress | None = None):
+        self.config = config
+        self.db = db
+        self.client = client
+        self.full = full
+        self.objects = [o for o in config.sync.objects if not only or o in set(only)]
+        self.progress = progress or Progress()
+        self.warnings: list[str] = []
+        self.results: dict[str, ObjectResult] = {}
+        self.unavailable: set[str] = set()
+        self.run_server_ms: int | None = None
+
+    # --- run bookkeeping ----------------------------------------------------------------
+
+    def run(self) -> SyncResult:
+        conn = self.db.conn
+        # A lock holder is the only writer: any 'running' row left is from a killed sync.
+        conn.execute("UPDATE sync_runs SET status = 'interrupted', ended_at = COALESCE(ended_at, ?) "
+                     "WHERE status = 'running'", [now_iso()])
+        run_id = conn.execute(
+            "INSERT INTO sync_runs (started_at, status, mode, pid) VALUES (?, 'running', ?, ?)",
+            [now_iso(), "full" if self.full else "auto", os.getpid()]).lastrowid
+        status, message = "ok", None
+        try:
+            self._sync_all()
+        except UserError as exc:
+            status, message = ("quota" if exc.exit_code == 5 else "failed"), str(exc)
+            raise
+        except BaseException as exc:
+            status, message = "failed", f"{type(exc).__name__}"
+            raise
+        finally:
+            self._finish_run(run_id, status, message)
+        return SyncResult(run_id, status, self.results, self.warnings, message)
+
+    def _finish_run(self, run_id: int, status: str, message: str | None) -> None:
+        stats = self.client.stats
+        counts = {name: {"written": r.written, "archived": r.archived, "mode": r.mode,
+                         **({"skipped": r.skipped} if r.skipped else {})}
+                  for name, r in self.results.items()}
+        self.db.conn.execute(
+            "UPDATE sync_runs SET ended_at = ?, status = ?, counts = ?, requests = ?, rate_limited = ?, "
+            "retries = ?, errors = ?, message = ?, warnings = ? WHERE id = ?",
+            [now_iso(), status, json.dumps(counts), stats.requests, stats.rate_limited, stats.retries,
+             stats.errors, message, json.dumps(self.warnings), run_id])
+
+    def warn(self, message: str) -> None:
+        log.warning(message)
+        self.warnings.append(message)
+
+    def _sync_all(self) -> None:
+        self.sync_account()
+        self.run_server_ms = self.client.server_time_ms
+        self.sync_owners()
+        for object_type in PIPELINE_OBJECTS:
+            if object_type in self.objects:
+                self.sync_pipelines(object_type)
+        for name in self.objects:
+            try:
+                self.sync_object(OBJECTS[name])
+            except MissingScopeError as exc:
+                self.unavailable.add(name)
+                self.results[name] = ObjectResult(skipped="missing scope")
+                what = ("the portal has no feedback submissions (Service Hub Professional) or the token lacks "
+                        "crm.objects.feedback_submissions.read" if name == "feedback_submissions"
+                        else f"the token lacks {', '.join(exc.scopes) or 'a scope'}")
+                self.warn(f"Skipped {name}: {what}; KPIs not updated: {KPIS_BY_OBJECT[name]}.")
+        self.sync_associations()
+        try:
+            from hubspot_metrics.metrics import ensure_indexes
+        except ImportError:  # the metrics module is optional for a bare sync
+            return
+        ensure_indexes(self.db)
+
+    # --- account, owners, pipelines -----------------------------------------------------
+
+    def sync_account(self) -> None:
+        try:
+            details = self.client.account_details()
+        except MissingScopeError:
+            self.warn("Could not read the account details (scope); the home currency falls back to deal currencies.")
+            return
+        row = {k: details.get(k) for k in ("portalId", "accountType", "timeZone", "companyCurrency", "utcOffset",
+                                           "utcOffsetMilliseconds", "uiDomain", "dataHostingLocation")}
+        row["additionalCurrencies"] = save_json(details.get("additionalCurrencies"))
+        with transaction(self.db) as conn:
+            conn.execute("DELETE FROM account")
+            conn.execute(f"INSERT INTO account ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                         list(row.values()))
+
+    def sync_owners(self) -> None:
+        rows = []
+        try:
+            for archived in (False, True):  # deactivated owners keep historic records resolvable
+                after = None
+                while True:
+                    page = self.client.owners_page(after=after, archived=archived)
+                    for o in page.get("results") or []:
+                        rows.append([str(o.get("id")), o.get("email"), o.get("firstName"), o.get("lastName"),
+                                     o.get("type"), o.get("userId"), o.get("userIdIncludingInactive"),
+                                     o.get("createdAt"), o.get("updatedAt"), 1 if archived else 0,
+                                     save_json(o.get("teams"))])
+                    after = ((page.get("paging") or {}).get("next") or {}).get("after")
+                    if not after:
+                        break
+        except MissingScopeError:
+            self.warn("Skipped owners: the token lacks crm.objects.owners.read; --by owner shows owner ids only.")
+            return
+        with transaction(self.db) as conn:
+            conn.executemany("INSERT OR REPLACE INTO owners VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.results["owners"] = ObjectResult(written=len(rows), mode="full")
+
+    def sync_pipelines(self, object_type: str) -> None:
+        try:
+            payload = self.client.pipelines(object_type)
+        except MissingScopeError:
+            return  # the object itself will be skipped with its own warning
+        pipelines, stages = [], []
+        for p in payload.get("results") or []:
+            pipelines.append([object_type, str(p["id"]), p.get("label"), p.get("displayOrder"),
+                              int(bool(p.get("archived"))), p.get("createdAt"), p.get("updatedAt")])
+            for s in p.get("stages") or []:
+                meta = s.get("metadata") or {}
+                closed = str(meta.get("isClosed", "")).lower()
+                stages.append([object_type, str(p["id"]), str(s["id"]), s.get("label"), s.get("displayOrder"),
+                               int(bool(s.get("archived"))), 1 if closed == "true" else 0 if closed == "false" else None,
+                               parse_number(str(meta["probability"])) if meta.get("probability") not in (None, "") else None,
+                               meta.get("ticketState"), save_json(meta)])
+        with transaction(self.db) as conn:
+            conn.execute("DELETE FROM pipelines WHERE object_type = ?", [object_type])
+            conn.execute("DELETE FROM pipeline_stages WHERE object_type = ?", [object_type])
+            conn.executemany("INSERT INTO pipelines VALUES (?,?,?,?,?,?,?)", pipelines)
+            conn.executemany("INSERT INTO pipeline_stages VALUES (?,?,?,?,?,?,?,?,?,?)", stages)
+
+    # --- properties ---------------------------------------------------------------------
+
+    def wanted_properties(self, obj: CrmObject, described: dict[str, dict]) -> list[str]:
+        names = list(obj.properties)
+        names += self.config.sync.extra_properties.get(obj.name, ())
+        if self.config.metrics.churn.mode == "property" and obj.name in ("contacts", "companies"):
+            names.append(self.config.metrics.churn.property)
+        if self.config.sync.all_properties:
+            names += sorted(described)
+        return list(dict.fromkeys(names))
+
+    def prepare_columns(self, obj: CrmObject, state: dict | None) -> tuple[PropertyColumns, list[str]]:
+        columns = PropertyColumns(self.db, obj.name)
+        # Definitions change rarely: read them on a full sync, or when a wanted property has no column yet.
+        provisional = self.wanted_properties(obj, {})
+        need_definitions = (self.config.sync.all_properties or state is None or state.get("mode") == "full"
+                            or self.full or any(p not in columns.columns for p in provisional))
+        described: dict[str, dict] = {}
+        if need_definitions:
+            for d in self.client.properties(obj.name).get("results") or []:
+                if d.get("name") and not d.get("archived"):
+                    described[d["name"]] = d
+        wanted = self.wanted_properties(obj, described)
+        definitions = {}
+        for name in wanted:
+            if name in described:
+                definitions[name] = described[name]
+            else:  # e.g. hs_v2_* lifecycle dates: readable, but missing from the properties API
+                definitions[name] = {"type": obj.properties.get(name, "string"), "described": False,
+                                     "hubspotDefined": name in obj.properties}
+        with transaction(self.db) as conn:
+            columns.ensure(conn, definitions)
+        return columns, wanted
+
+    # --- one object ---------------------------------------------------------------------
+
+    def state(self, key: str) -> dict | None:
+        row = self.db.conn.execute("SELECT * FROM sync_state WHERE object_type = ?", [key]).fetchone()
+        if row is None:
+            return None
+        names = [d[0] for d in self.db.conn.execute("SELECT * FROM sync_state LIMIT 0").description]
+        return dict(zip(names, row))
+
+    @staticmethod
+    def save_state(conn, key: str, **values) -> None:
+        values["updated_at"] = now_iso()
+        conn.execute("INSERT OR IGNORE INTO sync_state (object_type) VALUES (?)", [key])
+        conn.execute(f"UPDATE sync_state SET {', '.join(f'{k} = ?' for k in values)} WHERE object_type = ?",
+                     [*values.values(), key])
+
+    def sync_object(self, obj: CrmObject) -> None:
+        state = self.state(obj.name)
+        columns, wanted = self.prepare_columns(obj, state)
+        result = self.results[obj.name] = ObjectResult()
+        resuming_full = state is not None and state.get("mode") == "full"
+        if state is None or self.full and not resuming_full:
+            self.start_full(obj)
+            state = self.state(obj.name)
+        if state["mode"] == "full":
+            result.mode = "full"
+            self.full_list(obj, columns, wanted, state, result)
+        else:
+            result.mode = "incremental"
+            self.incremental(obj, columns, wanted, state, result)
+        self.sweep_archived(obj, columns, wanted, result)
+
+    def start_full(self, obj: CrmObject) -> None:
+        # The cursor a full sync ends with is the newest change visible when it *starts*: any
+        # record changed during the listing then has a later modified date.
+        probe = self.client.search(obj.name, {"filterGroups": [], "properties": [obj.modified_property],
+                                              "sorts": [{"propertyName": obj.modified_property, "direction": "DESCENDING"}],
+                                              "limit": 1})
+        newest = [m for m in (modified_ms(r, obj.modified_property) for r in probe.get("results") or []) if m]
+        with transaction(self.db) as conn:
+            self.save_state(conn, obj.name, mode="full", list_after=None, pending_cursor_ms=newest[0] if newest else 0,
+                            pending_server_ms=self.run_server_ms)
+            for pair in ASSOCIATIONS:
+                if pair.from_object == obj.name:
+                    self.save_state(conn, "assoc:" + pair.table, mode="full", list_after=None)
+
+    def _pages(self, obj: CrmObject, first_chunk: list[str], after: str | None, archived: bool) -> Iterator[dict]:
+        while True:
+            page = self.client.list_page(obj.name, first_chunk, after=after, archived=archived)
+            yield page
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return
+
+    def _write_page(self, conn, obj: CrmObject, columns: PropertyColumns, chunks: list[list[str]],
+                    records: list[dict], *, archived: bool = False) -> int:
+        upsert_records(conn, columns, records, chunks[0], archived=archived)
+        for chunk in chunks[1:]:  # wide property lists: the rest by batch read, merged per id
+            for i in range(0, len(records), BATCH_READ_SIZE):
+                ids = [str(r["id"]) for r in records[i:i + BATCH_READ_SIZE]]
+                extra = self.client.batch_read(obj.name, ids, chunk)
+                upsert_records(conn, columns, extra.get("results") or [], chunk, archived=archived)
+        self.apply_merges(conn, obj, records)
+        return len(records)
+
+    def apply_merges(self, conn, obj: CrmObject, records: list[dict]) -> None:
+        updates = []
+        for r in records:
+            merged = (r.get("properties") or {}).get("hs_merged_object_ids")
+            if merged:
+                primary = str(r["id"])
+                updates += [(primary, mid.strip()) for mid in str(merged).split(";") if mid.strip() and mid.strip() != primary]
+        if updates:
+            conn.executemany(f"UPDATE [{obj.name}] SET merged_into = ? WHERE id = ?", updates)
+
+    def full_list(self, obj: CrmObject, columns: PropertyColumns, wanted: list[str], state: dict,
+                  result: ObjectResult) -> None:
+        chunks = chunk_names(wanted, URL_PROPERTY_BUDGET)
+        self.progress.start(f"{obj.name} (full)", None)
+        for page in prefetch(self._pages(obj, chunks[0], state.get("list_after"), archived=False)):
+            records = page.get("results") or []
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            with transaction(self.db) as conn:
+                result.written += self._write_page(conn, obj, columns, chunks, records)
+                if after:
+                    self.save_state(conn, obj.name, list_after=after)
+                else:
+                    state = self.state(obj.name)
+                    self.save_state(conn, obj.name, mode="incremental", list_after=None,
+                                    cursor_ms=state["pending_cursor_ms"], server_ms=state["pending_server_ms"],
+                                    full_completed_at=now_iso())
+            self.progress.advance(len(records))
+        self.progress.finish(f"{result.written} records (full)")
+
+    def incremental(self, obj: CrmObject, columns: PropertyColumns, wanted: list[str], state: dict,
+                    result: ObjectResult) -> None:
+        prop = obj.modified_property
+        lookback_ms = self.config.sync.lookback_seconds * 1000
+        cursor = state.get("cursor_ms") or 0
+        # Search is eventually consistent: a record changed shortly before the last run may
+        # have been invisible then. Re-read from the older of the cursor and that run's start
+        # minus the lookback; ids are upserted, so the overlap costs no duplicates.
+        server_ms = state.get("server_ms")
+        start = min(cursor, server_ms - lookback_ms) if server_ms else cursor - lookback_ms
+        start = max(start, 0)
+        chunks = chunk_names(wanted, SEARCH_PROPERTY_BUDGET)
+        self.progress.start(f"{obj.name} (changes)", None)
+        newest = cursor
+        low = start
+        while True:
+            finished, last_ms, _ = self._search_window(obj, columns, chunks, result, [
+                {"propertyName": prop, "operator": "GTE", "value": str(low)}], prop)
+            newest = max(newest, last_ms or 0)
+            if finished:
+                break
+            if last_ms is not None and last_ms > low:
+                low = last_ms  # re-window: GTE the last instant seen (it may hold more records)
+            else:
+                # More than 10,000 records share the millisecond `low`: walk them by id.
+                self._walk_same_millisecond(obj, columns, chunks, result, low)
+                low += 1
+        with transaction(self.db) as conn:
+            self.save_state(conn, obj.name, cursor_ms=newest, server_ms=self.run_server_ms)
+        self.progress.finish(f"{result.written} changed records")
+
+    def _search_window(self, obj, columns, chunks, result, filters, sort_prop) -> tuple[bool, int | None, str | None]:
+        """Page one query until done (True) or until the next page would pass the cap (False).
+
+        Returns that flag, the newest modified time seen and the last record id seen."""
+        result.search_windows += 1
+        after = None
+        last_ms = None
+        last_id = None
+        while True:
+            body = {"filterGroups": [{"filters": filters}], "properties": chunks[0],
+                    "sorts": [{"propertyName": sort_prop, "direction": "ASCENDING"}], "limit": SEARCH_PAGE_SIZE}
+            if after:
+                body["after"] = after
+            page = self.client.search(obj.name, body)
+            records = page.get("results") or []
+            with transaction(self.db) as conn:
+                result.written += self._write_page(conn, obj, columns, chunks, records)
+                conn.executemany("INSERT OR IGNORE INTO sync_changed VALUES (?, ?)",
+                                 [(obj.name, str(r["id"])) for r in records])
+            self.progress.advance(len(records))
+            stamps = [m for m in (modified_ms(r, obj.modified_property) for r in records) if m is not None]
+            if stamps:
+                last_ms = max(last_ms or 0, max(stamps))
+            if records:
+                last_id = str(records[-1]["id"])
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after or not records:
+                return True, last_ms, last_id
+            if int(after) + SEARCH_PAGE_SIZE > SEARCH_CAP:
+                return False, last_ms, last_id
+
+    def _walk_same_millisecond(self, obj, columns, chunks, result, ms: int) -> None:
+        floor = "0"
+        while True:
+            filters = [{"propertyName": obj.modified_property, "operator": "EQ", "value": str(ms)},
+                       {"propertyName": "hs_object_id", "operator": "GT", "value": floor}]
+            finished, _, last_id = self._search_window(obj, columns, chunks, result, filters, "hs_object_id")
+            if finished:
+                return
+            if last_id is None or last_id == floor:
+                raise HubSpotError(f"The {obj.name} search made no progress at one timestamp; run `hubspot-metrics sync --full`.")
+            floor = last_id
+
+    def sweep_archived(self, obj: CrmObject, columns: PropertyColumns, wanted: list[str], result: ObjectResult) -> None:
+        # Search never returns deleted records: the archived list is the only way to see them.
+        chunks = chunk_names(wanted, URL_PROPERTY_BUDGET)
+        for page in self._pages(obj, chunks[0], None, archived=True):
+            records = page.get("results") or []
+            with transaction(self.db) as conn:
+                result.archived += self._write_page(conn, obj, columns, chunks, records, archived=True)
+
+    # --- associations -------------------------------------------------------------------
+
+    def sync_associations(self) -> None:
+        for pair in ASSOCIATIONS:
+            involved = {pair.from_object, pair.to_object}
+            if not involved & set(self.objects) or involved & self.unavailable:
+                continue
+            try:
+                state = self.state("assoc:" + pair.table)
+                if state is not None and state["mode"] == "full" and pair.from_object in self.objects:
+                    self._full_associations(pair, state)
+                else:
+                    self._changed_associations(pair)
+            except MissingScopeError as exc:
+                self.warn(f"Skipped {pair.from_object}-{pair.to_object} associations: the token lacks "
+                          f"{', '.join(exc.scopes) or 'a scope'}.")
+        with transaction(self.db) as conn:
+            conn.execute("DELETE FROM sync_changed")
+
+    def _read_associations(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, dict[str, list]]:
+        """All associations of `ids`, following each record's own paging."""
+        found: dict[str, dict[str, list]] = {i: {} for i in ids}
+        inputs = [{"id": i} for i in ids]
+        while inputs:
+            payload = self.client.associations(from_type, to_type, inputs)
+            inputs = []
+            for item in payload.get("results") or []:
+                source = str((item.get("from") or {}).get("id"))
+                targets = found.setdefault(source, {})
+                for to in item.get("to") or []:
+                    types = [t.get("typeId") for t in to.get("associationTypes") or []]
+                    targets.setdefault(str(to.get("toObjectId")), []).extend(types)
+                after = ((item.get("paging") or {}).get("next") or {}).get("after")
+                if after:
+                    inputs.append({"id": source, "after": after})
+        return found
+
+    def _replace_rows(self, conn, pair: AssociationPair, found: dict[str, dict[str, list]], reverse: bool) -> None:
+        key_col = pair.to_column if reverse else pair.from_column
+        ids = list(found)
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            conn.execute(f"DELETE FROM [{pair.table}] WHERE [{key_col}] IN ({','.join('?' * len(part))})", part)
+        rows = []
+        for source, targets in found.items():
+            for target, types in targets.items():
+                a, b = (target, source) if reverse else (source, target)
+                rows.append((a, b, json.dumps(sorted(set(t for t in types if t is not None)))))
+        conn.executemany(f"INSERT OR REPLACE INTO [{pair.table}] VALUES (?, ?, ?)", rows)
+
+    def _full_associations(self, pair: AssociationPair, state: dict) -> None:
+        last = state.get("list_after") or ""
+        self.progress.start(f"{pair.from_object}-{pair.to_object}", None)
+        while True:
+            ids = [r[0] for r in self.db.conn.execute(
+                f"SELECT id FROM [{pair.from_object}] WHERE id > ? AND archived = 0 ORDER BY id LIMIT ?",
+                [last, ASSOCIATION_BATCH_SIZE])]
+            if not ids:
+                break
+            found = self._read_associations(pair.from_object, pair.to_object, ids)
+            with transaction(self.db) as conn:
+                self._replace_rows(conn, pair, found, reverse=False)
+                self.save_state(conn, "assoc:" + pair.table, list_after=ids[-1])
+            self.progress.advance(len(ids))
+            last = ids[-1]
+        with transaction(self.db) as conn:
+            self.save_state(conn, "assoc:" + pair.table, mode="incremental", list_after=None)
+        self.progress.finish("associations read")
+
+    def _changed_associations(self, pair: AssociationPair) -> None:
+        for object_type, reverse in ((pair.from_object, False), (pair.to_object, True)):
+            ids = [r[0] for r in self.db.conn.execute(
+                "SELECT id FROM sync_changed WHERE object_type = ? ORDER BY id", [object_type])]
+            from_type, to_type = (pair.to_object, pair.from_object) if reverse else (pair.from_object, pair.to_object)
+            for i in range(0, len(ids), ASSOCIATION_BATCH_SIZE):
+                part = ids[i:i + ASSOCIATION_BATCH_SIZE]
+                found = self._read_associations(from_type, to_type, part)
+                with transaction(self.db) as conn:
+                    self._replace_rows(conn, pair, found, reverse=reverse)
+
+
+def local_counts(db: sqlite_utils.Database) -> dict[str, int]:
+    return {name: db.conn.execute(
+        f"SELECT count(*) FROM [{name}] WHERE archived = 0 AND merged_into IS NULL").fetchone()[0]
+        for name in OBJECTS}
+
+
+def summarize(result: SyncResult, stats) -> str:
+    parts = []
+    for name, r in result.objects.items():
+        parts.append(f"{name} {r.skipped}" if r.skipped else f"{name} {r.written}" + (f"/{r.archived} archived" if r.archived else ""))
+    return (f"sync {result.status}: " + ", ".join(parts)
+            + f"; {stats.requests} requests, {stats.rate_limited} rate-limited, {stats.retries} retries")

@@ -1,0 +1,95 @@
+"""Convert HubSpot's string values once, at the edge.
+
+HubSpot sends every property value as a string (or null). The store keeps numbers as REAL,
+booleans as 0/1 and instants as fixed-width ISO-8601 UTC text (`2024-01-17T19:55:04.281Z`),
+so that SQL can compare instants as text. A value that does not parse is kept raw.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime, timezone
+
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.{ms:03d}Z"
+# A stored instant is exactly this shape; anything else in a datetime column is a raw value.
+TIMESTAMP_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z"
+_EPOCH_MS = re.compile(r"^\d{10,}$")  # spec 7.13: ten or more digits and nothing else
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+UNPARSED = object()  # marker: the value did not parse
+
+
+def format_instant(moment: datetime) -> str:
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_instant(raw: str) -> datetime | None:
+    """ISO 8601 (with or without zone; none means UTC), date-only (midnight UTC) or epoch ms."""
+    text = raw.strip()
+    if not text:
+        return None
+    try:
+        if _EPOCH_MS.match(text):
+            return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
+        if _DATE_ONLY.match(text):
+            return datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=timezone.utc)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except (ValueError, OverflowError, OSError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+def parse_number(raw: str) -> float | None:
+    text = raw.strip()
+    if not _NUMBER.match(text):
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def parse_bool(raw: str) -> int | None:
+    text = raw.strip().lower()
+    if text == "true":
+        return 1
+    if text == "false":
+        return 0
+    return None
+
+
+def convert(raw, kind: str):
+    """Return the stored form of one property value, `None` for no value, or `UNPARSED`.
+
+    `kind` is the store kind of the property: "number", "datetime", "bool" or "text".
+    """
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raw = str(raw).lower() if isinstance(raw, bool) else str(raw)
+    if raw == "" or raw.isspace():
+        return None
+    if kind == "text":
+        return raw
+    if kind == "number":
+        value = parse_number(raw)
+    elif kind == "datetime":
+        moment = parse_instant(raw)
+        value = format_instant(moment) if moment else None
+    elif kind == "bool":
+        value = parse_bool(raw)
+    else:
+        return raw
+    return UNPARSED if value is None else value
+
+
+def store_kind(hubspot_type: str | None) -> str:
+    """Map a HubSpot property `type` to the store kind."""
+    return {"number": "number", "datetime": "datetime", "date": "datetime", "bool": "bool"}.get(
+        hubspot_type or "", "text")
+
+
+SQL_TYPES = {"number": "REAL", "datetime": "TEXT", "bool": "INTEGER", "text": "TEXT"}

@@ -1,0 +1,121 @@
+"""Configuration: precedence, validation messages, secrets warnings."""
+
+import os
+import stat
+
+import pytest
+from click.testing import CliRunner
+
+from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.config import load_config
+from hubspot_metrics.errors import ConfigError
+
+
+def write(tmp_path, text, name="c.toml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+def test_defaults_without_any_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config(env={})
+    assert config.hubspot.base_url == "https://api.hubapi.com"
+    assert config.store_path == "hubspot-metrics.db"
+    assert config.metrics.timezone == "UTC"
+    assert config.metrics.customer_object == "contacts"
+    assert config.metrics.churn.mode == "inactivity" and config.metrics.churn.inactivity_days == 365
+    assert (config.metrics.csat.scale_min, config.metrics.csat.scale_max, config.metrics.csat.satisfied_min) == (1, 5, 4)
+    assert config.sync.objects == ("contacts", "companies", "deals", "tickets", "feedback_submissions")
+    assert config.source is None
+
+
+def test_precedence_option_over_env_over_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, '[hubspot]\nbase_url = "http://file:1"\naccess_token = "file-token"\n[store]\npath = "file.db"\n')
+    config = load_config(path, env={})
+    assert (config.hubspot.base_url, config.hubspot.access_token, config.store_path) == ("http://file:1", "file-token", "file.db")
+    env = {"HUBSPOT_API_BASE_URL": "http://env:2/", "HUBSPOT_ACCESS_TOKEN": "env-token", "HUBSPOT_METRICS_DB": "env.db"}
+    config = load_config(path, env=env)
+    assert (config.hubspot.base_url, config.hubspot.access_token, config.store_path) == ("http://env:2", "env-token", "env.db")
+    config = load_config(path, "option.db", env=env)
+    assert config.store_path == "option.db"
+
+
+def test_config_path_from_env_and_default_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, '[metrics]\ntimezone = "Europe/Berlin"\n')
+    assert load_config(env={"HUBSPOT_METRICS_CONFIG": path}).metrics.timezone == "Europe/Berlin"
+    write(tmp_path, '[metrics]\ntimezone = "Asia/Tokyo"\n', name="hubspot-metrics.toml")
+    assert load_config(env={}).metrics.timezone == "Asia/Tokyo"
+
+
+def test_example_config_is_valid_and_documents_every_key():
+    root = os.path.dirname(os.path.dirname(__file__))
+    example = os.path.join(root, "config.example.toml")
+    config = load_config(example, env={})
+    assert config.metrics.gross_margin == 1.0
+    text = open(example, encoding="utf-8").read()
+    from hubspot_metrics.config import SCHEMA
+    for section, keys in SCHEMA.items():
+        for key in keys:
+            assert f"{key} =" in text, f"config.example.toml does not document [{section}] {key}"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('[metrics]\ntimezone = "Mars/Olympus"\n',
+     "[metrics] timezone = 'Mars/Olympus' in {path} is not a known IANA time zone; use a name such as 'UTC' or 'Europe/Berlin'."),
+    ('[metrics]\ncustomer_object = "leads"\n',
+     "[metrics] customer_object = 'leads' in {path} must be one of 'contacts', 'companies'."),
+    ('[spend]\n"2026-13" = 100\n',
+     "[spend] key '2026-13' in {path} is not a month; write it as \"YYYY-MM\", e.g. \"2026-10\" = 12000."),
+    ('[spend]\n"2026-01" = "lots"\n',
+     "[spend] \"2026-01\" in {path} must be an amount of 0 or more, not 'lots'."),
+    ('[metrics]\ntimezon = "UTC"\n',
+     "Unknown key 'timezon' in [metrics] of {path}; remove it or use one of: timezone, customer_object, gross_margin, deal_pipelines, ticket_pipelines."),
+    ('[hubspot]\nrequests_per_10s = "fast"\n',
+     "[hubspot] requests_per_10s in {path} must be a whole number, not 'fast'."),
+    ('[hubspot]\nrequests_per_10s = true\n',
+     "[hubspot] requests_per_10s in {path} must be a whole number, not True."),
+    ('[metrics.churn]\nmode = "vibes"\n',
+     "[metrics.churn] mode = 'vibes' in {path} must be one of 'inactivity', 'property'."),
+    ('[nonsense]\nx = 1\n',
+     "Unknown section [nonsense] in {path}; remove it (known sections: hubspot, store, sync, metrics, spend, nightly)."),
+    ('[metrics\n', None),
+])
+def test_bad_config_names_the_key_and_the_fix(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    if expected:
+        assert str(info.value) == expected.format(path=path)
+    else:
+        assert str(info.value).startswith(f"Config file {path} is not valid TOML (")
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist; create it from config.example.toml"):
+        load_config(str(tmp_path / "nope.toml"), env={})
+
+
+def test_readable_secret_warns(tmp_path):
+    path = write(tmp_path, '[hubspot]\naccess_token = "pat-secret"\n')
+    os.chmod(path, 0o644)
+    with pytest.warns(UserWarning, match=r"holds a HubSpot secret and other users can read it; run: chmod 600"):
+        load_config(path, env={})
+    os.chmod(path, 0o600)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_config(path, env={})
+
+
+def test_cli_bad_config_exits_with_one_sentence(tmp_path):
+    _register()
+    path = write(tmp_path, '[metrics]\ncustomer_object = "leads"\n')
+    result = CliRunner().invoke(cli, ["--config", path, "status"])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [
+        f"Error: [metrics] customer_object = 'leads' in {path} must be one of 'contacts', 'companies'."]
