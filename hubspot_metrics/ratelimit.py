@@ -35,7 +35,7 @@ class SlidingWindowLimiter:
         with self._lock:
             while True:
                 now = self._clock()
-                while self._sent and now - self._sent[0] >= self.window + self.margin:
+                while self._sent and now - self._sent[0] >= self.window + self.margin - 1e-9:
                     self._sent.popleft()
                 if len(self._sent) < self.limit:
                     self._sent.append(now)

@@ -1,0 +1,38 @@
+"""Value conversion at the edge: HubSpot's strings to the store's types."""
+
+import pytest
+
+from hubspot_metrics.values import UNPARSED, convert, store_kind
+
+
+@pytest.mark.parametrize("raw, kind, expected", [
+    ("2024-01-17T19:55:04.281Z", "datetime", "2024-01-17T19:55:04.281Z"),
+    ("2024-01-17T19:55:04Z", "datetime", "2024-01-17T19:55:04.000Z"),
+    ("2024-01-17T21:55:04.281+02:00", "datetime", "2024-01-17T19:55:04.281Z"),
+    ("2024-01-17", "datetime", "2024-01-17T00:00:00.000Z"),
+    ("1705521304281", "datetime", "2024-01-17T19:55:04.281Z"),   # epoch milliseconds (spec 7.13)
+    ("2024-01-17T19:55:04.281", "datetime", "2024-01-17T19:55:04.281Z"),  # no zone means UTC
+    ("not a date", "datetime", UNPARSED),
+    ("123", "datetime", UNPARSED),  # fewer than 10 digits is not epoch ms
+    ("1500.00", "number", 1500.0),
+    (" 9 ", "number", 9.0),
+    ("-40", "number", -40.0),
+    ("1e3", "number", 1000.0),
+    ("12,5k", "number", UNPARSED),
+    ("NaN", "number", UNPARSED),
+    ("inf", "number", UNPARSED),
+    ("true", "bool", 1),
+    ("FALSE", "bool", 0),
+    ("yes", "bool", UNPARSED),
+    ("=cmd|' /C calc'!A0", "text", "=cmd|' /C calc'!A0"),
+    ("", "number", None),
+    ("   ", "datetime", None),
+    (None, "text", None),
+])
+def test_convert(raw, kind, expected):
+    assert convert(raw, kind) == expected if expected is not UNPARSED else convert(raw, kind) is UNPARSED
+
+
+def test_store_kinds():
+    assert [store_kind(t) for t in ("number", "datetime", "date", "bool", "enumeration", "string", None)] == [
+        "number", "datetime", "datetime", "bool", "text", "text", "text"]
