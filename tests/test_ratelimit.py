@@ -18,7 +18,7 @@ class FakeClock:
 
 def test_no_window_ever_holds_more_than_the_limit():
     clock = FakeClock()
-    limiter = SlidingWindowLimiter(5, 10.0, margin_seconds=0.0, clock=clock, sleep=clock.sleep)
+    limiter = SlidingWindowLimiter(5, 10.0, margin_seconds=0.01, clock=clock, sleep=clock.sleep)
     sent = []
     for _ in range(23):
         limiter.acquire()
@@ -26,8 +26,8 @@ def test_no_window_ever_holds_more_than_the_limit():
         clock.now += 0.1  # each request takes 100 ms
     for t in sent:
         assert sum(1 for s in sent if t <= s < t + 10.0) <= 5
-    # 23 requests at 5 per 10 s: the 21st starts at 40 s, so the limiter waited about 4 windows.
-    assert abs(sent[20] - 40.0) < 1e-6
+    # 23 requests at 5 per 10 s: the 21st starts after four windows (plus four 10 ms margins).
+    assert abs(sent[20] - 40.04) < 1e-6
     assert len(clock.sleeps) == 4
 
 
