@@ -3,8 +3,8 @@
 For each object the first run (or `--full`) streams the list endpoint page by page; every
 page is written in one transaction together with the cursor that follows it, so a killed
 sync resumes at the next page. Later runs search on the modified-date property from the
-saved cursor (ascending, 200 a page), re-windowing before HubSpot's 10,000-result cap and
-walking by record id when more than 10,000 records share one modified millisecond.
+saved cursor, 200 a page, paging by record id (keyset) so that HubSpot's 10,000-result cap
+never applies.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from hubspot_metrics.values import format_instant, parse_instant, parse_number
 
 log = logging.getLogger(__name__)
 
-SEARCH_CAP = 10_000          # HubSpot answers 400 for search results past this offset
 URL_PROPERTY_BUDGET = 6_000  # characters of property names per GET, under HubSpot's URL limit
 SEARCH_PROPERTY_BUDGET = 1_500
 KPIS_BY_OBJECT = {
@@ -175,7 +174,6 @@ class ObjectResult:
     archived: int = 0
     mode: str = ""
     skipped: str | None = None
-    search_windows: int = 0
 
 
 @dataclass
@@ -453,77 +451,50 @@ class Sync:
 
     def incremental(self, obj: CrmObject, columns: PropertyColumns, wanted: list[str], state: dict,
                     result: ObjectResult) -> None:
+        """Search the records changed since the cursor, 200 a page, with keyset paging.
+
+        Every page is a fresh query `modified >= start AND hs_object_id > last id`, sorted by
+        id, so `after` stays at 0: HubSpot's 10,000-result cap is never approached, records
+        that change while we page cannot shift others out of view, and any number of records
+        sharing one modified millisecond (bulk imports) page like any others.
+        """
         prop = obj.modified_property
-        lookback_ms = self.config.sync.lookback_seconds * 1000
         cursor = state.get("cursor_ms") or 0
-        # Search is eventually consistent: a record changed shortly before the last run may
-        # have been invisible then. Re-read from the older of the cursor and that run's start
-        # minus the lookback; ids are upserted, so the overlap costs no duplicates.
+        # Search is eventually consistent, and records can change while a run pages: re-read
+        # from the older of the cursor and the previous run's start (HubSpot's clock) minus
+        # the lookback. Records are upserted by id, so the overlap makes no duplicates.
         server_ms = state.get("server_ms")
-        start = min(cursor, server_ms - lookback_ms) if server_ms else cursor - lookback_ms
-        start = max(start, 0)
+        lookback_ms = self.config.sync.lookback_seconds * 1000
+        start = max(0, min(cursor, server_ms - lookback_ms) if server_ms else cursor - lookback_ms)
+        floor = state.get("list_after") or "0"  # set when resuming an interrupted run
+        newest = max(cursor, state.get("pending_cursor_ms") or 0)
         chunks = chunk_names(wanted, SEARCH_PROPERTY_BUDGET)
         self.progress.start(f"{obj.name} (changes)", None)
-        newest = cursor
-        low = start
         while True:
-            finished, last_ms, _ = self._search_window(obj, columns, chunks, result, [
-                {"propertyName": prop, "operator": "GTE", "value": str(low)}], prop)
-            newest = max(newest, last_ms or 0)
-            if finished:
-                break
-            if last_ms is not None and last_ms > low:
-                low = last_ms  # re-window: GTE the last instant seen (it may hold more records)
-            else:
-                # More than 10,000 records share the millisecond `low`: walk them by id.
-                self._walk_same_millisecond(obj, columns, chunks, result, low)
-                low += 1
-        with transaction(self.db) as conn:
-            self.save_state(conn, obj.name, cursor_ms=newest, server_ms=self.run_server_ms)
-        self.progress.finish(f"{result.written} changed records")
-
-    def _search_window(self, obj, columns, chunks, result, filters, sort_prop) -> tuple[bool, int | None, str | None]:
-        """Page one query until done (True) or until the next page would pass the cap (False).
-
-        Returns that flag, the newest modified time seen and the last record id seen."""
-        result.search_windows += 1
-        after = None
-        last_ms = None
-        last_id = None
-        while True:
-            body = {"filterGroups": [{"filters": filters}], "properties": chunks[0],
-                    "sorts": [{"propertyName": sort_prop, "direction": "ASCENDING"}], "limit": SEARCH_PAGE_SIZE}
-            if after:
-                body["after"] = after
+            body = {"filterGroups": [{"filters": [
+                        {"propertyName": prop, "operator": "GTE", "value": str(start)},
+                        {"propertyName": "hs_object_id", "operator": "GT", "value": floor}]}],
+                    "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                    "properties": chunks[0], "limit": SEARCH_PAGE_SIZE}
             page = self.client.search(obj.name, body)
             records = page.get("results") or []
+            stamps = [m for m in (modified_ms(r, prop) for r in records) if m is not None]
+            newest = max([newest, *stamps])
+            more = bool(records) and bool(((page.get("paging") or {}).get("next") or {}).get("after"))
             with transaction(self.db) as conn:
                 result.written += self._write_page(conn, obj, columns, chunks, records)
                 conn.executemany("INSERT OR IGNORE INTO sync_changed VALUES (?, ?)",
                                  [(obj.name, str(r["id"])) for r in records])
+                if more:
+                    floor = max((str(r["id"]) for r in records), key=int)
+                    self.save_state(conn, obj.name, list_after=floor, pending_cursor_ms=newest)
+                else:
+                    self.save_state(conn, obj.name, list_after=None, pending_cursor_ms=None, cursor_ms=newest,
+                                    server_ms=self.run_server_ms)
             self.progress.advance(len(records))
-            stamps = [m for m in (modified_ms(r, obj.modified_property) for r in records) if m is not None]
-            if stamps:
-                last_ms = max(last_ms or 0, max(stamps))
-            if records:
-                last_id = str(records[-1]["id"])
-            after = ((page.get("paging") or {}).get("next") or {}).get("after")
-            if not after or not records:
-                return True, last_ms, last_id
-            if int(after) + SEARCH_PAGE_SIZE > SEARCH_CAP:
-                return False, last_ms, last_id
-
-    def _walk_same_millisecond(self, obj, columns, chunks, result, ms: int) -> None:
-        floor = "0"
-        while True:
-            filters = [{"propertyName": obj.modified_property, "operator": "EQ", "value": str(ms)},
-                       {"propertyName": "hs_object_id", "operator": "GT", "value": floor}]
-            finished, _, last_id = self._search_window(obj, columns, chunks, result, filters, "hs_object_id")
-            if finished:
-                return
-            if last_id is None or last_id == floor:
-                raise HubSpotError(f"The {obj.name} search made no progress at one timestamp; run `hubspot-metrics sync --full`.")
-            floor = last_id
+            if not more:
+                break
+        self.progress.finish(f"{result.written} changed records")
 
     def sweep_archived(self, obj: CrmObject, columns: PropertyColumns, wanted: list[str], result: ObjectResult) -> None:
         # Search never returns deleted records: the archived list is the only way to see them.
