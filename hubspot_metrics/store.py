@@ -208,7 +208,9 @@ def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: 
     issues = []
     ids = []
     for record in records:
-        props = record.get("properties") or {}
+        props = record.get("properties")
+        if not isinstance(props, dict):  # a malformed record still keeps its id
+            props = {}
         rid = str(record["id"])
         ids.append(rid)
         row = [rid, 1 if archived else 0, record.get("archivedAt") if archived else None, None]

@@ -411,6 +411,10 @@ class Sync:
 
     def _write_page(self, conn, obj: CrmObject, columns: PropertyColumns, chunks: list[list[str]],
                     records: list[dict], *, archived: bool = False) -> int:
+        usable = [r for r in records if isinstance(r, dict) and r.get("id") not in (None, "")]
+        if len(usable) < len(records):
+            self.warn(f"HubSpot returned {len(records) - len(usable)} {obj.name} without an id; they were skipped.")
+            records[:] = usable
         upsert_records(conn, columns, records, chunks[0], archived=archived)
         for chunk in chunks[1:]:  # wide property lists: the rest by batch read, merged per id
             for i in range(0, len(records), BATCH_READ_SIZE):
@@ -486,7 +490,7 @@ class Sync:
                 conn.executemany("INSERT OR IGNORE INTO sync_changed VALUES (?, ?)",
                                  [(obj.name, str(r["id"])) for r in records])
                 if more:
-                    floor = max((str(r["id"]) for r in records), key=int)
+                    floor = max((str(r["id"]) for r in records), key=lambda i: int(i) if i.isdigit() else -1)
                     self.save_state(conn, obj.name, list_after=floor, pending_cursor_ms=newest)
                 else:
                     self.save_state(conn, obj.name, list_after=None, pending_cursor_ms=None, cursor_ms=newest,

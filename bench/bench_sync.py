@@ -1,0 +1,222 @@
+"""Sync benchmark: is the connector ever the bottleneck?
+
+Runs the simulated portal in its own process (so it does not share our GIL), then measures
+in fresh child processes:
+  1. a reference loop (urllib + json.loads + sqlite3 executemany, one transaction a page) over
+     the same contacts pages the sync reads;
+  2. a full sync of contacts only, at --contacts records;
+  3. a full sync of every object at --all-contacts contacts;
+  4. an incremental sync after 1 % of the records changed, with its request count against
+     the minimum;
+  5. a full sync against a portal limited to 100 requests / 10 s, against the rate-limit
+     minimum (requests / 10 per second).
+Each child reports wall time, records, requests and peak RSS.
+
+    python bench/bench_sync.py                  # the issue's sizes (100,000 and 50,000)
+    python bench/bench_sync.py --contacts 20000 --all-contacts 10000 --limited-contacts 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from datetime import datetime, timezone
+
+TOKEN = "pat-na1-00000000-0000-0000-0000-000000000000"
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+OBJECTS = ("contacts", "companies", "deals", "tickets", "feedback_submissions")
+CHANGED_PROPERTY = {"contacts": "firstname", "companies": "name", "deals": "dealname", "tickets": "subject",
+                    "feedback_submissions": "hs_content"}
+
+
+# --- the portal, in its own process ---------------------------------------------------------
+
+def _serve(conn, scale: int, seed: int, requests_per_10s):
+    from hubspot_metrics.portal import PortalServer, generate_portal
+
+    portal = generate_portal(scale=scale, seed=seed, now=NOW)
+    server = PortalServer(portal, token=TOKEN, requests_per_10s=requests_per_10s, search_per_second=None)
+    server.start()
+    conn.send(server.url)
+    while True:
+        command = conn.recv()
+        if command[0] == "stop":
+            server.stop()
+            conn.send("stopped")
+            return
+        if command[0] == "change":  # change `fraction` of every object's live records
+            _, fraction = command
+            portal.advance_clock(seconds=3600)
+            changed = {}
+            for name in OBJECTS:
+                ids = [str(r["id"]) for r in portal.records(name)]
+                step = max(1, round(1 / fraction))
+                picked = ids[::step]
+                for rid in picked:
+                    portal.update(name, rid, {CHANGED_PROPERTY[name]: "Bench"})
+                changed[name] = len(picked)
+            conn.send(changed)
+        elif command[0] == "log":
+            conn.send([(r.method, r.path) for r in server.request_log])
+            server.reset_log()
+
+
+class Portal:
+    def __init__(self, scale: int, seed: int = 1, requests_per_10s=None):
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child, scale, seed, requests_per_10s), daemon=True)
+        self.proc.start()
+        self.url = self.conn.recv()
+
+    def ask(self, *command):
+        self.conn.send(command)
+        return self.conn.recv()
+
+    def close(self):
+        self.ask("stop")
+        self.proc.join(5)
+
+
+# --- measured children ----------------------------------------------------------------------
+
+def child(argv: list[str]) -> dict:
+    """Runs in a fresh interpreter so that peak RSS is this measurement's alone."""
+    kind, url, db_path = argv[:3]
+    started = time.perf_counter()
+    if kind == "reference":
+        properties = argv[3].split(",")
+        records = requests = 0
+        conn = sqlite3.connect(db_path, isolation_level=None)
+        columns = ["id"] + properties
+        conn.execute(f"CREATE TABLE contacts ({', '.join(f'[{c}]' for c in columns)}, PRIMARY KEY (id))")
+        sql = f"INSERT OR REPLACE INTO contacts VALUES ({', '.join('?' * len(columns))})"
+        after = None
+        while True:
+            query = [("limit", "100")] + [("properties", p) for p in properties] + ([("after", after)] if after else [])
+            req = urllib.request.Request(f"{url}/crm/v3/objects/contacts?{urllib.parse.urlencode(query)}",
+                                         headers={"Authorization": f"Bearer {TOKEN}"})
+            with urllib.request.urlopen(req) as response:
+                page = json.loads(response.read())
+            requests += 1
+            rows = [[r["id"]] + [r["properties"].get(p) for p in properties] for r in page["results"]]
+            conn.execute("BEGIN")
+            conn.executemany(sql, rows)
+            conn.execute("COMMIT")
+            records += len(rows)
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                break
+        result = {"records": records, "requests": requests}
+    else:
+        from hubspot_metrics.client import HubSpotClient
+        from hubspot_metrics.config import Config, HubSpotSettings, SyncSettings
+        from hubspot_metrics.store import open_store
+        from hubspot_metrics.sync import Sync
+
+        limit = int(argv[4]) if len(argv) > 4 else 100_000
+        objects = tuple(argv[3].split(","))
+        config = Config(hubspot=HubSpotSettings(base_url=url, access_token=TOKEN, requests_per_10s=limit,
+                                                search_requests_per_second=1000 if limit >= 100_000 else 4),
+                        store_path=db_path, sync=SyncSettings(objects=objects, lookback_seconds=0))
+        db = open_store(db_path)
+        client = HubSpotClient(config.hubspot)
+        sync_result = Sync(config, db, client).run()
+        records = sum(r.written for name, r in sync_result.objects.items() if name in objects)
+        result = {"records": records, "requests": client.stats.requests, "rate_limited": client.stats.rate_limited,
+                  "retries": client.stats.retries, "imported_pandas": "pandas" in sys.modules}
+    result["seconds"] = time.perf_counter() - started
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def measure(*argv) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", *map(str, argv)], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def contacts_properties() -> list[str]:
+    from hubspot_metrics.objects import CONTACTS
+
+    return list(CONTACTS.properties)
+
+
+def report(label: str, m: dict) -> None:
+    rate = m["records"] / m["seconds"] if m["seconds"] else 0
+    print(f"  {label:<38} {m['records']:>8} records {m['seconds']:>7.2f} s {rate:>9,.0f} rec/s "
+          f"{m['requests']:>6} requests  peak RSS {m['peak_rss_mb']:>6.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--all-contacts", type=int, default=50_000)
+    parser.add_argument("--limited-contacts", type=int, default=6_000)
+    args = parser.parse_args()
+    tmp = tempfile.mkdtemp(prefix="bench-sync-")
+    print(f"Sync benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+
+    print(f"\n1-2. contacts only, {args.contacts:,} contacts, unlimited portal")
+    portal = Portal(args.contacts)
+    try:
+        ref = measure("reference", portal.url, f"{tmp}/ref.db", ",".join(contacts_properties()))
+        report("reference loop (urllib+json+sqlite3)", ref)
+        full = measure("sync", portal.url, f"{tmp}/contacts.db", "contacts")
+        report("hubspot-metrics sync --only contacts", full)
+        ratio = (full["records"] / full["seconds"]) / (ref["records"] / ref["seconds"])
+        print(f"  sync / reference throughput: {ratio:.2f} (target >= 0.50); "
+              f"{full['records'] / full['seconds']:,.0f} contacts/s (target >= 10,000); pandas imported: {full['imported_pandas']}")
+    finally:
+        portal.close()
+
+    print(f"\n3-4. every object, {args.all_contacts:,} contacts, unlimited portal")
+    portal = Portal(args.all_contacts, seed=2)
+    try:
+        full = measure("sync", portal.url, f"{tmp}/all.db", ",".join(OBJECTS))
+        report("full sync, all objects", full)
+        portal.ask("log")
+        changed = portal.ask("change", 0.01)
+        incremental = measure("sync", portal.url, f"{tmp}/all.db", ",".join(OBJECTS))
+        report("incremental sync, 1 % changed", incremental)
+        log = portal.ask("log")
+        searches = sum(1 for m, p in log if p.endswith("/search"))
+        minimal_searches = sum(math.ceil(n / 200) for n in changed.values())
+        other = len(log) - searches
+        print(f"  changed: {changed}")
+        print(f"  search requests {searches} (minimum {minimal_searches}: ceil(changed/200) per object); "
+              f"other requests {other} (account, owners, pipelines, archived lists, association batches)")
+        print(f"  requests / minimal search requests: {searches / minimal_searches:.2f} (target <= 1.10)")
+    finally:
+        portal.close()
+
+    print(f"\n5. rate-limited portal (100 requests / 10 s), {args.limited_contacts:,} contacts, every object")
+    portal = Portal(args.limited_contacts, seed=3, requests_per_10s=100)
+    try:
+        limited = measure("sync", portal.url, f"{tmp}/limited.db", ",".join(OBJECTS), 100)
+        report("full sync at 100 requests / 10 s", limited)
+        # The portal limits all but search; search has its own 5/s limit.
+        minimum = limited["requests"] / 10
+        print(f"  wall {limited['seconds']:.1f} s against the rate-limit minimum {minimum:.1f} s "
+              f"(requests / 10 per second): {limited['seconds'] / minimum:.2f}; 429s seen: {limited['rate_limited']}")
+    finally:
+        portal.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        print(json.dumps(child(sys.argv[2:])))
+    else:
+        main()
