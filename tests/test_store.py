@@ -1,0 +1,88 @@
+"""The store: safe column names, private files, and clear errors for bad database files."""
+
+import os
+import stat
+
+import pytest
+
+from hubspot_metrics.errors import StoreError
+from hubspot_metrics.store import PropertyColumns, open_store, transaction, upsert_records
+
+AWKWARD = {
+    'say "hi"': {"type": "string"},
+    "with space": {"type": "number"},
+    "select": {"type": "string"},
+    "Größe_ü": {"type": "string"},
+    "Amount": {"type": "number"},
+    "amount": {"type": "number"},
+    "id": {"type": "string"},
+    "archived": {"type": "bool"},
+    "x]; DROP TABLE deals; --": {"type": "string"},
+}
+
+
+def test_awkward_property_names_become_safe_distinct_columns(tmp_path):
+    db = open_store(tmp_path / "s.db")
+    columns = PropertyColumns(db, "deals")
+    with transaction(db) as conn:
+        columns.ensure(conn, AWKWARD)
+        upsert_records(conn, columns, [{"id": "7", "properties": {
+            'say "hi"': "hello", "with space": "1.5", "select": "x", "Größe_ü": "groß 🚀", "Amount": "10",
+            "amount": "20", "id": "not-the-id", "archived": "true", "x]; DROP TABLE deals; --": "boom"}}],
+            list(AWKWARD))
+    mapping = dict(db.conn.execute("SELECT name, column_name FROM properties WHERE object_type = 'deals'"))
+    assert mapping == {'say "hi"': 'say "hi"', "with space": "with space", "select": "select", "Größe_ü": "Größe_ü",
+                       "Amount": "Amount", "amount": "amount__2", "id": "id__2", "archived": "archived__2",
+                       "x]; DROP TABLE deals; --": "x]; DROP TABLE deals; --"}
+    row = db.conn.execute('SELECT id, archived, "say ""hi""", "with space", "select", "Größe_ü", "Amount", '
+                          '"amount__2", "id__2", "archived__2", "x]; DROP TABLE deals; --" FROM deals').fetchall()
+    assert row == [("7", 0, "hello", 1.5, "x", "groß 🚀", 10.0, 20.0, "not-the-id", 1, "boom")]
+    # Reopening keeps the mapping: nothing is added twice.
+    again = PropertyColumns(open_store(tmp_path / "s.db"), "deals")
+    assert again.columns == mapping
+
+
+def test_unparsable_values_are_kept_raw_and_listed_then_cleared(tmp_path):
+    db = open_store(tmp_path / "s.db")
+    columns = PropertyColumns(db, "deals")
+    with transaction(db) as conn:
+        columns.ensure(conn, {"amount": {"type": "number"}, "closedate": {"type": "datetime"}})
+        upsert_records(conn, columns, [{"id": "1", "properties": {"amount": "12,5k", "closedate": "soon"}}],
+                       ["amount", "closedate"])
+    assert db.conn.execute("SELECT amount, closedate FROM deals").fetchall() == [("12,5k", "soon")]
+    assert db.conn.execute("SELECT * FROM value_issues ORDER BY property").fetchall() == [
+        ("deals", "1", "amount", "12,5k"), ("deals", "1", "closedate", "soon")]
+    with transaction(db) as conn:
+        upsert_records(conn, columns, [{"id": "1", "properties": {"amount": "125", "closedate": "2024-01-02"}}],
+                       ["amount", "closedate"])
+    assert db.conn.execute("SELECT amount, closedate FROM deals").fetchall() == [(125.0, "2024-01-02T00:00:00.000Z")]
+    assert db.conn.execute("SELECT count(*) FROM value_issues").fetchone() == (0,)
+
+
+def test_store_file_is_private(tmp_path):
+    open_store(tmp_path / "s.db")
+    assert stat.S_IMODE(os.stat(tmp_path / "s.db").st_mode) == 0o600
+
+
+def test_missing_folder_corrupt_file_and_missing_store_get_one_sentence(tmp_path):
+    with pytest.raises(StoreError) as info:
+        open_store(tmp_path / "nope" / "s.db")
+    assert str(info.value) == f"The folder {tmp_path / 'nope'} for the store does not exist; create it or choose another --db path."
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError) as info:
+        open_store(corrupt)
+    assert str(info.value) == (f"{corrupt} is not a readable SQLite store (it may be corrupt); move it aside and "
+                               "run `hubspot-metrics sync --full`.")
+    assert corrupt.read_bytes() == b"this is not sqlite" * 100  # untouched
+    with pytest.raises(StoreError, match=r"^No store at .*; run `hubspot-metrics sync` first"):
+        open_store(tmp_path / "absent.db", create=False)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only files")
+def test_read_only_store(tmp_path):
+    path = tmp_path / "s.db"
+    open_store(path).conn.close()
+    os.chmod(path, 0o400)
+    with pytest.raises(StoreError, match="is read-only; make it writable"):
+        open_store(path)
