@@ -16,6 +16,7 @@ TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.{ms:03d}Z"
 TIMESTAMP_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z"
 _EPOCH_MS = re.compile(r"^\d{10,}$")  # spec 7.13: ten or more digits and nothing else
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CANONICAL = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 UNPARSED = object()  # marker: the value did not parse
@@ -77,6 +78,8 @@ def convert(raw, kind: str):
     if kind == "number":
         value = parse_number(raw)
     elif kind == "datetime":
+        if _CANONICAL.match(raw):  # HubSpot's usual form is already the stored form (hot path)
+            return raw
         moment = parse_instant(raw)
         value = format_instant(moment) if moment else None
     elif kind == "bool":
