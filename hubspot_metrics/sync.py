@@ -433,6 +433,13 @@ class Sync:
                 updates += [(primary, mid.strip()) for mid in str(merged).split(";") if mid.strip() and mid.strip() != primary]
         if updates:
             conn.executemany(f"UPDATE [{obj.name}] SET merged_into = ? WHERE id = ?", updates)
+            # HubSpot moves a merged record's associations to the survivor, whose own refresh
+            # brings them back under its id.
+            for pair in ASSOCIATIONS:
+                for object_type, column in ((pair.from_object, pair.from_column), (pair.to_object, pair.to_column)):
+                    if object_type == obj.name:
+                        conn.executemany(f"DELETE FROM [{pair.table}] WHERE [{column}] = ?",
+                                         [(merged_id,) for _, merged_id in updates])
 
     def full_list(self, obj: CrmObject, columns: PropertyColumns, wanted: list[str], state: dict,
                   result: ObjectResult) -> None:

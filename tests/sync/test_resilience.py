@@ -1,0 +1,150 @@
+"""Nothing lost: faults, rate limits and kills end in the same store as a clean sync."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from hubspot_metrics.client import HubSpotClient
+from hubspot_metrics.errors import AuthError, HubSpotError, QuotaError
+from hubspot_metrics.portal import PortalServer, generate_portal
+
+from .conftest import NOW, TOKEN, full_store_dump, make_config, run_sync
+
+FAULT_KINDS = ("5xx", "reset", "truncate", "slow", "429", "index_lag")
+
+
+def clean_dump(portal, tmp_path, **overrides):
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        path = tmp_path / "clean.db"
+        run_sync(make_config(server, path, **overrides))
+    return full_store_dump(path)
+
+
+@pytest.mark.parametrize("kinds", [{k} for k in FAULT_KINDS if k != "index_lag"] + [set(FAULT_KINDS) - {"index_lag"}],
+                         ids=lambda k: "+".join(sorted(k)))
+def test_faults_at_fifteen_percent_leave_the_store_equal_to_a_clean_sync(tmp_path, kinds):
+    portal = generate_portal(scale=300, seed=11, now=NOW)
+    expected = clean_dump(portal, tmp_path)
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        server.faults.configure(rate=0.15, kinds=kinds, seed=7, slow_seconds=0.05)
+        path = tmp_path / "faulty.db"
+        result, stats = run_sync(make_config(server, path))
+        injected = sum(1 for r in server.request_log if r.status != 200)
+    assert result.status == "ok"
+    assert stats.retries > 0 or kinds == {"slow"}
+    assert full_store_dump(path) == expected
+
+
+def test_a_fault_that_outlasts_the_retry_budget_stops_cleanly_and_the_next_run_completes(tmp_path):
+    portal = generate_portal(scale=300, seed=12, now=NOW)
+    expected = clean_dump(portal, tmp_path)
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        path = tmp_path / "store.db"
+        config = make_config(server, path)
+        server.faults.configure(rate=1.0, kinds={"5xx"}, seed=1)
+        with pytest.raises(HubSpotError, match=r"^HubSpot kept failing on the account details \(HTTP 5\d\d\) after 9 attempts; "
+                                               r"what was synced so far is kept, run the sync again later\.$"):
+            run_sync(config)
+        server.faults.clear()
+        run_sync(config)
+    assert full_store_dump(path) == expected
+
+
+def test_rate_limited_responses_are_retried_and_counted(tmp_path):
+    portal = generate_portal(scale=200, seed=13, now=NOW)
+    expected = clean_dump(portal, tmp_path)
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        server.faults.configure(rate=0.3, kinds={"429"}, seed=3)
+        path = tmp_path / "store.db"
+        result, stats = run_sync(make_config(server, path))
+        limited = sum(1 for r in server.request_log if r.status == 429)
+    assert limited > 0 and stats.rate_limited == limited and stats.retries == limited
+    assert full_store_dump(path) == expected
+
+
+def test_daily_limit_ends_the_run_and_keeps_what_was_synced(tmp_path):
+    portal = generate_portal(scale=200, seed=14, now=NOW)
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None, daily_limit=12) as server:
+        path = tmp_path / "store.db"
+        with pytest.raises(QuotaError, match="daily API limit is used up"):
+            run_sync(make_config(server, path))
+    from hubspot_metrics.store import open_store
+    db = open_store(path, create=False)
+    assert db.conn.execute("SELECT status FROM sync_runs").fetchall() == [("quota",)]
+    assert db.conn.execute("SELECT count(*) FROM contacts").fetchone()[0] > 0
+    db.conn.close()
+
+
+def test_wrong_token_and_missing_scope(tmp_path):
+    portal = generate_portal(scale=100, seed=15, now=NOW)
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None,
+                      scopes={"crm.objects.contacts.read", "crm.objects.companies.read", "crm.objects.deals.read",
+                              "tickets", "crm.objects.owners.read"}) as server:
+        config = make_config(server, tmp_path / "store.db")
+        bad = config.__class__(**{**config.__dict__, "hubspot": config.hubspot.__class__(
+            **{**config.hubspot.__dict__, "access_token": "pat-na1-wrong"})})
+        with pytest.raises(AuthError, match=r"^The HubSpot token was rejected \(HTTP 401\); create a new private app"):
+            run_sync(bad)
+        result, _ = run_sync(config)
+        assert result.status == "ok"
+        assert result.objects["feedback_submissions"].skipped == "missing scope"
+        assert any(w.startswith("Skipped feedback_submissions:") and "nps, csat" in w for w in result.warnings)
+
+
+# --- kill -9 at seeded random points --------------------------------------------------------
+
+def _cli_env(server, db_path, config_path):
+    env = dict(os.environ)
+    env.update(HUBSPOT_ACCESS_TOKEN=TOKEN, HUBSPOT_API_BASE_URL=server.url, HUBSPOT_METRICS_DB=str(db_path),
+               HUBSPOT_METRICS_CONFIG=str(config_path))
+    return env
+
+
+def _write_config(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text("[hubspot]\nrequests_per_10s = 100000\nsearch_requests_per_second = 10000\n"
+                    "[sync]\nlookback_seconds = 0\n", encoding="utf-8")
+    return path
+
+
+def _sync_killed_after(server, env, requests_before_kill: int) -> bool:
+    """Start a CLI sync and kill -9 it once the portal has seen that many more requests."""
+    start = len(server.request_log)
+    proc = subprocess.Popen([sys.executable, "-m", "hubspot_metrics", "sync"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if len(server.request_log) - start >= requests_before_kill:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.001)
+    proc.wait()
+    return False
+
+
+@pytest.mark.slow
+def test_kill_at_random_points_then_rerun_gives_the_clean_store(tmp_path):
+    rng = random.Random(2026)
+    portal = generate_portal(scale=300, seed=16, now=NOW)
+    expected_full = clean_dump(portal, tmp_path)
+    config_path = _write_config(tmp_path)
+    killed = 0
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        run_sync(make_config(server, tmp_path / "probe.db"))
+        total = len(server.request_log)
+        for point in range(12):  # full syncs killed at random request counts
+            db_path = tmp_path / f"full{point}.db"
+            env = _cli_env(server, db_path, config_path)
+            killed += _sync_killed_after(server, env, rng.randrange(1, total))
+            assert subprocess.run([sys.executable, "-m", "hubspot_metrics", "sync"], env=env,
+                                  capture_output=True).returncode == 0
+            assert full_store_dump(db_path) == expected_full, f"full sync killed at point {point}"
+    assert killed >= 10

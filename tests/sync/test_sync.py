@@ -1,0 +1,148 @@
+"""The sync against the simulated portal: exact store contents and exact request counts."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from hubspot_metrics.objects import ASSOCIATIONS, OBJECTS
+from hubspot_metrics.store import open_store
+
+from .conftest import (
+    assert_rows_equal, expected_associations, expected_rows, make_config, request_counts, run_sync,
+    stored_associations, stored_rows)
+
+
+def assert_store_matches_portal(portal, db_path):
+    for name in OBJECTS:
+        expected = expected_rows(portal, name)
+        actual = stored_rows(db_path, name)
+        assert_rows_equal(actual, expected, name)
+        # HubSpot stops listing a merged-away record; the store keeps it, flagged with the survivor.
+        merged = merged_away(portal, name)
+        extra = set(actual) - set(expected)
+        assert {rid: actual[rid]["merged_into"] for rid in extra} == {rid: merged.get(rid) for rid in extra}, name
+    for pair in ASSOCIATIONS:
+        assert stored_associations(db_path, pair) == expected_associations(portal, pair), pair.table
+
+
+def merged_away(portal, name) -> dict[str, str]:
+    survivors = {}
+    for record in portal.records(name):
+        for mid in (record["properties"].get("hs_merged_object_ids") or "").split(";"):
+            if mid.strip():
+                survivors[mid.strip()] = record["id"]
+    return survivors
+
+
+def live_count(portal, name):
+    return sum(1 for _ in portal.records(name, archived=False))
+
+
+def archived_count(portal, name):
+    return sum(1 for _ in portal.records(name, archived=True))
+
+
+def association_requests(portal, pair) -> int:
+    """v4 batch reads for a full pass: 1,000 ids a request, plus one round per 500 more targets."""
+    live = sorted(str(r["id"]) for r in portal.records(pair.from_object, archived=False))
+    per_record = {}
+    for a, _ in expected_associations(portal, pair):
+        per_record[a] = per_record.get(a, 0) + 1
+    total = 0
+    for i in range(0, len(live), 1000):
+        batch = live[i:i + 1000]
+        total += 1 + max([math.ceil(per_record.get(r, 0) / 500) - 1 for r in batch] + [0])
+    return total
+
+
+def test_full_sync_stores_every_object_exactly_with_minimal_requests(portal, server, tmp_path):
+    db_path = tmp_path / "store.db"
+    result, stats = run_sync(make_config(server, db_path))
+    assert result.status == "ok" and result.warnings == []
+    assert_store_matches_portal(portal, db_path)
+
+    counts = request_counts(server)
+    for name in OBJECTS:
+        pages = math.ceil(live_count(portal, name) / 100) + max(1, math.ceil(archived_count(portal, name) / 100))
+        assert counts[("GET", f"/crm/v3/objects/{name}")] == pages, name
+        assert counts[("POST", f"/crm/v3/objects/{name}/search")] == 1, name  # the cursor probe
+        assert counts[("GET", f"/crm/v3/properties/{name}")] == 1, name
+    for pair in ASSOCIATIONS:
+        path = f"/crm/v4/associations/{pair.from_object}/{pair.to_object}/batch/read"
+        assert counts[("POST", path)] == association_requests(portal, pair), pair.table
+    assert counts[("GET", "/account-info/v3/details")] == 1
+    assert counts[("GET", "/crm/v3/pipelines/deals")] == 1
+    assert counts[("GET", "/crm/v3/pipelines/tickets")] == 1
+    assert stats.requests == sum(counts.values()) and stats.retries == 0 and stats.rate_limited == 0
+
+    db = open_store(db_path, create=False)
+    run = db.conn.execute("SELECT status, requests, rate_limited, retries, counts FROM sync_runs").fetchall()
+    assert [(r[0], r[1], r[2], r[3]) for r in run] == [("ok", stats.requests, 0, 0)]
+    assert json.loads(run[0][4])["contacts"] == {
+        "written": live_count(portal, "contacts"), "archived": archived_count(portal, "contacts"), "mode": "full"}
+    account = db.conn.execute("SELECT companyCurrency, timeZone FROM account").fetchall()
+    assert account == [(portal.home_currency, portal.time_zone)]
+    stages = db.conn.execute("SELECT id, is_closed, probability FROM pipeline_stages WHERE pipeline_id = 'default' "
+                             "AND object_type = 'deals' ORDER BY display_order").fetchall()
+    assert ("closedwon", 1, 1.0) in stages and ("closedlost", 1, 0.0) in stages
+    assert db.conn.execute("SELECT count(*) FROM owners WHERE archived = 1").fetchone()[0] >= 1
+    db.conn.close()
+
+
+def test_incremental_sync_applies_every_kind_of_change_with_few_requests(portal, server, tmp_path):
+    db_path = tmp_path / "store.db"
+    config = make_config(server, db_path)
+    run_sync(config)
+    contacts = [str(r["id"]) for r in portal.records("contacts")][:40]
+    deals = [str(r["id"]) for r in portal.records("deals")][:10]
+    tickets = [str(r["id"]) for r in portal.records("tickets")][:10]
+
+    portal.advance_clock(seconds=3600)
+    for cid in contacts[:5]:
+        portal.update("contacts", cid, {"lifecyclestage": "customer", "firstname": "Zoë \"Z\" =1+1"})
+    new_deal = portal.create("deals", {"dealname": "New", "amount": "1234.5", "pipeline": "default",
+                                       "dealstage": "closedwon", "hs_is_closed_won": "true"})
+    portal.associate("deals", new_deal, "contacts", contacts[6])
+    portal.archive("tickets", tickets[0])
+    portal.merge("contacts", contacts[10], contacts[11])
+    portal.update("deals", deals[0], {"amount": "not a number"})
+    server.reset_log()
+
+    result, stats = run_sync(config)
+    assert result.status == "ok"
+    assert_store_matches_portal(portal, db_path)
+    assert {n: r.mode for n, r in result.objects.items() if n in OBJECTS} == {n: "incremental" for n in OBJECTS}
+    counts = request_counts(server)
+    # No list re-read of live records: search pages for the changes, the archived list, nothing else.
+    for name in OBJECTS:
+        assert counts[("POST", f"/crm/v3/objects/{name}/search")] == 1, name
+        assert counts[("GET", f"/crm/v3/objects/{name}")] == max(1, math.ceil(archived_count(portal, name) / 100))
+        assert counts[("GET", f"/crm/v3/properties/{name}")] == 0  # definitions are cached
+    db = open_store(db_path, create=False)
+    assert db.conn.execute("SELECT merged_into FROM contacts WHERE id = ?", [contacts[11]]).fetchone() == (contacts[10],)
+    assert db.conn.execute("SELECT archived FROM tickets WHERE id = ?", [tickets[0]]).fetchone() == (1,)
+    assert db.conn.execute("SELECT raw_value FROM value_issues WHERE object_type = 'deals' AND record_id = ? "
+                           "AND property = 'amount'", [deals[0]]).fetchone() == ("not a number",)
+    db.conn.close()
+
+
+def test_more_than_ten_thousand_changes_in_one_millisecond(tmp_path):
+    from hubspot_metrics.portal import PortalServer, generate_portal
+    from .conftest import NOW, TOKEN
+
+    portal = generate_portal(scale=200, seed=5, now=NOW)
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        db_path = tmp_path / "store.db"
+        config = make_config(server, db_path, objects=("contacts",))
+        run_sync(config)
+        portal.advance_clock(seconds=60)
+        touched = portal.bulk_touch("contacts", 10_050, same_millisecond=True)
+        server.reset_log()
+        run_sync(config)
+        assert_rows_equal(stored_rows(db_path, "contacts"), expected_rows(portal, "contacts"), "contacts")
+        stored = stored_rows(db_path, "contacts")
+        assert set(touched) <= set(stored)
+        searches = request_counts(server)[("POST", "/crm/v3/objects/contacts/search")]
+        assert searches == math.ceil(10_050 / 200) or searches == math.ceil(10_050 / 200) + 1
+        assert all(r.status == 200 for r in server.request_log)
