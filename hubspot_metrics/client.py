@@ -32,7 +32,8 @@ LIST_PAGE_SIZE = 100        # list endpoints' maximum
 SEARCH_PAGE_SIZE = 200      # search maximum
 BATCH_READ_SIZE = 100       # objects batch read maximum
 ASSOCIATION_BATCH_SIZE = 1000  # v4 association batch read maximum
-OAUTH_REFRESH_MARGIN = 300  # refresh an OAuth token when it has less than this many seconds left
+OAUTH_REFRESH_MARGIN = 300  # refresh an OAuth token when it has less than this many seconds left...
+OAUTH_REFRESH_FRACTION = 0.2  # ...or less than this share of its lifetime, for short-lived tokens
 
 
 @dataclass
@@ -90,6 +91,7 @@ class HubSpotClient:
         self.search_limiter = SlidingWindowLimiter(max(1, int(settings.search_requests_per_second)), 1.0,
                                                    sleep=sleep, clock=clock)
         self._token_expires_at: float | None = None
+        self._token_lifetime = 1800.0
         self.server_time_ms: int | None = None  # from the last response's Date header
         self._token_lock = threading.Lock()
         token = settings.access_token
@@ -136,14 +138,16 @@ class HubSpotClient:
                 + (f" (HTTP {status})" if status else "")
                 + "; check [hubspot] client_id, client_secret and refresh_token, or reinstall the app.") from None
         self._set_token(payload["access_token"])
-        self._token_expires_at = self._clock() + float(payload.get("expires_in", 1800))
+        self._token_lifetime = float(payload.get("expires_in", 1800))
+        self._token_expires_at = self._clock() + self._token_lifetime
         log.info("refreshed the OAuth access token (valid for %s s)", payload.get("expires_in"))
 
     def _ensure_fresh_token(self) -> None:
         # HubSpot's usage guidelines: refresh from expires_in, don't wait for a 401.
         if self.uses_oauth and self._token_expires_at is not None:
             with self._token_lock:
-                if self._token_expires_at - self._clock() < OAUTH_REFRESH_MARGIN:
+                margin = min(OAUTH_REFRESH_MARGIN, OAUTH_REFRESH_FRACTION * self._token_lifetime)
+                if self._token_expires_at - self._clock() < margin:
                     self._refresh_oauth_token()
 
     # --- the one retry policy -----------------------------------------------------------
