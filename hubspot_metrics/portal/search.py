@@ -1,0 +1,264 @@
+"""CRM search semantics: filter groups, one sort, free-text query.
+
+A query is compiled once into predicates over record positions; the matching positions, in
+order, are cached per (query, portal version), so paging through a result set costs a slice
+per page rather than a scan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from typing import Any, Callable
+
+import numpy as np
+
+from .formats import parse_time
+from .store import LIVE, ROLE_BITS, Portal, Table
+
+OPERATORS = {"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY",
+             "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"}
+MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 6, 18
+ASSOCIATION_PREFIX = "associations."
+
+
+class SearchError(ValueError):
+    """An invalid search request (HubSpot answers 400 VALIDATION_ERROR)."""
+
+
+def _kind(table: Table, name: str) -> str:
+    prop = table.props.get(name)
+    if prop is None:
+        return "missing"
+    if prop.type in ("datetime", "date"):
+        return "time"
+    if prop.type == "number":
+        return "number"
+    if prop.type == "string":
+        return "text"
+    return "exact"  # enumeration, bool: case-sensitive internal values
+
+
+def _getter(table: Table, name: str, kind: str) -> Callable[[int], Any]:
+    """Position -> comparable value, or None when the record has no (usable) value."""
+    if kind == "missing":
+        return lambda p: None
+    col = table.cols[name]
+    if kind == "time":
+        def get(p):
+            v = col[p]
+            if v is None or v.__class__ is int:
+                return v
+            return parse_time(v)
+    elif kind == "number":
+        def get(p):
+            v = col[p]
+            if v is None or v.__class__ is int:
+                return v
+            try:
+                return float(v)
+            except ValueError:
+                return None
+    elif kind == "text":
+        def get(p):
+            v = col[p]
+            return v.lower() if v else None
+    else:
+        def get(p):
+            v = col[p]
+            if v is None or v.__class__ is int:
+                return v
+            return v or None  # "" is no value for search
+    return get
+
+
+def _operand(kind: str, value: Any, name: str) -> Any:
+    if value is None:
+        raise SearchError(f"Filter on {name} needs a value")
+    text = str(value).strip() if not isinstance(value, bool) else str(value).lower()
+    if kind == "time":
+        ms = parse_time(text)
+        if ms is None:
+            raise SearchError(f"{text} is not a valid value for property {name}: use epoch milliseconds")
+        return ms
+    if kind == "number":
+        try:
+            return float(text)
+        except ValueError:
+            raise SearchError(f"{text} is not a valid number for property {name}") from None
+    if kind == "text":
+        return text.lower()
+    return text
+
+
+def _compile_filter(portal: Portal, table: Table, f: dict) -> Callable[[int], bool]:
+    if not isinstance(f, dict):
+        raise SearchError("Each filter must be an object")
+    name, op = f.get("propertyName"), f.get("operator", "EQ")
+    if not isinstance(name, str) or not name:
+        raise SearchError("Filter is missing propertyName")
+    if op not in OPERATORS:
+        raise SearchError(f"Unknown operator {op!r}; use one of {', '.join(sorted(OPERATORS))}")
+    if name.startswith(ASSOCIATION_PREFIX):
+        return _association_filter(portal, table, name[len(ASSOCIATION_PREFIX):], op, f)
+    kind = _kind(table, name)
+    get = _getter(table, name, kind)
+    if op == "HAS_PROPERTY":
+        return lambda p: get(p) is not None
+    if op == "NOT_HAS_PROPERTY":
+        return lambda p: get(p) is None
+    if op in ("IN", "NOT_IN"):
+        values = f.get("values")
+        if not isinstance(values, list) or not values:
+            raise SearchError(f"{op} filter on {name} needs a non-empty values list")
+        wanted = {_operand(kind, v, name) for v in values}
+        if op == "IN":
+            return lambda p: get(p) in wanted
+        return lambda p: get(p) not in wanted
+    if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
+        token = str(f.get("value", "")).strip("*").lower()
+        col = table.cols.get(name)
+        if col is None:
+            return (lambda p: False) if op == "CONTAINS_TOKEN" else (lambda p: True)
+        has = lambda p: isinstance(col[p], str) and token in col[p].lower()  # noqa: E731
+        return has if op == "CONTAINS_TOKEN" else (lambda p: not has(p))
+    value = _operand(kind, f.get("value"), name)
+    if op == "EQ":
+        return lambda p: get(p) == value
+    if op == "NEQ":
+        return lambda p: get(p) != value
+    if op == "BETWEEN":
+        high = _operand(kind, f.get("highValue"), name)
+
+        def between(p):
+            v = get(p)
+            return v is not None and value <= v <= high
+        return between
+    compare = {"LT": lambda v: v < value, "LTE": lambda v: v <= value,
+               "GT": lambda v: v > value, "GTE": lambda v: v >= value}[op]
+
+    def ordered(p):
+        v = get(p)
+        try:
+            return v is not None and compare(v)
+        except TypeError:
+            return False
+    return ordered
+
+
+def _association_filter(portal: Portal, table: Table, singular: str, op: str, f: dict) -> Callable[[int], bool]:
+    """`associations.contact EQ 123`: records associated with that contact."""
+    from .store import object_name
+    try:
+        other = object_name(singular)
+    except KeyError:
+        raise SearchError(f"Unknown association {singular!r}") from None
+    values = f.get("values") if op in ("IN", "NOT_IN") else [f.get("value")]
+    ids: set[int] = set()
+    adj = portal.adj.get((other, table.otype.name))
+    for v in values or []:
+        try:
+            q = portal.tables[other].pos[int(v)]
+        except (KeyError, ValueError, TypeError):
+            continue
+        if adj is not None:
+            ids.update(e >> ROLE_BITS for e in adj.get(q))
+    ids_col = table.ids
+    if op in ("EQ", "IN"):
+        return lambda p: ids_col[p] in ids
+    if op in ("NEQ", "NOT_IN"):
+        return lambda p: ids_col[p] not in ids
+    raise SearchError(f"Operator {op} is not supported on associations")
+
+
+def validate(body: dict) -> None:
+    groups = body.get("filterGroups") or []
+    if not isinstance(groups, list):
+        raise SearchError("filterGroups must be a list")
+    if len(groups) > MAX_GROUPS:
+        raise SearchError(f"Too many filter groups: {len(groups)}; the maximum is {MAX_GROUPS}")
+    total = 0
+    for group in groups:
+        filters = (group or {}).get("filters") or []
+        if len(filters) > MAX_FILTERS_PER_GROUP:
+            raise SearchError(f"Too many filters in a group: {len(filters)}; the maximum is {MAX_FILTERS_PER_GROUP}")
+        total += len(filters)
+    if total > MAX_FILTERS:
+        raise SearchError(f"Too many filters: {total}; the maximum is {MAX_FILTERS}")
+    sorts = body.get("sorts") or []
+    if not isinstance(sorts, list):
+        raise SearchError("sorts must be a list")
+    for s in sorts[:1]:
+        if isinstance(s, str):
+            continue
+        if not isinstance(s, dict) or not s.get("propertyName"):
+            raise SearchError("A sort needs a propertyName")
+        if s.get("direction", "ASCENDING") not in ("ASCENDING", "DESCENDING"):
+            raise SearchError("Sort direction must be ASCENDING or DESCENDING")
+
+
+class SearchIndex:
+    """Compiled, cached result lists."""
+
+    def __init__(self, portal: Portal, size: int = 32):
+        self.portal = portal
+        self.size = size
+        self.cache: OrderedDict[tuple, list[int]] = OrderedDict()
+
+    def matches(self, object_type: str, body: dict, lag_ms: int = 0) -> list[int]:
+        """Positions of the matching live records in result order (caller holds the portal lock)."""
+        portal = self.portal
+        key = (object_type, json.dumps([body.get("filterGroups"), body.get("sorts"), body.get("query")],
+                                       sort_keys=True, default=str), portal.version, portal.now_ms, lag_ms)
+        hit = self.cache.get(key)
+        if hit is not None:
+            self.cache.move_to_end(key)
+            return hit
+        result = self._run(portal.tables[object_type], body, lag_ms)
+        self.cache[key] = result
+        if len(self.cache) > self.size:
+            self.cache.popitem(last=False)
+        return result
+
+    def _run(self, table: Table, body: dict, lag_ms: int) -> list[int]:
+        validate(body)
+        portal = self.portal
+        groups = []
+        for group in body.get("filterGroups") or []:
+            groups.append([_compile_filter(portal, table, f) for f in (group or {}).get("filters") or []])
+        groups = [g for g in groups if g]
+        status = table.status
+        base, step = table.otype.id_base, table.otype.id_step
+        candidates = ((np.frombuffer(table.live, dtype=np.int64) - base) // step).tolist()
+        if lag_ms:
+            # The search index lags behind writes: the newest changes are not searchable yet.
+            cutoff, modified = portal.now_ms - lag_ms, table.modified
+            candidates = [p for p in candidates
+                          if not (modified[p].__class__ is int and modified[p] > cutoff)]
+        query = (body.get("query") or "").strip().lower()
+        if query:
+            cols = [table.cols[n] for n in table.otype.search_text if n in table.cols]
+            candidates = [p for p in candidates
+                          if any(isinstance(c[p], str) and query in c[p].lower() for c in cols)]
+        if groups:
+            candidates = [p for p in candidates if status[p] == LIVE and any(all(f(p) for f in g) for g in groups)]
+        return self._sort(table, candidates, body.get("sorts") or [])
+
+    def _sort(self, table: Table, positions: list[int], sorts: list) -> list[int]:
+        if sorts:
+            s = sorts[0]
+            name = s if isinstance(s, str) else s["propertyName"]
+            descending = not isinstance(s, str) and s.get("direction") == "DESCENDING"
+        else:
+            name, descending = table.otype.created, False  # HubSpot's default order: oldest first
+        get = _getter(table, name, _kind(table, name))
+        present, absent = [], []
+        for p in positions:  # positions ascend with id, so equal values keep id order
+            v = get(p)
+            (absent if v is None else present).append((v, p))
+        try:
+            present.sort(key=lambda vp: vp[0], reverse=descending)
+        except TypeError:  # mixed types (e.g. numbers and text in a custom property)
+            present.sort(key=lambda vp: str(vp[0]), reverse=descending)
+        # Records without a value come last in either direction.
+        return [p for _, p in present] + [p for _, p in absent]
