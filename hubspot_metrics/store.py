@@ -21,8 +21,30 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import sqlite_utils
-from sqlite_utils.migrations import Migrations
+
+
+def _import_sqlite_utils():
+    """Import sqlite-utils without pandas.
+
+    sqlite-utils imports pandas (about 60 MB and half a second) when it is installed, only to
+    map `pandas.Timestamp` to TEXT. The store never hands it pandas values, and the sync must
+    stay lean, so pandas is hidden for that one import unless something already loaded it.
+    """
+    import sys
+
+    hidden = "pandas" not in sys.modules
+    if hidden:
+        sys.modules["pandas"] = None  # makes `import pandas` raise ImportError
+    try:
+        import sqlite_utils
+        from sqlite_utils.migrations import Migrations
+    finally:
+        if hidden:
+            del sys.modules["pandas"]
+    return sqlite_utils, Migrations
+
+
+sqlite_utils, Migrations = _import_sqlite_utils()
 
 from hubspot_metrics.errors import StoreError
 from hubspot_metrics.objects import ASSOCIATIONS, OBJECTS

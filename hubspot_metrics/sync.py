@@ -15,13 +15,10 @@ import logging
 import os
 import queue
 import threading
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from hubspot_metrics.client import (
     ASSOCIATION_BATCH_SIZE, BATCH_READ_SIZE, SEARCH_PAGE_SIZE, HubSpotClient, MissingScopeError)
@@ -30,6 +27,9 @@ from hubspot_metrics.errors import HubSpotError, StoreError, UserError
 from hubspot_metrics.objects import ASSOCIATIONS, OBJECTS, PIPELINE_OBJECTS, AssociationPair, CrmObject
 from hubspot_metrics.store import PropertyColumns, save_json, transaction, upsert_records
 from hubspot_metrics.values import format_instant, parse_instant, parse_number
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logging.getLogger(__name__)
 
