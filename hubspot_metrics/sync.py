@@ -422,7 +422,15 @@ class Sync:
                 extra = self.client.batch_read(obj.name, ids, chunk)
                 upsert_records(conn, columns, extra.get("results") or [], chunk, archived=archived)
         self.apply_merges(conn, obj, records)
+        if archived:  # HubSpot hides a deleted record's associations; a restore re-reads them
+            self.drop_associations(conn, obj, [str(r["id"]) for r in records])
         return len(records)
+
+    def drop_associations(self, conn, obj: CrmObject, ids: list[str]) -> None:
+        for pair in ASSOCIATIONS:
+            for object_type, column in ((pair.from_object, pair.from_column), (pair.to_object, pair.to_column)):
+                if object_type == obj.name:
+                    conn.executemany(f"DELETE FROM [{pair.table}] WHERE [{column}] = ?", [(i,) for i in ids])
 
     def apply_merges(self, conn, obj: CrmObject, records: list[dict]) -> None:
         updates = []
@@ -435,11 +443,7 @@ class Sync:
             conn.executemany(f"UPDATE [{obj.name}] SET merged_into = ? WHERE id = ?", updates)
             # HubSpot moves a merged record's associations to the survivor, whose own refresh
             # brings them back under its id.
-            for pair in ASSOCIATIONS:
-                for object_type, column in ((pair.from_object, pair.from_column), (pair.to_object, pair.to_column)):
-                    if object_type == obj.name:
-                        conn.executemany(f"DELETE FROM [{pair.table}] WHERE [{column}] = ?",
-                                         [(merged_id,) for _, merged_id in updates])
+            self.drop_associations(conn, obj, [merged_id for _, merged_id in updates])
 
     def full_list(self, obj: CrmObject, columns: PropertyColumns, wanted: list[str], state: dict,
                   result: ObjectResult) -> None:
@@ -552,17 +556,13 @@ class Sync:
                     inputs.append({"id": source, "after": after})
         return found
 
-    def _replace_rows(self, conn, pair: AssociationPair, found: dict[str, dict[str, list]], reverse: bool) -> None:
-        key_col = pair.to_column if reverse else pair.from_column
+    def _replace_rows(self, conn, pair: AssociationPair, found: dict[str, dict[str, list]]) -> None:
         ids = list(found)
         for i in range(0, len(ids), 500):
             part = ids[i:i + 500]
-            conn.execute(f"DELETE FROM [{pair.table}] WHERE [{key_col}] IN ({','.join('?' * len(part))})", part)
-        rows = []
-        for source, targets in found.items():
-            for target, types in targets.items():
-                a, b = (target, source) if reverse else (source, target)
-                rows.append((a, b, json.dumps(sorted(set(t for t in types if t is not None)))))
+            conn.execute(f"DELETE FROM [{pair.table}] WHERE [{pair.from_column}] IN ({','.join('?' * len(part))})", part)
+        rows = [(source, target, json.dumps(sorted(set(t for t in types if t is not None))))
+                for source, targets in found.items() for target, types in targets.items()]
         conn.executemany(f"INSERT OR REPLACE INTO [{pair.table}] VALUES (?, ?, ?)", rows)
 
     def _full_associations(self, pair: AssociationPair, state: dict) -> None:
@@ -576,7 +576,7 @@ class Sync:
                 break
             found = self._read_associations(pair.from_object, pair.to_object, ids)
             with transaction(self.db) as conn:
-                self._replace_rows(conn, pair, found, reverse=False)
+                self._replace_rows(conn, pair, found)
                 self.save_state(conn, "assoc:" + pair.table, list_after=ids[-1])
             self.progress.advance(len(ids))
             last = ids[-1]
@@ -585,15 +585,30 @@ class Sync:
         self.progress.finish("associations read")
 
     def _changed_associations(self, pair: AssociationPair) -> None:
-        for object_type, reverse in ((pair.from_object, False), (pair.to_object, True)):
-            ids = [r[0] for r in self.db.conn.execute(
-                "SELECT id FROM sync_changed WHERE object_type = ? ORDER BY id", [object_type])]
-            from_type, to_type = (pair.to_object, pair.from_object) if reverse else (pair.from_object, pair.to_object)
-            for i in range(0, len(ids), ASSOCIATION_BATCH_SIZE):
-                part = ids[i:i + ASSOCIATION_BATCH_SIZE]
-                found = self._read_associations(from_type, to_type, part)
-                with transaction(self.db) as conn:
-                    self._replace_rows(conn, pair, found, reverse=reverse)
+        """Re-read the associations of every from-record that a change may have touched.
+
+        Rows are always read in the pair's own direction: association type ids are directional
+        in HubSpot (contact→company 1, company→contact 2). A changed to-record only names the
+        from-records to re-read: those associated with it now, and those stored with it.
+        """
+        conn = self.db.conn
+        changed = lambda name: [r[0] for r in conn.execute(
+            "SELECT id FROM sync_changed WHERE object_type = ? ORDER BY id", [name])]
+        from_ids = set(changed(pair.from_object))
+        to_ids = changed(pair.to_object)
+        for i in range(0, len(to_ids), ASSOCIATION_BATCH_SIZE):
+            part = to_ids[i:i + ASSOCIATION_BATCH_SIZE]
+            for targets in self._read_associations(pair.to_object, pair.from_object, part).values():
+                from_ids.update(targets)
+            from_ids.update(r[0] for r in conn.execute(
+                f"SELECT [{pair.from_column}] FROM [{pair.table}] WHERE [{pair.to_column}] IN "
+                f"({','.join('?' * len(part))})", part))
+        live = sorted(i for i in from_ids if conn.execute(
+            f"SELECT 1 FROM [{pair.from_object}] WHERE id = ? AND archived = 0", [i]).fetchone())
+        for i in range(0, len(live), ASSOCIATION_BATCH_SIZE):
+            found = self._read_associations(pair.from_object, pair.to_object, live[i:i + ASSOCIATION_BATCH_SIZE])
+            with transaction(self.db) as conn:
+                self._replace_rows(conn, pair, found)
 
 
 def local_counts(db: sqlite_utils.Database) -> dict[str, int]:
