@@ -526,6 +526,8 @@ class Sync:
             involved = {pair.from_object, pair.to_object}
             if not involved & set(self.objects) or involved & self.unavailable:
                 continue
+            if not self.db.conn.execute(f"SELECT 1 FROM [{pair.from_object}] LIMIT 1").fetchone():
+                continue  # e.g. `--only contacts` on a store that never synced deals
             try:
                 state = self.state("assoc:" + pair.table)
                 if state is not None and state["mode"] == "full" and pair.from_object in self.objects:
