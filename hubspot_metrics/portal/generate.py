@@ -439,7 +439,8 @@ class Generator:
         n = len(ct)
         now = self.now
         ttc = (rng.lognormal(math.log(2 * 24), 1.2, n) * HOUR_MS).astype(np.int64)
-        closed = ct + ttc <= now
+        backlog = rng.random(n) < 0.04  # tickets nobody closes
+        closed = (ct + ttc <= now) & ~backlog
         stage = _pick(rng, n, ("1", "2", "3"), (5, 2, 3))
         stage[closed] = "4"
         reply_in = (rng.lognormal(math.log(3), 1.1, n) * HOUR_MS).astype(np.int64)
@@ -474,7 +475,7 @@ class Generator:
 
     def feedback(self, rng, submitted: np.ndarray, contact_ids: list, contact_emails: list) -> dict[str, list]:
         n = len(submitted)
-        kind = _pick(rng, n, ("NPS", "CSAT", "CES"), (60, 25, 15))
+        kind = _pick(rng, n, ("NPS", "CSAT", "CES"), (50, 35, 15))
         value = np.zeros(n, dtype=np.int64)
         group = np.empty(n, dtype=object)
         survey_ids, survey_names = np.empty(n, dtype=object), np.empty(n, dtype=object)
@@ -710,9 +711,9 @@ def _merges(portal: Portal, g: Generator, rng) -> dict[str, np.ndarray]:
     for name, share in (("contacts", 0.01), ("companies", 0.005), ("deals", 0.003), ("tickets", 0.002)):
         t = portal.tables[name]
         n = len(t)
-        k = int(n * share)
+        k = max(1, round(n * share)) if n >= 50 else 0
         into = np.arange(n)
-        if n < 3 or k == 0:
+        if k == 0:
             out[name] = into
             continue
         merged = rng.choice(n, k, replace=False)
@@ -756,7 +757,7 @@ def _archive(portal: Portal, g: Generator, rng) -> None:
                         ("feedback_submissions", 0.005)):
         t = portal.tables[name]
         live = np.array(t.live, dtype=np.int64)
-        k = int(len(live) * share)
+        k = max(1, round(len(live) * share)) if len(live) >= 20 else 0
         if k == 0:
             continue
         for rid in rng.choice(live, k, replace=False).tolist():

@@ -103,10 +103,14 @@ def _compile_filter(portal: Portal, table: Table, f: dict) -> Callable[[int], bo
         return _association_filter(portal, table, name[len(ASSOCIATION_PREFIX):], op, f)
     kind = _kind(table, name)
     get = _getter(table, name, kind)
-    if op == "HAS_PROPERTY":
-        return lambda p: get(p) is not None
-    if op == "NOT_HAS_PROPERTY":
-        return lambda p: get(p) is None
+    if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
+        raw = table.cols.get(name)
+        if raw is None:
+            return (lambda p: False) if op == "HAS_PROPERTY" else (lambda p: True)
+
+        def has(p: int) -> bool:
+            return raw[p] is not None and raw[p] != ""
+        return has if op == "HAS_PROPERTY" else (lambda p: not has(p))
     if op in ("IN", "NOT_IN"):
         values = f.get("values")
         if not isinstance(values, list) or not values:
@@ -120,8 +124,9 @@ def _compile_filter(portal: Portal, table: Table, f: dict) -> Callable[[int], bo
         col = table.cols.get(name)
         if col is None:
             return (lambda p: False) if op == "CONTAINS_TOKEN" else (lambda p: True)
-        has = lambda p: isinstance(col[p], str) and token in col[p].lower()  # noqa: E731
-        return has if op == "CONTAINS_TOKEN" else (lambda p: not has(p))
+        def contains(p: int) -> bool:
+            return isinstance(col[p], str) and token in col[p].lower()
+        return contains if op == "CONTAINS_TOKEN" else (lambda p: not contains(p))
     value = _operand(kind, f.get("value"), name)
     if op == "EQ":
         return lambda p: get(p) == value

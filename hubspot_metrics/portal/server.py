@@ -188,18 +188,19 @@ class PortalServer:
         raw = _read_body(h)
         body = _parse_body(raw, h.headers.get("Content-Type", ""))
         fault = self.faults.draw()
-        if fault is not None and fault.kind != "slow" and fault.kind != "truncate":
-            self._inject(h, fault)
+        # Each request is logged before its response leaves, so a client that has its answer
+        # always finds the request in the log.
+        if fault is not None and fault.kind not in ("slow", "truncate"):
             self._record(h.command, path, query, body, 0 if fault.kind == "reset" else self._fault_status(fault),
                          fault.kind)
+            self._inject(h, fault)
             return
         if fault is not None and fault.kind == "slow":
             time.sleep(self.faults.slow_seconds)
         status, payload, headers = self._respond(h, path, query, body)
-        data = payload if isinstance(payload, bytes) else json.dumps(
-            payload, separators=(",", ":")).encode()
-        self._send(h, status, data, headers, truncate=fault is not None and fault.kind == "truncate")
+        data = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
         self._record(h.command, path, query, body, status, fault.kind if fault else None)
+        self._send(h, status, data, headers, truncate=fault is not None and fault.kind == "truncate")
 
     def _respond(self, h: _Handler, path: str, query: dict, body: Any) -> tuple[int, Any, dict[str, str]]:
         if path.rstrip("/") == "/oauth/v1/token" and h.command == "POST":

@@ -534,7 +534,7 @@ class Portal:
         name = object_name(object_type)
         t = self.tables[name]
         with self.lock:
-            ids = t.live[:count]
+            ids = list(t.live[:count])
             missing = count - len(ids)
             if missing > 0:
                 ids = ids + self._generator.fill(self, name, missing)
