@@ -49,6 +49,12 @@ def fmt_date(ms: int) -> str:
     return _day(ms // DAY_MS)
 
 
+def fmt_number(x: float) -> str:
+    """A decimal as HubSpot shows it: "12500", "12500.5", "0.92"."""
+    text = f"{x:.2f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
 def to_ms(value: datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from .formats import fmt_date, fmt_datetime, fmt_datetimes, from_ms, parse_time, to_ms
+from .formats import fmt_date, fmt_datetime, fmt_datetimes, fmt_number, from_ms, parse_time, to_ms
 from .schema import (ALIASES, ASSOCIATION_TYPE_IDS, OBJECT_TYPES, ROLE_LABELED, ROLE_PLAIN, ROLE_PRIMARY,
                      ROLE_PRIMARY_LABELED, USER_LABELS, ObjectType, Prop, deal_stage_meta)
 
@@ -413,7 +413,7 @@ class Portal:
                 rate = float(cols["hs_exchange_rate"][p])
             except (TypeError, ValueError):
                 return None
-        return _num(amount * rate)
+        return fmt_number(amount * rate)
 
     def create(self, object_type: str, properties: dict[str, Any] | None = None) -> str:
         t = self.table(object_type)
@@ -542,8 +542,3 @@ class Portal:
                 t.modified[t.pos[rid]] = self.now_ms if same_millisecond else self.now_ms - (count - 1 - i)
             self.version += 1
             return [str(rid) for rid in ids]
-
-
-def _num(x: float) -> str:
-    text = f"{x:.2f}".rstrip("0").rstrip(".")
-    return text if text not in ("", "-0") else "0"
