@@ -93,6 +93,7 @@ class HubSpotClient:
         self._token_expires_at: float | None = None
         self._token_lifetime = 1800.0
         self.server_time_ms: int | None = None  # from the last response's Date header
+        self._answered = False  # has HubSpot ever answered this client?
         self._token_lock = threading.Lock()
         token = settings.access_token
         self.uses_oauth = bool(settings.client_id and settings.client_secret and settings.refresh_token)
@@ -192,6 +193,11 @@ class HubSpotClient:
             headers = response.headers
         except urllib3.exceptions.HTTPError as exc:
             self.stats.add("errors")
+            if not self._answered and isinstance(exc, (urllib3.exceptions.NewConnectionError,
+                                                       urllib3.exceptions.NameResolutionError)):
+                # Nothing has ever answered: a wrong URL or no network, not a passing fault.
+                raise HubSpotError(f"Cannot reach HubSpot at {self.settings.base_url} ({type(exc).__name__}); "
+                                   "check HUBSPOT_API_BASE_URL / [hubspot] base_url and the network.") from None
             raise _Retryable(type(exc).__name__) from None
         except OSError as exc:
             self.stats.add("errors")
@@ -201,8 +207,10 @@ class HubSpotClient:
             if status is None:
                 raise
             self.stats.add("errors")
+            self._answered = True
             self._raise_for_status(what, status, getattr(exc, "body", None))
             raise  # pragma: no cover (the line above always raises)
+        self._answered = True
         try:
             payload = json.loads(data) if data else {}
         except ValueError:

@@ -58,6 +58,8 @@ class SyncLock:
         self._fd: int | None = None
 
     def __enter__(self) -> "SyncLock":
+        if not self.path.parent.exists():
+            raise StoreError(f"The folder {self.path.parent} for the store does not exist; create it or choose another --db path.")
         try:
             self._fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
         except OSError as exc:

@@ -148,3 +148,14 @@ def test_kill_at_random_points_then_rerun_gives_the_clean_store(tmp_path):
                                   capture_output=True).returncode == 0
             assert full_store_dump(db_path) == expected_full, f"full sync killed at point {point}"
     assert killed >= 10
+
+
+def test_an_unreachable_host_fails_at_once_with_one_sentence(tmp_path):
+    from hubspot_metrics.config import HubSpotSettings
+
+    client = HubSpotClient(HubSpotSettings(base_url="http://127.0.0.1:1", access_token=TOKEN), sleep=lambda s: None)
+    with pytest.raises(HubSpotError) as info:
+        client.account_details()
+    assert str(info.value) == ("Cannot reach HubSpot at http://127.0.0.1:1 (NewConnectionError); check "
+                               "HUBSPOT_API_BASE_URL / [hubspot] base_url and the network.")
+    assert client.stats.requests == 1 and client.stats.retries == 0
