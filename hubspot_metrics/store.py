@@ -71,7 +71,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             userIdIncludingInactive INTEGER, createdAt TEXT, updatedAt TEXT, archived INTEGER NOT NULL DEFAULT 0,
             teams TEXT);
         CREATE TABLE IF NOT EXISTS account (
-            portalId INTEGER PRIMARY KEY, accountType TEXT, timeZone TEXT, companyCurrency TEXT,
+            portalId INTEGER, accountType TEXT, timeZone TEXT, companyCurrency TEXT,
             additionalCurrencies TEXT, utcOffset TEXT, utcOffsetMilliseconds INTEGER, uiDomain TEXT,
             dataHostingLocation TEXT);
         CREATE TABLE IF NOT EXISTS pipelines (
@@ -240,8 +240,12 @@ def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: 
             raw = props.get(name)
             value = convert(raw, kind)
             if value is UNPARSED:
+                if not isinstance(raw, str):
+                    raw = json.dumps(raw, ensure_ascii=False)
                 issues.append((table, rid, name, raw))
-                value = raw
+                # Kept raw, except where SQLite's REAL affinity would turn it into a number
+                # ("1e400" becomes inf): then only value_issues keeps it.
+                value = None if kind == "number" and _float_or_none(raw) is not None else raw
             row.append(value)
         rows.append(row)
     if not rows:
@@ -253,6 +257,13 @@ def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: 
     if issues:
         conn.executemany("INSERT OR REPLACE INTO value_issues VALUES (?, ?, ?, ?)", issues)
     return len(rows)
+
+
+def _float_or_none(raw) -> float | None:
+    try:
+        return float(str(raw).strip())
+    except ValueError:
+        return None
 
 
 def save_json(value) -> str | None:

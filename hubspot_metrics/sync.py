@@ -164,6 +164,25 @@ def chunk_names(names: list[str], budget: int) -> list[list[str]]:
     return chunks
 
 
+def _items(payload, key: str = "results") -> list[dict]:
+    """The objects of a list in a payload; anything that is not an object is dropped."""
+    value = payload.get(key) if isinstance(payload, dict) else None
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _results(payload) -> list:
+    """A page's records as sent, junk included: `_write_page` counts what it cannot use."""
+    value = payload.get("results") if isinstance(payload, dict) else None
+    return value if isinstance(value, list) else []
+
+
+def _next_after(payload) -> str | None:
+    """`paging.next.after`, or None on the last page (HubSpot omits `paging` there)."""
+    paging = payload.get("paging") if isinstance(payload, dict) else None
+    after = ((paging or {}).get("next") or {}).get("after") if isinstance(paging, dict) else None
+    return str(after) if after not in (None, "") else None
+
+
 def modified_ms(record: dict, prop: str) -> int | None:
     raw = (record.get("properties") or {}).get(prop) or record.get("updatedAt")
     moment = parse_instant(raw) if isinstance(raw, str) else None
@@ -268,6 +287,7 @@ class Sync:
     def sync_account(self) -> None:
         try:
             details = self.client.account_details()
+            details = details if isinstance(details, dict) else {}
         except MissingScopeError:
             self.warn("Could not read the account details (scope); the home currency falls back to deal currencies.")
             return
@@ -286,12 +306,14 @@ class Sync:
                 after = None
                 while True:
                     page = self.client.owners_page(after=after, archived=archived)
-                    for o in page.get("results") or []:
+                    for o in _items(page):
+                        if o.get("id") in (None, ""):
+                            continue
                         rows.append([str(o.get("id")), o.get("email"), o.get("firstName"), o.get("lastName"),
                                      o.get("type"), o.get("userId"), o.get("userIdIncludingInactive"),
                                      o.get("createdAt"), o.get("updatedAt"), 1 if archived else 0,
                                      save_json(o.get("teams"))])
-                    after = ((page.get("paging") or {}).get("next") or {}).get("after")
+                    after = _next_after(page)
                     if not after:
                         break
         except MissingScopeError:
@@ -307,11 +329,11 @@ class Sync:
         except MissingScopeError:
             return  # the object itself will be skipped with its own warning
         pipelines, stages = [], []
-        for p in payload.get("results") or []:
+        for p in _items(payload):
             pipelines.append([object_type, str(p["id"]), p.get("label"), p.get("displayOrder"),
                               int(bool(p.get("archived"))), p.get("createdAt"), p.get("updatedAt")])
-            for s in p.get("stages") or []:
-                meta = s.get("metadata") or {}
+            for s in _items(p, "stages"):
+                meta = s.get("metadata") if isinstance(s.get("metadata"), dict) else {}
                 closed = str(meta.get("isClosed", "")).lower()
                 stages.append([object_type, str(p["id"]), str(s["id"]), s.get("label"), s.get("displayOrder"),
                                int(bool(s.get("archived"))), 1 if closed == "true" else 0 if closed == "false" else None,
@@ -342,7 +364,7 @@ class Sync:
                             or self.full or any(p not in columns.columns for p in provisional))
         described: dict[str, dict] = {}
         if need_definitions:
-            for d in self.client.properties(obj.name).get("results") or []:
+            for d in _items(self.client.properties(obj.name)):
                 if d.get("name") and not d.get("archived"):
                     described[d["name"]] = d
         wanted = self.wanted_properties(obj, described)
@@ -395,7 +417,7 @@ class Sync:
         probe = self.client.search(obj.name, {"filterGroups": [], "properties": [obj.modified_property],
                                               "sorts": [{"propertyName": obj.modified_property, "direction": "DESCENDING"}],
                                               "limit": 1})
-        newest = [m for m in (modified_ms(r, obj.modified_property) for r in probe.get("results") or []) if m]
+        newest = [m for m in (modified_ms(r, obj.modified_property) for r in _items(probe)) if m]
         with transaction(self.db) as conn:
             self.save_state(conn, obj.name, mode="full", list_after=None, pending_cursor_ms=newest[0] if newest else 0,
                             pending_server_ms=self.run_server_ms)
@@ -407,7 +429,7 @@ class Sync:
         while True:
             page = self.client.list_page(obj.name, first_chunk, after=after, archived=archived)
             yield page
-            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            after = _next_after(page)
             if not after:
                 return
 
@@ -416,13 +438,14 @@ class Sync:
         usable = [r for r in records if isinstance(r, dict) and r.get("id") not in (None, "")]
         if len(usable) < len(records):
             self.warn(f"HubSpot returned {len(records) - len(usable)} {obj.name} without an id; they were skipped.")
+            # (the caller's list is trimmed in place so that later steps see the same records)
             records[:] = usable
         upsert_records(conn, columns, records, chunks[0], archived=archived)
         for chunk in chunks[1:]:  # wide property lists: the rest by batch read, merged per id
             for i in range(0, len(records), BATCH_READ_SIZE):
                 ids = [str(r["id"]) for r in records[i:i + BATCH_READ_SIZE]]
                 extra = self.client.batch_read(obj.name, ids, chunk)
-                upsert_records(conn, columns, extra.get("results") or [], chunk, archived=archived)
+                upsert_records(conn, columns, _items(extra), chunk, archived=archived)
         self.apply_merges(conn, obj, records)
         if archived:  # HubSpot hides a deleted record's associations; a restore re-reads them
             self.drop_associations(conn, obj, [str(r["id"]) for r in records])
@@ -452,8 +475,8 @@ class Sync:
         chunks = chunk_names(wanted, URL_PROPERTY_BUDGET)
         self.progress.start(f"{obj.name} (full)", None)
         for page in prefetch(self._pages(obj, chunks[0], state.get("list_after"), archived=False)):
-            records = page.get("results") or []
-            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            records = _results(page)
+            after = _next_after(page)
             with transaction(self.db) as conn:
                 result.written += self._write_page(conn, obj, columns, chunks, records)
                 if after:
@@ -494,10 +517,10 @@ class Sync:
                     "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
                     "properties": chunks[0], "limit": SEARCH_PAGE_SIZE}
             page = self.client.search(obj.name, body)
-            records = page.get("results") or []
+            records = _results(page)
             stamps = [m for m in (modified_ms(r, prop) for r in records) if m is not None]
             newest = max([newest, *stamps])
-            more = bool(records) and bool(((page.get("paging") or {}).get("next") or {}).get("after"))
+            more = bool(records) and bool(_next_after(page))
             with transaction(self.db) as conn:
                 result.written += self._write_page(conn, obj, columns, chunks, records)
                 conn.executemany("INSERT OR IGNORE INTO sync_changed VALUES (?, ?)",
@@ -517,7 +540,7 @@ class Sync:
         # Search never returns deleted records: the archived list is the only way to see them.
         chunks = chunk_names(wanted, URL_PROPERTY_BUDGET)
         for page in self._pages(obj, chunks[0], None, archived=True):
-            records = page.get("results") or []
+            records = _results(page)
             with transaction(self.db) as conn:
                 result.archived += self._write_page(conn, obj, columns, chunks, records, archived=True)
 
@@ -549,13 +572,18 @@ class Sync:
         while inputs:
             payload = self.client.associations(from_type, to_type, inputs)
             inputs = []
-            for item in payload.get("results") or []:
-                source = str((item.get("from") or {}).get("id"))
+            for item in _items(payload):
+                source = (item.get("from") or {}).get("id") if isinstance(item.get("from"), dict) else None
+                if source in (None, ""):
+                    continue
+                source = str(source)
                 targets = found.setdefault(source, {})
-                for to in item.get("to") or []:
-                    types = [t.get("typeId") for t in to.get("associationTypes") or []]
+                for to in _items(item, "to"):
+                    if to.get("toObjectId") in (None, ""):
+                        continue
+                    types = [t.get("typeId") for t in _items(to, "associationTypes")]
                     targets.setdefault(str(to.get("toObjectId")), []).extend(types)
-                after = ((item.get("paging") or {}).get("next") or {}).get("after")
+                after = _next_after(item)
                 if after:
                     inputs.append({"id": source, "after": after})
         return found

@@ -7,6 +7,7 @@ so that SQL can compare instants as text. A value that does not parse is kept ra
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from datetime import date, datetime, timezone
@@ -69,6 +70,8 @@ def convert(raw, kind: str):
     """
     if raw is None:
         return None
+    if isinstance(raw, (dict, list)):  # HubSpot promises strings; keep anything else as JSON text
+        return json.dumps(raw, ensure_ascii=False) if kind == "text" else UNPARSED
     if not isinstance(raw, str):
         raw = str(raw).lower() if isinstance(raw, bool) else str(raw)
     if raw == "" or raw.isspace():
