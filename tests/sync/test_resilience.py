@@ -159,3 +159,16 @@ def test_an_unreachable_host_fails_at_once_with_one_sentence(tmp_path):
     assert str(info.value) == ("Cannot reach HubSpot at http://127.0.0.1:1 (NewConnectionError); check "
                                "HUBSPOT_API_BASE_URL / [hubspot] base_url and the network.")
     assert client.stats.requests == 1 and client.stats.retries == 0
+
+
+def test_a_second_sync_is_refused_while_one_runs(tmp_path, server):
+    from hubspot_metrics.sync import SyncLock
+
+    db_path = tmp_path / "store.db"
+    config_path = _write_config(tmp_path)
+    with SyncLock(str(db_path)):
+        done = subprocess.run([sys.executable, "-m", "hubspot_metrics", "sync"], capture_output=True,
+                              env=_cli_env(server, db_path, config_path), timeout=60)
+    assert done.returncode == 6
+    assert done.stderr.decode().strip() == f"Error: Another sync is already running on {db_path}; wait for it to finish."
+    assert not db_path.exists()  # refused before touching anything
