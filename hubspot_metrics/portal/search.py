@@ -1,8 +1,10 @@
 """CRM search semantics: filter groups, one sort, free-text query.
 
-A query is compiled once into predicates over record positions; the matching positions, in
-order, are cached per (query, portal version), so paging through a result set costs a slice
-per page rather than a scan.
+A query is compiled once into filters over arrays of record positions. Filters and sorts on
+datetime, date and number properties run on numpy snapshots of those columns (cached per
+portal version), so a million-record scan takes a fraction of a second; other properties fall
+back to Python predicates. The matching positions, in order, are cached per (query, portal
+version), so paging through a result set costs a slice per page rather than a scan.
 """
 
 from __future__ import annotations
@@ -91,7 +93,30 @@ def _operand(kind: str, value: Any, name: str) -> Any:
     return text
 
 
-def _compile_filter(portal: Portal, table: Table, f: dict) -> Callable[[int], bool]:
+Mask = Callable[[np.ndarray], np.ndarray]
+
+
+def _python_mask(predicate: Callable[[int], bool]) -> Mask:
+    return lambda pos: np.fromiter((predicate(p) for p in pos.tolist()), dtype=bool, count=len(pos))
+
+
+def _numeric_mask(values: Callable[[np.ndarray], np.ndarray], op: str, operand: Any, high: Any = None) -> Mask:
+    """Comparisons on float snapshots; NaN (no usable value) fails every test except NEQ/NOT_IN."""
+    if op == "EQ":
+        return lambda pos: values(pos) == operand
+    if op == "NEQ":
+        return lambda pos: ~(values(pos) == operand)
+    if op == "IN":
+        return lambda pos: np.isin(values(pos), list(operand))
+    if op == "NOT_IN":
+        return lambda pos: ~np.isin(values(pos), list(operand))
+    if op == "BETWEEN":
+        return lambda pos: (values(pos) >= operand) & (values(pos) <= high)
+    compare = {"LT": np.less, "LTE": np.less_equal, "GT": np.greater, "GTE": np.greater_equal}[op]
+    return lambda pos: compare(values(pos), operand)
+
+
+def _compile_filter(portal: Portal, table: Table, f: dict, snapshot: Callable[[str, str], np.ndarray]) -> Mask:
     if not isinstance(f, dict):
         raise SearchError("Each filter must be an object")
     name, op = f.get("propertyName"), f.get("operator", "EQ")
@@ -100,8 +125,26 @@ def _compile_filter(portal: Portal, table: Table, f: dict) -> Callable[[int], bo
     if op not in OPERATORS:
         raise SearchError(f"Unknown operator {op!r}; use one of {', '.join(sorted(OPERATORS))}")
     if name.startswith(ASSOCIATION_PREFIX):
-        return _association_filter(portal, table, name[len(ASSOCIATION_PREFIX):], op, f)
+        return _python_mask(_association_filter(portal, table, name[len(ASSOCIATION_PREFIX):], op, f))
     kind = _kind(table, name)
+    if kind in ("time", "number") and op not in ("HAS_PROPERTY", "NOT_HAS_PROPERTY", "CONTAINS_TOKEN",
+                                                   "NOT_CONTAINS_TOKEN"):
+        column = snapshot(name, kind)
+
+        def values(pos: np.ndarray) -> np.ndarray:
+            return column[pos]
+        if op in ("IN", "NOT_IN"):
+            listed = f.get("values")
+            if not isinstance(listed, list) or not listed:
+                raise SearchError(f"{op} filter on {name} needs a non-empty values list")
+            return _numeric_mask(values, op, {_operand(kind, v, name) for v in listed})
+        operand = _operand(kind, f.get("value"), name)
+        high = _operand(kind, f.get("highValue"), name) if op == "BETWEEN" else None
+        return _numeric_mask(values, op, operand, high)
+    return _python_mask(_predicate(table, name, kind, op, f))
+
+
+def _predicate(table: Table, name: str, kind: str, op: str, f: dict) -> Callable[[int], bool]:
     get = _getter(table, name, kind)
     if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
         raw = table.cols.get(name)
@@ -124,6 +167,7 @@ def _compile_filter(portal: Portal, table: Table, f: dict) -> Callable[[int], bo
         col = table.cols.get(name)
         if col is None:
             return (lambda p: False) if op == "CONTAINS_TOKEN" else (lambda p: True)
+
         def contains(p: int) -> bool:
             return isinstance(col[p], str) and token in col[p].lower()
         return contains if op == "CONTAINS_TOKEN" else (lambda p: not contains(p))
@@ -209,6 +253,7 @@ class SearchIndex:
         self.portal = portal
         self.size = size
         self.cache: OrderedDict[tuple, list[int]] = OrderedDict()
+        self.snapshots: dict[tuple, tuple[int, np.ndarray]] = {}
 
     def matches(self, object_type: str, body: dict, lag_ms: int = 0) -> list[int]:
         """Positions of the matching live records in result order (caller holds the portal lock)."""
@@ -225,45 +270,76 @@ class SearchIndex:
             self.cache.popitem(last=False)
         return result
 
+    def snapshot(self, table: Table, name: str, kind: str) -> np.ndarray:
+        """A float64 copy of a datetime/date/number column (NaN: no usable value), per portal version."""
+        key = (table.otype.name, name, kind)
+        cached = self.snapshots.get(key)
+        if cached is not None and cached[0] == self.portal.version:
+            return cached[1]
+        if name == "hs_object_id":
+            values = np.asarray(table.ids, dtype=np.float64)
+        elif name not in table.cols:
+            values = np.full(len(table), np.nan)
+        else:
+            get = _getter(table, name, kind)
+            nan = float("nan")
+            values = np.fromiter((nan if v is None else v for v in map(get, range(len(table)))),
+                                 dtype=np.float64, count=len(table))
+        self.snapshots[key] = (self.portal.version, values)
+        return values
+
     def _run(self, table: Table, body: dict, lag_ms: int) -> list[int]:
         validate(body)
         portal = self.portal
+
+        def snapshot(name: str, kind: str) -> np.ndarray:
+            return self.snapshot(table, name, kind)
+
         groups = []
         for group in body.get("filterGroups") or []:
-            groups.append([_compile_filter(portal, table, f) for f in (group or {}).get("filters") or []])
+            groups.append([_compile_filter(portal, table, f, snapshot) for f in (group or {}).get("filters") or []])
         groups = [g for g in groups if g]
-        status = table.status
         base, step = table.otype.id_base, table.otype.id_step
-        candidates = ((np.frombuffer(table.live, dtype=np.int64) - base) // step).tolist()
+        pos = (np.frombuffer(table.live, dtype=np.int64) - base) // step
         if lag_ms:
             # The search index lags behind writes: the newest changes are not searchable yet.
-            cutoff, modified = portal.now_ms - lag_ms, table.modified
-            candidates = [p for p in candidates
-                          if not (modified[p].__class__ is int and modified[p] > cutoff)]
+            modified = snapshot(table.otype.modified, "time")[pos]
+            pos = pos[~(modified > portal.now_ms - lag_ms)]
         query = (body.get("query") or "").strip().lower()
         if query:
             cols = [table.cols[n] for n in table.otype.search_text if n in table.cols]
-            candidates = [p for p in candidates
-                          if any(isinstance(c[p], str) and query in c[p].lower() for c in cols)]
+            pos = pos[_python_mask(lambda p: any(isinstance(c[p], str) and query in c[p].lower()
+                                                 for c in cols))(pos)]
         if groups:
-            candidates = [p for p in candidates if status[p] == LIVE and any(all(f(p) for f in g) for g in groups)]
-        return self._sort(table, candidates, body.get("sorts") or [])
+            keep = np.zeros(len(pos), dtype=bool)
+            for group in groups:
+                inside = np.ones(len(pos), dtype=bool)
+                for mask in group:
+                    inside &= mask(pos)
+                keep |= inside
+            pos = pos[keep]
+        return self._sort(table, pos, body.get("sorts") or [])
 
-    def _sort(self, table: Table, positions: list[int], sorts: list) -> list[int]:
+    def _sort(self, table: Table, pos: np.ndarray, sorts: list) -> list[int]:
         if sorts:
             s = sorts[0]
             name = s if isinstance(s, str) else s["propertyName"]
             descending = not isinstance(s, str) and s.get("direction") == "DESCENDING"
         else:
             name, descending = table.otype.created, False  # HubSpot's default order: oldest first
-        get = _getter(table, name, _kind(table, name))
+        kind = _kind(table, name)
+        if kind in ("time", "number") or name == "hs_object_id":
+            values = self.snapshot(table, name, "number" if name == "hs_object_id" else kind)[pos]
+            # Ties keep id order; records without a value come last in either direction.
+            order = np.lexsort((pos, -values if descending else values))
+            return pos[order].tolist()
+        get = _getter(table, name, kind)
         present, absent = [], []
-        for p in positions:  # positions ascend with id, so equal values keep id order
+        for p in pos.tolist():  # positions ascend with id, so equal values keep id order
             v = get(p)
             (absent if v is None else present).append((v, p))
         try:
             present.sort(key=lambda vp: vp[0], reverse=descending)
         except TypeError:  # mixed types (e.g. numbers and text in a custom property)
             present.sort(key=lambda vp: str(vp[0]), reverse=descending)
-        # Records without a value come last in either direction.
         return [p for _, p in present] + [p for _, p in absent]

@@ -37,15 +37,17 @@ def object_name(name: str) -> str:
 
 
 class Positions:
-    """id -> position without a dict: ids are handed out as id_base + position * id_step."""
+    """id -> position without a dict: ids are handed out as id_base + position * id_step.
 
-    def __init__(self, table: "Table"):
-        self.table = table
+    Holds the table's status bytes rather than the table, so tables form no reference cycle
+    and are freed as soon as the portal is dropped (see generate_portal's gc.freeze)."""
+
+    def __init__(self, status: bytearray, base: int, step: int):
+        self.status, self.base, self.step = status, base, step
 
     def __getitem__(self, record_id: int) -> int:
-        t = self.table
-        q, r = divmod(record_id - t.otype.id_base, t.otype.id_step)
-        if r or q < 0 or q >= len(t.ids):
+        q, r = divmod(record_id - self.base, self.step)
+        if r or q < 0 or q >= len(self.status):
             raise KeyError(record_id)
         return q
 
@@ -62,12 +64,12 @@ class Table:
     def __init__(self, otype: ObjectType):
         self.otype = otype
         self.ids: range = range(otype.id_base, otype.id_base, otype.id_step)
-        self.pos = Positions(self)
+        self.status = bytearray()
+        self.pos = Positions(self.status, otype.id_base, otype.id_step)
         self.props: dict[str, Prop] = dict(otype.prop_map)
         self.cols: dict[str, list] = {name: [] for name in self.props if name != "hs_object_id"}
         self.cols["hs_object_id"] = self.ids  # ints, served as strings
         self.fmt = {name: _FORMATTERS.get(p.type, str) for name, p in self.props.items()}
-        self.status = bytearray()
         self.archived_at: dict[int, int] = {}
         self.live = array("q")       # sorted ids
         self.archived = array("q")   # sorted ids
