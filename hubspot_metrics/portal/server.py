@@ -363,7 +363,9 @@ class PortalServer:
             burst = self.requests_per_10s if self.requests_per_10s is not None else UNLIMITED_BURST
             body = self._rate_body("TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit.",
                                    "private_app-api-calls-ten-secondly")
-            self._send(h, 429, json.dumps(body).encode(), self._rate_headers(burst, 0, False))
+            with self._limit_lock:
+                headers = self._rate_headers(burst, 0, False)
+            self._send(h, 429, json.dumps(body).encode(), headers)
         elif status in (502, 504):
             title = f"{status} {_REASONS[status]}"
             page = f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>" \

@@ -144,10 +144,6 @@ class Table:
         names = [name for name, _, _ in selection]
         return [dict(zip(names, row)) for row in zip(*columns)] if columns else [{} for _ in positions]
 
-    def stamp(self, p: int, col: list) -> str:
-        v = col[p]
-        return fmt_datetime(v) if v.__class__ is int else v
-
     def rebuild_lists(self) -> None:
         """Recompute the sorted live/archived id lists from `status` (after bulk status edits)."""
         status = np.frombuffer(bytes(self.status), dtype=np.uint8)
@@ -198,14 +194,6 @@ class Adjacency:
             if a != b:
                 return self.data[a:b].tolist()
         return []
-
-    def count(self, p: int) -> int:
-        over = self.over.get(p)
-        if over is not None:
-            return len(over)
-        if p + 1 < len(self.indptr):
-            return int(self.indptr[p + 1] - self.indptr[p])
-        return 0
 
     def set(self, p: int, entries: list[int]) -> None:
         self.over[p] = entries
@@ -264,14 +252,13 @@ class Portal:
         """The portal's truth, in id order: every property (None when unset), as served."""
         t = self.table(object_type)
         with self.lock:
-            ids = list(t.archived if archived else t.live)
-            selection = t.selection(list(t.cols))
+            positions = [t.pos[rid] for rid in (t.archived if archived else t.live)]
+            rendered = t.render_many(positions, t.selection(list(t.cols)))
+            created, modified = t.otype.created, t.otype.modified
             out = []
-            for rid in ids:
-                p = t.pos[rid]
-                rec = {"id": str(rid), "properties": t.render(p, selection),
-                       "createdAt": t.stamp(p, t.created), "updatedAt": t.stamp(p, t.modified),
-                       "archived": archived}
+            for p, props in zip(positions, rendered):
+                rec = {"id": str(t.ids[p]), "properties": props, "createdAt": props[created],
+                       "updatedAt": props[modified], "archived": archived}
                 if archived:
                     rec["archivedAt"] = fmt_datetime(t.archived_at[p])
                 out.append(rec)
