@@ -36,6 +36,8 @@ from datetime import datetime, timezone
 TOKEN = "pat-na1-00000000-0000-0000-0000-000000000000"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 OBJECTS = ("contacts", "companies", "deals", "tickets", "feedback_submissions")
+PAIRS = [("deals", "contacts"), ("deals", "companies"), ("contacts", "companies"), ("tickets", "contacts"),
+         ("feedback_submissions", "contacts")]
 CHANGED_PROPERTY = {"contacts": "firstname", "companies": "name", "deals": "dealname", "tickets": "subject",
                     "feedback_submissions": "hs_content"}
 
@@ -49,6 +51,7 @@ def _serve(conn, scale: int, seed: int, requests_per_10s):
     server = PortalServer(portal, token=TOKEN, requests_per_10s=requests_per_10s, search_per_second=None)
     server.start()
     conn.send(server.url)
+    changed_ids: dict[str, list[str]] = {}
     while True:
         command = conn.recv()
         if command[0] == "stop":
@@ -59,6 +62,7 @@ def _serve(conn, scale: int, seed: int, requests_per_10s):
             _, fraction = command
             portal.advance_clock(seconds=3600)
             changed = {}
+            changed_ids.clear()
             for name in OBJECTS:
                 ids = [str(r["id"]) for r in portal.records(name)]
                 step = max(1, round(1 / fraction))
@@ -66,9 +70,26 @@ def _serve(conn, scale: int, seed: int, requests_per_10s):
                 for rid in picked:
                     portal.update(name, rid, {CHANGED_PROPERTY[name]: "Bench"})
                 changed[name] = len(picked)
+                changed_ids[name] = picked
             conn.send(changed)
+        elif command[0] == "paging_rounds":
+            # Per-record association paging any reader needs: 500 targets a response.
+            rounds = 0
+            for a, b in PAIRS:
+                for side, other in ((a, b), (b, a)):
+                    counts = {}
+                    for x, _ in portal.association_pairs(side, other):
+                        counts[x] = counts.get(x, 0) + 1
+                    ids = changed_ids.get(side, [])
+                    for i in range(0, len(ids), 1000):
+                        rounds += max([math.ceil(counts.get(r, 0) / 500) - 1 for r in ids[i:i + 1000]] + [0])
+            conn.send(rounds)
+        elif command[0] == "advance":
+            portal.advance_clock(seconds=command[1])
+            conn.send("ok")
         elif command[0] == "log":
-            conn.send([(r.method, r.path) for r in server.request_log])
+            conn.send([(r.method, r.path, r.query.get("archived", [""])[0].lower() == "true")
+                       for r in server.request_log])
             server.reset_log()
 
 
@@ -185,6 +206,10 @@ def main() -> None:
     print(f"\n3-4. every object, {args.all_contacts:,} contacts, unlimited portal")
     portal = Portal(args.all_contacts, seed=2)
     try:
+        # The generated portal's last edits sit just before its clock; a nightly run starts
+        # later than that. (Records edited within lookback_seconds before a run are re-read by
+        # the next one, to cover the search index's lag.)
+        portal.ask("advance", 3600)
         full = measure("sync", portal.url, f"{tmp}/all.db", ",".join(OBJECTS))
         report("full sync, all objects", full)
         portal.ask("log")
@@ -192,13 +217,22 @@ def main() -> None:
         incremental = measure("sync", portal.url, f"{tmp}/all.db", ",".join(OBJECTS))
         report("incremental sync, 1 % changed", incremental)
         log = portal.ask("log")
-        searches = sum(1 for m, p in log if p.endswith("/search"))
+        searches = sum(1 for m, p, _ in log if p.endswith("/search"))
+        archived_pages = sum(1 for m, p, archived in log if archived)
+        associations = sum(1 for m, p, _ in log if p.startswith("/crm/v4/associations"))
+        metadata = len(log) - searches - archived_pages - associations
         minimal_searches = sum(math.ceil(n / 200) for n in changed.values())
-        other = len(log) - searches
+        # Association minimum: one 1,000-id batch per changed side of each pair, plus the
+        # per-record paging rounds of records with more than 500 associations.
+        minimal_associations = sum(math.ceil(changed[a] / 1000) + math.ceil(changed[b] / 1000) for a, b in PAIRS)
+        minimal_associations += portal.ask("paging_rounds")
+        minimal = minimal_searches + archived_pages + metadata + minimal_associations
         print(f"  changed: {changed}")
-        print(f"  search requests {searches} (minimum {minimal_searches}: ceil(changed/200) per object); "
-              f"other requests {other} (account, owners, pipelines, archived lists, association batches)")
-        print(f"  requests / minimal search requests: {searches / minimal_searches:.2f} (target <= 1.10)")
+        print(f"  requests: {searches} search (minimum {minimal_searches} = ceil(changed/200) per object), "
+              f"{associations} association batches (minimum {minimal_associations}), {archived_pages} archived-list "
+              f"pages (records and deactivated owners) and {metadata} account/owner/pipeline reads (the same every run)")
+        print(f"  search requests / minimum: {searches / minimal_searches:.2f}; "
+              f"all requests / minimum: {len(log)}/{minimal} = {len(log) / minimal:.2f} (target <= 1.10)")
     finally:
         portal.close()
 

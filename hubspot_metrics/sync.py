@@ -502,10 +502,13 @@ class Sync:
         cursor = state.get("cursor_ms") or 0
         # Search is eventually consistent, and records can change while a run pages: re-read
         # from the older of the cursor and the previous run's start (HubSpot's clock) minus
-        # the lookback. Records are upserted by id, so the overlap makes no duplicates.
+        # the lookback. Records are upserted by id, so the overlap makes no duplicates. When
+        # the cursor is older than that, every record at the cursor's millisecond was already
+        # visible last run, so the window starts just after it (a bulk import sharing that
+        # millisecond is not re-read every night).
         server_ms = state.get("server_ms")
         lookback_ms = self.config.sync.lookback_seconds * 1000
-        start = max(0, min(cursor, server_ms - lookback_ms) if server_ms else cursor - lookback_ms)
+        start = max(0, min(cursor + 1, server_ms - lookback_ms) if server_ms else cursor - lookback_ms)
         floor = state.get("list_after") or "0"  # set when resuming an interrupted run
         newest = max(cursor, state.get("pending_cursor_ms") or 0)
         chunks = chunk_names(wanted, SEARCH_PROPERTY_BUDGET)
