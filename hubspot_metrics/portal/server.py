@@ -65,6 +65,9 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # A page fits in the send buffer: the write returns at once instead of waiting for the
+        # client to read (which, in the same process, waits for the GIL this thread holds).
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 21)
         self.server.owner._connections.add(self.connection)
 
     def finish(self) -> None:
@@ -198,7 +201,8 @@ class PortalServer:
         if fault is not None and fault.kind == "slow":
             time.sleep(self.faults.slow_seconds)
         status, payload, headers = self._respond(h, path, query, body)
-        data = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
+        data = payload if isinstance(payload, bytes) else json.dumps(
+            payload, separators=(",", ":"), check_circular=False).encode()
         self._record(h.command, path, query, body, status, fault.kind if fault else None)
         self._send(h, status, data, headers, truncate=fault is not None and fault.kind == "truncate")
 

@@ -138,9 +138,10 @@ class Table:
         for _, col, fmt in selection:
             values = [col[p] for p in positions]
             if fmt is fmt_datetime:
-                columns.append(fmt_datetimes(values))
-            else:
-                columns.append([fmt(v) if v.__class__ is int else v for v in values])
+                values = fmt_datetimes(values)
+            elif fmt is not str or col is self.ids:  # other columns hold only strings and None
+                values = [fmt(v) if v.__class__ is int else v for v in values]
+            columns.append(values)
         names = [name for name, _, _ in selection]
         return [dict(zip(names, row)) for row in zip(*columns)] if columns else [{} for _ in positions]
 

@@ -106,8 +106,10 @@ def test_pipelines_owners_properties_and_account(env):
     retired = client.crm.owners.owners_api.get_page(limit=100, archived=True)
     assert {o.id for o in active.results} | {o.id for o in retired.results} == {o["id"] for o in portal.owners}
     assert retired.results and all(o.user_id is None and o.user_id_including_inactive for o in retired.results)
-    props = client.crm.properties.core_api.get_all("deals", archived=False)
-    by_name = {p.name: p for p in props.results}
+    for name in ("contacts", "companies", "deals", "tickets", "feedback_submissions"):
+        listed = client.crm.properties.core_api.get_all(name, archived=False).results
+        assert {p.name for p in listed} >= {"hs_object_id", portal.tables[name].otype.modified}, name
+    by_name = {p.name: p for p in client.crm.properties.core_api.get_all("deals", archived=False).results}
     assert by_name["amount"].type == "number" and by_name["closedate"].type == "datetime"
     assert by_name["contract_term_months"].hubspot_defined is None  # custom: no hubspotDefined key
     details = get(server, "/account-info/v3/details").body
@@ -121,3 +123,15 @@ def test_raw_responses_with_preload_content_false(env):
     import json
     body = json.loads(raw.data)
     assert [r["id"] for r in body["results"]] == [r["id"] for r in portal.records("contacts")][:2]
+
+
+def test_oauth_refresh_through_the_sdk():
+    portal = generate_portal(scale=50, seed=1, now=NOW)
+    with PortalServer(portal, token=TOKEN, oauth_clients={"cid": ("secret", "na1-refresh")}) as server:
+        client = HubSpot(host=server.url)
+        tokens = client.oauth.tokens_api.create(grant_type="refresh_token", client_id="cid", client_secret="secret",
+                                                refresh_token="na1-refresh")
+        assert tokens.expires_in == 1800 and tokens.token_type == "bearer"
+        oauth_client = HubSpot(access_token=tokens.access_token, host=server.url)
+        page = oauth_client.crm.contacts.basic_api.get_page(limit=1)
+        assert page.results[0].id == next(portal.records("contacts"))["id"]
