@@ -130,24 +130,56 @@ def _sync_killed_after(server, env, requests_before_kill: int) -> bool:
     return False
 
 
+def _mutate(portal):
+    """A day of edits: updates, a creation, an archive, a merge and a bulk import."""
+    portal.advance_clock(seconds=3600)
+    contacts = [r["id"] for r in portal.records("contacts")]
+    deals = [r["id"] for r in portal.records("deals")]
+    for cid in contacts[:30]:
+        portal.update("contacts", cid, {"lifecyclestage": "customer"})
+    for did in deals[:20]:
+        portal.update("deals", did, {"dealstage": "closedwon"})
+    portal.associate("deals", portal.create("deals", {"dealname": "New"}), "contacts", contacts[40])
+    portal.archive("contacts", contacts[50])
+    portal.merge("contacts", contacts[60], contacts[61])
+    portal.bulk_touch("tickets", 250)
+
+
 @pytest.mark.slow
 def test_kill_at_random_points_then_rerun_gives_the_clean_store(tmp_path):
+    """kill -9 at 24 seeded random points: 12 in full syncs, 12 in incremental syncs."""
     rng = random.Random(2026)
     portal = generate_portal(scale=300, seed=16, now=NOW)
-    expected_full = clean_dump(portal, tmp_path)
     config_path = _write_config(tmp_path)
     killed = 0
     with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
-        run_sync(make_config(server, tmp_path / "probe.db"))
-        total = len(server.request_log)
-        for point in range(12):  # full syncs killed at random request counts
+        cli = lambda env: subprocess.run([sys.executable, "-m", "hubspot_metrics", "sync"], env=env,
+                                         capture_output=True)
+        # Uninterrupted references: a full sync, then the same store after the edits.
+        reference = tmp_path / "reference.db"
+        server.reset_log()
+        assert cli(_cli_env(server, reference, config_path)).returncode == 0
+        full_requests = len(server.request_log)
+        expected_full = full_store_dump(reference)
+        for point in range(12):
             db_path = tmp_path / f"full{point}.db"
             env = _cli_env(server, db_path, config_path)
-            killed += _sync_killed_after(server, env, rng.randrange(1, total))
-            assert subprocess.run([sys.executable, "-m", "hubspot_metrics", "sync"], env=env,
-                                  capture_output=True).returncode == 0
+            killed += _sync_killed_after(server, env, rng.randrange(1, full_requests))
+            assert cli(env).returncode == 0
             assert full_store_dump(db_path) == expected_full, f"full sync killed at point {point}"
-    assert killed >= 10
+
+        _mutate(portal)
+        server.reset_log()
+        assert cli(_cli_env(server, reference, config_path)).returncode == 0
+        incremental_requests = len(server.request_log)
+        expected_incremental = full_store_dump(reference)
+        for point in range(12):
+            db_path = tmp_path / f"full{point}.db"  # each holds the pre-edit store
+            env = _cli_env(server, db_path, config_path)
+            killed += _sync_killed_after(server, env, rng.randrange(1, incremental_requests))
+            assert cli(env).returncode == 0
+            assert full_store_dump(db_path) == expected_incremental, f"incremental sync killed at point {point}"
+    assert killed >= 20
 
 
 def test_an_unreachable_host_fails_at_once_with_one_sentence(tmp_path):
