@@ -73,8 +73,10 @@ def render_status(config: Config, live: bool | None = None) -> str:
         live_n, archived_n, merged_n = conn.execute(
             f"SELECT coalesce(sum(archived = 0 AND merged_into IS NULL), 0), coalesce(sum(archived), 0), "
             f"coalesce(sum(merged_into IS NOT NULL), 0) FROM [{name}]").fetchone()
-        state = conn.execute("SELECT mode, cursor_ms FROM sync_state WHERE object_type = ?", [name]).fetchone()
-        total = totals.get(name, "?")
+        state = conn.execute("SELECT mode, cursor_ms, portal_total FROM sync_state WHERE object_type = ?",
+                             [name]).fetchone()
+        # Live totals when HubSpot answers; else the count HubSpot gave when the last full sync began.
+        total = totals.get(name, f"~{state[2]}" if state and state[2] is not None else "?")
         flag = "  ⚠ incomplete" if isinstance(total, int) and total != live_n else ""
         lines.append(f"{name:<22}{live_n:>10}{archived_n:>10}{merged_n:>8}{str(total):>12}  "
                      f"{_age(state[1]) if state else 'never':>10}  {state[0] if state else '-'}{flag}")

@@ -105,6 +105,12 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     """)
 
 
+@migrations()
+def m002_portal_totals(db: sqlite_utils.Database) -> None:
+    # HubSpot's own record count when a full sync started, for the completeness check.
+    db.execute("ALTER TABLE sync_state ADD COLUMN portal_total INTEGER")
+
+
 def _create_private(path: Path) -> None:
     """Create the database file readable by its owner only: it holds customer personal data."""
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)

@@ -419,8 +419,10 @@ class Sync:
                                               "limit": 1})
         newest = [m for m in (modified_ms(r, obj.modified_property) for r in _items(probe)) if m]
         with transaction(self.db) as conn:
+            total = probe.get("total") if isinstance(probe, dict) else None
             self.save_state(conn, obj.name, mode="full", list_after=None, pending_cursor_ms=newest[0] if newest else 0,
-                            pending_server_ms=self.run_server_ms)
+                            pending_server_ms=self.run_server_ms,
+                            portal_total=total if isinstance(total, int) else None)
             for pair in ASSOCIATIONS:
                 if pair.from_object == obj.name:
                     self.save_state(conn, "assoc:" + pair.table, mode="full", list_after=None)

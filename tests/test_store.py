@@ -86,3 +86,25 @@ def test_read_only_store(tmp_path):
     os.chmod(path, 0o400)
     with pytest.raises(StoreError, match="is read-only; make it writable"):
         open_store(path)
+
+
+def test_a_store_from_an_older_version_is_migrated_and_keeps_its_data(tmp_path):
+    import sqlite3
+
+    import sqlite_utils
+
+    from hubspot_metrics.store import migrations
+
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(sqlite3.connect(path))
+    migrations.apply(old, stop_before="m002_portal_totals")  # the schema of version 0.1's first release
+    old.execute("INSERT INTO contacts (id) VALUES ('42')")
+    old.execute("INSERT INTO sync_state (object_type, mode, cursor_ms) VALUES ('contacts', 'incremental', 7)")
+    old.conn.commit()
+    old.conn.close()
+
+    db = open_store(path)
+    assert [m.name for m in migrations.applied(db)] == ["m001_initial", "m002_portal_totals"]
+    assert db.conn.execute("SELECT id FROM contacts").fetchall() == [("42",)]
+    assert db.conn.execute("SELECT object_type, mode, cursor_ms, portal_total FROM sync_state").fetchall() == [
+        ("contacts", "incremental", 7, None)]
