@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import queue
+import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -93,18 +94,26 @@ class Progress:
 
     def start(self, label: str, total: int | None) -> None:
         self._label, self._count, self._next_report = label, 0, 10_000
-        if self.interactive:
+        if self.interactive and total:
             import click
 
-            self._bar = click.progressbar(length=total or 0, label=f"{label:<22}", file=None, show_pos=True)
+            self._bar = click.progressbar(length=total, label=f"{label:<30}", show_pos=True, file=sys.stderr)
             self._bar.__enter__()
+        elif self.interactive:
+            self._write(f"\r{label:<30} …")
         else:
             self.echo(f"{label}: started" + (f" ({total} records in HubSpot)" if total is not None else ""))
+
+    def _write(self, text: str) -> None:
+        sys.stderr.write(text)
+        sys.stderr.flush()
 
     def advance(self, n: int) -> None:
         self._count += n
         if self._bar is not None:
             self._bar.update(n)
+        elif self.interactive:
+            self._write(f"\r{self._label:<30} {self._count:,}")
         elif self._count >= self._next_report:
             self.echo(f"{self._label}: {self._count} records")
             self._next_report += 10_000
@@ -113,7 +122,11 @@ class Progress:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
             self._bar = None
-        self.echo(f"{self._label}: {summary}")
+            return
+        if self.interactive:
+            self._write(f"\r{self._label:<30} {summary}\n")
+        else:
+            self.echo(f"{self._label}: {summary}")
 
 
 def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
@@ -475,7 +488,7 @@ class Sync:
     def full_list(self, obj: CrmObject, columns: PropertyColumns, wanted: list[str], state: dict,
                   result: ObjectResult) -> None:
         chunks = chunk_names(wanted, URL_PROPERTY_BUDGET)
-        self.progress.start(f"{obj.name} (full)", None)
+        self.progress.start(f"{obj.name} (full)", self.state(obj.name).get("portal_total"))
         for page in prefetch(self._pages(obj, chunks[0], state.get("list_after"), archived=False)):
             records = _results(page)
             after = _next_after(page)
