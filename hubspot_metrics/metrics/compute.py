@@ -1,0 +1,119 @@
+"""`compute_kpis`: run the queries for one period, apply the formulas, add the data-quality
+report and, on request, a breakdown by owner, pipeline or source (spec section 5)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from hubspot_metrics.config import MetricsSettings
+from hubspot_metrics.errors import ConfigError
+from hubspot_metrics.metrics.catalog import DIMENSIONS, applicable
+from hubspot_metrics.metrics.kpis import (
+    NO_GROUP_LABELS, SurveyTally, kpi_values, not_applicable, tally_surveys)
+from hubspot_metrics.metrics.quality import assess
+from hubspot_metrics.metrics.queries import (
+    DIMENSION_PROPERTIES, CustomerCounts, DealCounts, Queries, TicketCounts)
+from hubspot_metrics.metrics.sql import StoreView
+from hubspot_metrics.periods import Period
+
+BREAKDOWNS = tuple(DIMENSIONS)
+
+
+def compute_kpis(db, period: Period, settings: MetricsSettings, by: str | None = None) -> dict:
+    """Every KPI of the spec for `period`, read from the store `db` (a sqlite_utils.Database
+    or a sqlite3.Connection); nothing is written and HubSpot is never called.
+
+    Returns `{"period", "start", "end", "timezone", "kpis", "warnings", "data_quality"}` and,
+    with `by`, `"breakdown": {"by": by, "groups": [{"key", "label", "kpis"}, ...]}`.
+    """
+    if by is not None and by not in BREAKDOWNS:
+        raise ConfigError(f"--by {by!r} is not a breakdown; use owner, pipeline or source.")
+    view = StoreView.open(db)
+    queries = Queries(view, period, settings)
+    grouped = DIMENSION_PROPERTIES.get(by, {}) if by else {}
+
+    def customer_side(q: Queries):
+        return q.customers(by if "customers" in grouped else None)
+
+    def record_side(q: Queries):
+        return (q.deals(by if "deals" in grouped else None), q.tickets(by if "tickets" in grouped else None),
+                q.surveys(), {t: q.exclusions(t) for t in (settings.customer_object, "deals", "tickets",
+                                                           "feedback_submissions")})
+
+    customers, (deals, tickets, surveys, exclusions) = _in_two_lanes(queries, customer_side, record_side)
+    tally = tally_surveys(surveys, settings.csat)
+    totals = CustomerCounts.total(customers), DealCounts.total(deals), TicketCounts.total(tickets)
+    quality, warnings = assess(settings, *totals, surveys, tally, exclusions, queries.home_currency)
+    result = {
+        "period": period.label,
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "timezone": period.timezone,
+        "kpis": kpi_values(*totals, tally, period, settings),
+        "warnings": warnings,
+        "data_quality": quality,
+    }
+    if by:
+        result["breakdown"] = _breakdown(by, view, {"customers": customers, "deals": deals, "tickets": tickets},
+                                         period, settings)
+    return result
+
+
+def _in_two_lanes(queries: Queries, first: Callable, second: Callable):
+    """Run `second` on another core when the store allows it: SQLite releases the GIL while it
+    works, so a second read-only connection to the same file halves the wall time of a large
+    store. The caller's connection stays in the caller's thread (sqlite3 insists on that).
+
+    Sequential instead for in-memory databases, single-core machines, and a connection inside
+    an open transaction (another connection would not see its uncommitted rows).
+    """
+    conn = queries.view.conn
+    path = _database_file(conn)
+    if path is None or conn.in_transaction or (os.cpu_count() or 1) < 2:
+        return first(queries), second(queries)
+
+    def on_second_connection():
+        other = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, timeout=30)
+        try:
+            other.execute("PRAGMA busy_timeout = 30000")
+            return second(queries.on(other))
+        finally:
+            other.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        later = pool.submit(on_second_connection)
+        result = first(queries)
+        return result, later.result()
+
+
+def _database_file(conn: sqlite3.Connection) -> str | None:
+    for _, name, path in conn.execute("PRAGMA database_list"):
+        if name == "main":
+            return path or None
+    return None
+
+
+def _breakdown(by: str, view: StoreView, families: dict[str, dict], period: Period, settings: MetricsSettings) -> dict:
+    """One entry per value of the dimension that has something to show; the KPIs a dimension
+    does not apply to are `not_applicable` (catalog.DIMENSIONS says which apply)."""
+    grouped = DIMENSION_PROPERTIES[by]
+    wanted = applicable(by)
+    labels = view.owner_labels() if by == "owner" else view.pipeline_labels() if by == "pipeline" else {}
+    keys = set().union(*(families[f].keys() for f in grouped))
+    groups = []
+    for key in keys:
+        counts = {"customers": CustomerCounts(), "deals": DealCounts(), "tickets": TicketCounts()}
+        for family in grouped:
+            counts[family] = families[family].get(key, counts[family])
+        values = kpi_values(counts["customers"], counts["deals"], counts["tickets"], SurveyTally(), period, settings)
+        kpis = {k: v if k in wanted else not_applicable(k) for k, v in values.items()}
+        if not any(kpis[k]["n"] for k in wanted):
+            continue  # e.g. a deactivated owner with nothing in or open at the period
+        label = NO_GROUP_LABELS[by] if key is None else labels.get(key, key)
+        groups.append({"key": key, "label": label, "kpis": kpis})
+    groups.sort(key=lambda g: (g["key"] is None, str(g["label"]).casefold(), str(g["key"])))
+    return {"by": by, "groups": groups}

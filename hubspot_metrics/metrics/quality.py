@@ -1,0 +1,120 @@
+"""The data-quality report (spec section 4): per object, the records the KPIs had to drop or
+could not use, and one warning sentence for each kind of gap that skews a KPI."""
+
+from __future__ import annotations
+
+from hubspot_metrics.config import MetricsSettings
+from hubspot_metrics.metrics.kpis import SurveyTally
+from hubspot_metrics.metrics.queries import CustomerCounts, DealCounts, SurveyCounts, TicketCounts
+
+NOUNS = {"contacts": ("contact", "contacts"), "companies": ("company", "companies"), "deals": ("deal", "deals"),
+         "tickets": ("ticket", "tickets"), "feedback_submissions": ("feedback submission", "feedback submissions")}
+
+# What the KPIs do with an unparsable value of a property (the raw value stays in the store).
+UNPARSABLE_EFFECT = {
+    "hs_lifecyclestage_customer_date": "its hs_v2_date_entered_customer twin is used where it has a date",
+    "hs_v2_date_entered_customer": "it counts as empty",
+    "hs_lifecyclestage_lead_date": "its hs_v2_date_entered_lead twin is used where it has a date",
+    "hs_v2_date_entered_lead": "it counts as empty",
+    "closedate": "those deals count in no period",
+    "createdate": "it counts as empty",
+    "amount": "it counts as no amount",
+    "amount_in_home_currency": "amount is used where the deal is in the home currency",
+    "hs_is_closed_won": "the deal stage decides whether they are won",
+    "hs_is_closed": "the deal stage decides whether they are closed",
+    "first_agent_reply_date": "it counts as no reply",
+    "hs_first_agent_message_sent_at": "it counts as no reply",
+    "hs_submission_timestamp": "those submissions count in no period",
+}
+
+
+def _n(count: int, table: str) -> str:
+    singular, plural = NOUNS[table]
+    return f"{count} {singular if count == 1 else plural}"
+
+
+def _have(count: int) -> str:
+    return "has" if count == 1 else "have"
+
+
+def assess(settings: MetricsSettings, customers: CustomerCounts, deals: DealCounts, tickets: TicketCounts,
+           surveys: SurveyCounts, tally: SurveyTally, exclusions: dict[str, dict[str, int]],
+           home_currency: str | None) -> tuple[dict, list[str]]:
+    unit = settings.customer_object
+    churn_property = settings.churn.property if settings.churn.mode == "property" else None
+
+    def base(table: str, counts) -> dict:
+        return {"records": counts.records, "excluded_archived": exclusions[table]["archived"],
+                "excluded_merged": exclusions[table]["merged"], "unparsable": dict(sorted(counts.unparsable.items()))}
+
+    quality = {
+        "home_currency": home_currency,
+        unit: base(unit, customers),
+        "deals": {**base("deals", deals),
+                  "won_without_amount": deals.won_without_amount,
+                  "won_in_other_currency_without_home_amount": deals.won_foreign_without_home,
+                  "won_negative_cycle": deals.negative_cycle,
+                  "won_without_createdate": deals.won_without_createdate,
+                  "open_without_amount": deals.open_without_amount,
+                  "closed_without_closedate": deals.closed_without_closedate,
+                  "unknown_stage": deals.unknown_stage},
+        "tickets": {**base("tickets", tickets), "unanswered": tickets.unanswered,
+                    "negative_response": tickets.negative},
+        "feedback_submissions": {**base("feedback_submissions", surveys),
+                                 **{f"{s}_{issue}": tally.issues.get(f"{s}_{issue}", 0) for s in ("nps", "csat")
+                                    for issue in ("out_of_scale", "unparsable", "without_value")}},
+    }
+
+    warnings: list[str] = []
+    for table, counts in ((unit, customers), ("deals", deals), ("tickets", tickets), ("feedback_submissions", surveys)):
+        for prop, count in sorted(counts.unparsable.items()):
+            effect = "it counts as not churned" if prop == churn_property else UNPARSABLE_EFFECT.get(prop, "it counts as empty")
+            warnings.append(f"{_n(count, table)} {_have(count)} an unparsable {prop} (kept raw, see value_issues); {effect}.")
+    d = deals
+    if d.won_without_amount:
+        other = (f" ({d.won_foreign_without_home} in another currency without amount_in_home_currency)"
+                 if d.won_foreign_without_home else "")
+        warnings.append(f"{_n(d.won_without_amount, 'deals')} won in the period {_have(d.won_without_amount)} no amount"
+                        f"{other}; revenue, avg_deal_size, revenue_per_customer, customer_lifetime_value and "
+                        "pipeline_velocity leave them out.")
+    if d.negative_cycle:
+        warnings.append(f"{_n(d.negative_cycle, 'deals')} won in the period closed before {'it was' if d.negative_cycle == 1 else 'they were'} "
+                        "created; avg_sales_cycle_days, median_sales_cycle_days and pipeline_velocity leave them out.")
+    if d.won_without_createdate:
+        warnings.append(f"{_n(d.won_without_createdate, 'deals')} won in the period {_have(d.won_without_createdate)} "
+                        "no createdate; the sales-cycle KPIs leave them out.")
+    if d.open_without_amount:
+        warnings.append(f"{_n(d.open_without_amount, 'deals')} open at the end of the period {_have(d.open_without_amount)} "
+                        "no amount; open_pipeline_value leaves them out.")
+    if d.closed_without_closedate:
+        warnings.append(f"{_n(d.closed_without_closedate, 'deals')} {'is' if d.closed_without_closedate == 1 else 'are'} "
+                        "closed without a close date; they count in no period and are not open.")
+    if d.unknown_stage:
+        warnings.append(f"{_n(d.unknown_stage, 'deals')} not marked closed {'is' if d.unknown_stage == 1 else 'are'} in a "
+                        "stage missing from the pipeline settings (deleted?); they count as open.")
+    if home_currency is None and d.won_foreign_without_home:
+        warnings.append("The portal's home currency is unknown (no account details in the store); only deals without "
+                        "a currency code fall back to amount.")
+    t = tickets
+    if t.unanswered:
+        warnings.append(f"{_n(t.unanswered, 'tickets')} created in the period {_have(t.unanswered)} no agent reply; "
+                        "avg_first_response_hours and median_first_response_hours cover the replied tickets only.")
+    if t.negative:
+        warnings.append(f"{_n(t.negative, 'tickets')} created in the period {_have(t.negative)} a first reply before "
+                        "creation; the response-time KPIs leave them out.")
+    scale = f"{_num(settings.csat.scale_min)}-{_num(settings.csat.scale_max)}"
+    for survey, key in (("NPS", "nps"), ("CSAT", "csat")):
+        allowed = "an integer from 0 to 10" if key == "nps" else f"a number from {scale}"
+        bad = tally.issues.get(f"{key}_out_of_scale", 0) + tally.issues.get(f"{key}_unparsable", 0)
+        if bad:
+            warnings.append(f"{bad} {survey} {'answer' if bad == 1 else 'answers'} in the period {'is' if bad == 1 else 'are'} "
+                            f"not {allowed}; {key} leaves {'it' if bad == 1 else 'them'} out.")
+        empty = tally.issues.get(f"{key}_without_value", 0)
+        if empty:
+            warnings.append(f"{empty} {survey} {'submission' if empty == 1 else 'submissions'} in the period "
+                            f"{_have(empty)} no value; {key} leaves {'it' if empty == 1 else 'them'} out.")
+    return quality, warnings
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)

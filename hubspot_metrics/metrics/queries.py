@@ -1,0 +1,512 @@
+"""The aggregate queries: what the KPIs count, computed in SQL, one scan per family of records.
+
+Each query returns counts per group of an optional breakdown dimension (the group key `ALL`
+when there is none). Counts of one family add up across groups, so totals are the sum of the
+groups and every query runs once per call.
+
+Families: customers (the customer unit's records, plus their won deals for purchases and
+paying customers), deals, tickets and survey answers. Definitions are those of
+docs/kpi-spec.md; the comments name the spec's rule where a condition is not obvious.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta, timezone
+
+from hubspot_metrics.config import MetricsSettings
+from hubspot_metrics.metrics.sql import (
+    CUSTOMER_ASSOCIATIONS, EXCLUDED_INDEX_WHERE, StoreView, bad_flag, bad_number, ms, number, quote)
+from hubspot_metrics.periods import Period
+from hubspot_metrics.values import TIMESTAMP_GLOB, format_instant
+
+ALL = "*"  # the only group key when there is no breakdown
+
+# Breakdown dimension -> family -> the property the family is grouped by.
+DIMENSION_PROPERTIES = {
+    "owner": {"customers": "hubspot_owner_id", "deals": "hubspot_owner_id", "tickets": "hubspot_owner_id"},
+    "pipeline": {"deals": "pipeline", "tickets": "hs_pipeline"},
+    "source": {"customers": "hs_analytics_source"},
+}
+CUSTOMER_DATE = ("hs_lifecyclestage_customer_date", "hs_v2_date_entered_customer")
+LEAD_DATE = ("hs_lifecyclestage_lead_date", "hs_v2_date_entered_lead")
+REPLY_DATES = ("first_agent_reply_date", "hs_first_agent_message_sent_at")
+
+
+# --- additive counts ----------------------------------------------------------------------
+
+@dataclass
+class Counts:
+    def add(self, other: "Counts") -> None:
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(mine, list):
+                mine.extend(theirs)
+            elif isinstance(mine, dict):
+                for k, v in theirs.items():
+                    mine[k] = mine.get(k, 0) + v
+            else:
+                setattr(self, f.name, mine + theirs)
+
+    @classmethod
+    def total(cls, groups: dict) -> "Counts":
+        out = cls()
+        for counts in groups.values():
+            out.add(counts)
+        return out
+
+
+@dataclass
+class CustomerCounts(Counts):
+    records: int = 0          # live records of the customer unit
+    new_customers: int = 0    # cd in P
+    leads: int = 0            # ld in P
+    converted: int = 0        # ld in P and cd < P.end
+    at_start: int = 0         # |S(P)|
+    retained: int = 0         # |R(P)|
+    paying: int = 0           # associated with a won deal closed in P
+    unparsable: dict = field(default_factory=dict)
+
+
+@dataclass
+class DealCounts(Counts):
+    records: int = 0
+    won: int = 0                      # won, close time in P
+    lost: int = 0
+    won_with_amount: int = 0
+    revenue: float = 0.0
+    cycles_ms: list = field(default_factory=list)  # closedate - createdate of won deals in P, >= 0
+    negative_cycle: int = 0
+    won_without_createdate: int = 0
+    won_without_amount: int = 0
+    won_foreign_without_home: int = 0  # of those: an amount, but in another currency
+    opportunities: int = 0            # created in P
+    open: int = 0                     # open at P.end
+    open_with_amount: int = 0
+    open_value: float = 0.0
+    open_without_amount: int = 0
+    closed_without_closedate: int = 0
+    unknown_stage: int = 0            # open, in a stage missing from the pipeline settings
+    unparsable: dict = field(default_factory=dict)
+
+
+@dataclass
+class TicketCounts(Counts):
+    records: int = 0
+    created: int = 0           # created in P
+    unanswered: int = 0
+    negative: int = 0          # replied before createdate
+    responses_ms: list = field(default_factory=list)
+    unparsable: dict = field(default_factory=dict)
+
+
+@dataclass
+class SurveyCounts(Counts):
+    records: int = 0
+    answers: dict = field(default_factory=dict)   # (survey type, raw hs_value) -> submissions in P
+    unparsable: dict = field(default_factory=dict)
+
+
+# --- the queries ---------------------------------------------------------------------------
+
+def _instant_text(moment: datetime) -> str:
+    return format_instant(moment)
+
+
+def _shifted(moment: datetime, days: float) -> str:
+    try:
+        return format_instant(moment - timedelta(days=days))
+    except OverflowError:  # an inactivity window longer than recorded history
+        return "0000-01-01T00:00:00.000Z"
+
+
+def _count(condition: str) -> str:
+    return f"count(*) FILTER (WHERE {condition})"
+
+
+def _unparsable_instant(column: str) -> str:
+    return f"({column} IS NOT NULL AND NOT {column} GLOB '{TIMESTAMP_GLOB}')"
+
+
+class Queries:
+    """The KPI queries for one period and one configuration over one store."""
+
+    def __init__(self, view: StoreView, period: Period, settings: MetricsSettings):
+        self.view = view
+        self.settings = settings
+        self.inactivity = settings.churn.mode == "inactivity"
+        start, end = period.utc_bounds()
+        days = settings.churn.inactivity_days
+        self.params: dict = {"s": _instant_text(start), "e": _instant_text(end),
+                             # active(c, t) in inactivity mode: the latest purchase p < t has p >= t - L
+                             "thr_s": _shifted(start, days), "thr_e": _shifted(end, days),
+                             "deals_pipelines": json.dumps(list(settings.deal_pipelines)),
+                             "tickets_pipelines": json.dumps(list(settings.ticket_pipelines))}
+        self.excluded = {t: view.merged_ids(t) for t in ("contacts", "companies", "deals", "tickets",
+                                                         "feedback_submissions") if view.has(t)}
+        for table, ids in self.excluded.items():
+            self.params[f"excluded_{table}"] = json.dumps(ids)
+        self.home_currency = view.home_currency() or self._single_deal_currency()
+        self.params["home_currency"] = self.home_currency
+        self._stage_params("deals")
+
+    def on(self, conn) -> "Queries":
+        """The same queries over another connection to the same store (for a second thread)."""
+        other = copy.copy(self)
+        other.view = dataclasses.replace(self.view, conn=conn)
+        return other
+
+    # --- shared conditions ----------------------------------------------------------------
+
+    def live(self, table: str, alias: str) -> str:
+        """Not archived, not merged away, not named in another record's hs_merged_object_ids."""
+        terms = self.view.status_terms(table, alias)
+        if self.excluded.get(table):
+            terms.append(f"{alias}.id NOT IN (SELECT value FROM json_each(:excluded_{table}))")
+        return " AND ".join(terms) or "1"
+
+    def in_pipelines(self, table: str, alias: str) -> str:
+        """The configured deal or ticket pipelines (spec 7.5: every use of deals and tickets)."""
+        wanted = self.settings.deal_pipelines if table == "deals" else self.settings.ticket_pipelines
+        if not wanted:
+            return "1"
+        column = self.view.column(table, "pipeline" if table == "deals" else "hs_pipeline", alias)
+        if column is None:
+            return "0"
+        return f"coalesce({column} IN (SELECT value FROM json_each(:{table}_pipelines)), 0)"
+
+    def _stage_params(self, table: str) -> None:
+        stages = self.view.stages(table)
+        kinds = {"known": lambda s: True, "closed": lambda s: s.is_closed,
+                 # spec 1: won by stage metadata = isClosed "true" and probability "1.0"
+                 "won": lambda s: s.is_closed and s.probability == 1.0}
+        for kind, keep in kinds.items():
+            chosen = [s for s in stages if keep(s)]
+            self.params[f"{table}_{kind}_pairs"] = json.dumps(sorted({f"{s.pipeline_id}\x1f{s.id}" for s in chosen}))
+            self.params[f"{table}_{kind}_ids"] = json.dumps(sorted({s.id for s in chosen}))
+
+    def stage_is(self, table: str, kind: str, alias: str) -> str:
+        """The record's (pipeline, stage) is a `kind` stage; by stage id alone when it has no pipeline."""
+        pipeline = self.view.column(table, "pipeline" if table == "deals" else "hs_pipeline", alias)
+        stage = self.view.column(table, "dealstage" if table == "deals" else "hs_pipeline_stage", alias)
+        if stage is None:
+            return "0"
+        by_id = f"coalesce({stage} IN (SELECT value FROM json_each(:{table}_{kind}_ids)), 0)"
+        if pipeline is None:
+            return by_id
+        return (f"(CASE WHEN {pipeline} IS NOT NULL THEN coalesce({pipeline} || char(31) || {stage} IN "
+                f"(SELECT value FROM json_each(:{table}_{kind}_pairs)), 0) ELSE {by_id} END)")
+
+    def deal_won(self, alias: str) -> str:
+        """hs_is_closed_won = true; empty or unparsable: the stage metadata decides (spec 1, 7.3)."""
+        column = self.view.column("deals", "hs_is_closed_won", alias)
+        if column is None:
+            return self.stage_is("deals", "won", alias)
+        return f"({column} IS 1 OR (({column} IS NULL OR {column} NOT IN (0, 1)) AND {self.stage_is('deals', 'won', alias)}))"
+
+    def deal_closed_flag(self, alias: str) -> str:
+        """hs_is_closed = true or stage isClosed (spec 1: lost = this and not won)."""
+        column = self.view.column("deals", "hs_is_closed", alias)
+        stage = self.stage_is("deals", "closed", alias)
+        return stage if column is None else f"({column} IS 1 OR {stage})"
+
+    def _single_deal_currency(self) -> str | None:
+        """Without the account details: the deals' currency when they all share one."""
+        column = self.view.column("deals", "deal_currency_code")
+        if column is None:
+            return None
+        codes = self.view.conn.execute(
+            f"SELECT DISTINCT upper(trim({column})) FROM deals WHERE {column} IS NOT NULL AND trim({column}) <> '' "
+            f"LIMIT 2").fetchall()
+        return codes[0][0] if len(codes) == 1 else None
+
+    def _group(self, family: str, table: str, by: str | None, alias: str) -> str:
+        if by is None:
+            return "NULL"
+        prop = DIMENSION_PROPERTIES[by].get(family)
+        column = self.view.column(table, prop, alias) if prop else None
+        return column or "NULL"
+
+    def _run(self, table_sql: str, where: str, group: str, aggregates: list[tuple[str, str]], by: str | None,
+             prefix: str = "") -> dict[str, dict]:
+        select = ",\n  ".join(f"{expr} AS {quote(name)}" for name, expr in aggregates)
+        sql = f"{prefix}SELECT {group} AS grp,\n  {select}\nFROM {table_sql}\nWHERE {where}"
+        if by is not None:
+            sql += "\nGROUP BY grp"
+        out = {}
+        for row in self.view.conn.execute(sql, self.params):
+            key = ALL if by is None else _group_key(row[0])
+            values = dict(zip((name for name, _ in aggregates), row[1:]))
+            if key in out:  # e.g. 7 and '7' as owner ids
+                for name, value in values.items():
+                    out[key][name] = _plus(out[key][name], value)
+            else:
+                out[key] = values
+        return out
+
+    # --- customers ------------------------------------------------------------------------
+
+    def customers(self, by: str | None = None) -> dict[str, CustomerCounts]:
+        table = self.settings.customer_object
+        if not self.view.has(table):
+            return {}
+        cd = self.view.instant(table, *CUSTOMER_DATE, alias="c")
+        ld = self.view.instant(table, *LEAD_DATE, alias="c")
+        aggregates = [
+            ("records", "count(*)"),
+            ("new_customers", _count(cd.between(":s", ":e"))),
+            ("leads", _count(ld.between(":s", ":e"))),
+            # spec 2.4: a cohort of the leads of P; converted = customer date before P.end
+            ("converted", _count(f"{ld.between(':s', ':e')} AND {cd.before(':e')}")),
+        ]
+        dated = list(CUSTOMER_DATE + LEAD_DATE)
+        if self.inactivity:
+            # Active by the customer date alone (it is a purchase): cd in [t - L, t). Customers
+            # kept active by a won deal are added by `purchases`, which sees their deals.
+            aggregates += [("at_start", _count(cd.between(":thr_s", ":s"))),
+                           ("retained", _count(cd.between(":thr_e", ":s")))]
+        else:
+            churn = self.view.instant(table, self.settings.churn.property, alias="c")
+            # spec 7.7: an empty or unparsable churn date means not churned
+            not_churned = lambda t: f"({churn.missing()} OR {churn.at_or_after(t)})"
+            aggregates += [("at_start", _count(f"{cd.before(':s')} AND {not_churned(':s')}")),
+                           ("retained", _count(f"{cd.before(':s')} AND {not_churned(':e')}"))]
+            dated.append(self.settings.churn.property)
+        aggregates += self._unparsable_instants(table, dated, "c")
+        rows = self._run(f"{quote(table)} c", self.live(table, "c"), self._group("customers", table, by, "c"),
+                         aggregates, by)
+        groups = {key: _counts(CustomerCounts, values) for key, values in rows.items()}
+        for key, extra in self.purchases(by).items():
+            counts = groups.setdefault(key, CustomerCounts())
+            counts.paying += extra.paying
+            counts.at_start += extra.at_start
+            counts.retained += extra.retained
+        return groups
+
+    def purchases(self, by: str | None = None) -> dict[str, CustomerCounts]:
+        """Customers' won deals: paying customers of P and, in inactivity mode, the customers a
+        won deal keeps active (spec 1: purchases = cd plus the close times of won deals).
+
+        Only won deals closed in [P.start - L, P.end) can matter: an older one is too old to
+        keep anyone active at P.start. The deals are read by a sequential scan (`+` keeps
+        SQLite off an index whose random row reads cost more here) and drive the join
+        (`CROSS JOIN` fixes that order).
+        """
+        table = self.settings.customer_object
+        assoc, deal_column, customer_column = CUSTOMER_ASSOCIATIONS[table]
+        close = self.view.column("deals", "closedate", "d")
+        if assoc not in self.view.tables or not self.view.has("deals") or not self.view.has(table) or close is None:
+            return {}
+        low = ":thr_s" if self.inactivity else ":s"
+        prefix = f"""WITH won AS (
+    SELECT a.{quote(customer_column)} AS cid, {close} AS close
+    FROM deals d CROSS JOIN {quote(assoc)} a ON a.{quote(deal_column)} = d.id
+    WHERE +{close} >= {low} AND +{close} < :e AND {close} GLOB '{TIMESTAMP_GLOB}'
+      AND {self.live('deals', 'd')} AND {self.in_pipelines('deals', 'd')} AND {self.deal_won('d')}
+), per_customer AS (
+    SELECT cid, max(close) FILTER (WHERE close < :s) AS p_s, max(close) AS p_e, max(close >= :s) AS paid
+    FROM won GROUP BY cid
+)
+"""
+        aggregates = [("paying", "count(*) FILTER (WHERE p.paid)")]
+        if self.inactivity:
+            cd = self.view.instant(table, *CUSTOMER_DATE, alias="c")
+            # active(c, t) <=> cd < t and (cd >= t - L or a won deal closed in [t - L, t))
+            active_s = f"({cd.before(':s')} AND ({cd.at_or_after(':thr_s')} OR p.p_s IS NOT NULL))"
+            active_e = f"({cd.at_or_after(':thr_e')} OR coalesce(p.p_e >= :thr_e, 0))"
+            aggregates += [
+                # those the customer-date-only counts of `customers` missed
+                ("at_start", _count(f"{active_s} AND NOT {cd.between(':thr_s', ':s')}")),
+                ("retained", _count(f"{active_s} AND {active_e} AND NOT {cd.between(':thr_e', ':s')}")),
+            ]
+        rows = self._run(f"per_customer p JOIN {quote(table)} c ON c.id = p.cid", self.live(table, "c"),
+                         self._group("customers", table, by, "c"), aggregates, by, prefix=prefix)
+        return {key: _counts(CustomerCounts, values) for key, values in rows.items()}
+
+    def _unparsable_instants(self, table: str, props, alias: str) -> list[tuple[str, str]]:
+        out = []
+        for prop in dict.fromkeys(props):
+            column = self.view.column(table, prop, alias)
+            if column is not None:
+                out.append((f"unparsable:{prop}", _count(_unparsable_instant(column))))
+        return out
+
+    # --- deals -----------------------------------------------------------------------------
+
+    def deals(self, by: str | None = None) -> dict[str, DealCounts]:
+        """One pass: an inner query states each deal's facts once (won / closed / open, where
+        its close and create times fall against P), the outer query counts them."""
+        if not self.view.has("deals"):
+            return {}
+        col = lambda prop: self.view.column("deals", prop, "d")
+        passed = {p: col(p) for p in ("closedate", "createdate", "amount", "amount_in_home_currency",
+                                      "deal_currency_code", "hs_is_closed_won", "hs_is_closed") if col(p)}
+        # Without any stage settings, no stage is "unknown": every open deal is simply open.
+        stage_known = (f"{col('dealstage')} IS NULL OR {self.stage_is('deals', 'known', 'd')}"
+                       if col("dealstage") and self.params["deals_known_pairs"] != "[]" else "1")
+        facts = ",\n    ".join([
+            # W won, L closed and not won, O open now, U open now but in a stage the pipeline
+            # settings do not know (deleted?), so nothing could say it closed
+            f"CASE WHEN {self.deal_won('d')} THEN 'W' WHEN {self.deal_closed_flag('d')} THEN 'L' "
+            f"WHEN {stage_known} THEN 'O' ELSE 'U' END AS state",
+            f"{self.view.instant('deals', 'closedate', alias='d').position(':s', ':e')} AS close_pos",
+            f"{self.view.instant('deals', 'createdate', alias='d').position(':s', ':e')} AS create_pos",
+            f"{self._group('deals', 'deals', by, 'd')} AS grp",
+            *(f"{c} AS {quote(p)}" for p, c in passed.items()),
+        ])
+        inner = (f"(SELECT {facts}\n  FROM deals d WHERE {self.live('deals', 'd')} AND {self.in_pipelines('deals', 'd')}"
+                 # LIMIT keeps SQLite from flattening the facts into every aggregate below
+                 f"\n  LIMIT -1) x")
+        ref = lambda prop: quote(prop) if col(prop) else "NULL"
+        amount = self._amount(ref)
+        won_in_p = "state = 'W' AND close_pos = 0"
+        # spec 3 / 7.4: open at P.end = created before P.end and not closed before P.end; a
+        # closed deal without a close time is neither open nor counted in a period
+        open_at_end = "create_pos <= 0 AND (state IN ('O', 'U') OR close_pos = 1)"
+        cycle = f"{ms(ref('closedate'))} - {ms(ref('createdate'))}"
+        aggregates = [
+            ("records", "count(*)"),
+            ("won", _count(won_in_p)),
+            ("lost", _count("state = 'L' AND close_pos = 0")),
+            ("won_with_amount", f"count({amount}) FILTER (WHERE {won_in_p})"),
+            ("revenue", f"total({amount}) FILTER (WHERE {won_in_p})"),
+            ("cycles_ms", f"json_group_array({cycle}) FILTER (WHERE {won_in_p} AND create_pos IS NOT NULL "
+                          f"AND {ref('closedate')} >= {ref('createdate')})"),
+            ("negative_cycle", _count(f"{won_in_p} AND create_pos IS NOT NULL AND {ref('closedate')} < {ref('createdate')}")),
+            ("won_without_createdate", _count(f"{won_in_p} AND create_pos IS NULL")),
+            ("won_foreign_without_home", _count(f"{won_in_p} AND {amount} IS NULL AND {number(ref('amount'))} IS NOT NULL")),
+            ("opportunities", _count("create_pos = 0")),
+            ("open", _count(open_at_end)),
+            ("open_with_amount", f"count({amount}) FILTER (WHERE {open_at_end})"),
+            ("open_value", f"total({amount}) FILTER (WHERE {open_at_end})"),
+            ("closed_without_closedate", _count("state IN ('W', 'L') AND close_pos IS NULL")),
+            ("unknown_stage", _count("state = 'U'")),
+        ]
+        for prop, kind in (("closedate", "instant"), ("createdate", "instant"), ("amount", "number"),
+                           ("amount_in_home_currency", "number"), ("hs_is_closed_won", "flag"), ("hs_is_closed", "flag")):
+            if not col(prop):
+                continue
+            if kind == "instant":  # present but without a position: not an instant
+                bad = f"{quote(prop)} IS NOT NULL AND {'close_pos' if prop == 'closedate' else 'create_pos'} IS NULL"
+            else:
+                bad = bad_number(quote(prop)) if kind == "number" else bad_flag(quote(prop))
+            aggregates.append((f"unparsable:{prop}", _count(bad)))
+        rows = self._run(inner, "1", "grp" if by else "NULL", aggregates, by)
+        groups = {key: _counts(DealCounts, values) for key, values in rows.items()}
+        for counts in groups.values():
+            counts.won_without_amount = counts.won - counts.won_with_amount
+            counts.open_without_amount = counts.open - counts.open_with_amount
+        return groups
+
+    def _amount(self, ref) -> str:
+        """amount_in_home_currency, else amount when the deal is in the home currency (spec 7.3)."""
+        home, raw = number(ref("amount_in_home_currency")), number(ref("amount"))
+        currency = ref("deal_currency_code")
+        in_home = "1" if currency == "NULL" else (
+            f"({currency} IS NULL OR trim({currency}) = '' OR upper(trim({currency})) = :home_currency)")
+        return f"(CASE WHEN {home} IS NOT NULL THEN {home} WHEN {in_home} THEN {raw} END)"
+
+    # --- tickets ---------------------------------------------------------------------------
+
+    def tickets(self, by: str | None = None) -> dict[str, TicketCounts]:
+        """One pass: the inner query states each ticket's first reply once, and only for the
+        tickets created in P ('' when there is none); the outer query counts."""
+        if not self.view.has("tickets"):
+            return {}
+        col = lambda prop: self.view.column("tickets", prop, "t")
+        in_p = self.view.instant("tickets", "createdate", alias="t").between(":s", ":e")
+        # spec 2.8 / 7.9: the reply is the earliest of the two timestamps that hold one
+        replies = [c for c in (col(p) for p in REPLY_DATES) if c]
+        glob = f"GLOB '{TIMESTAMP_GLOB}'"
+        if len(replies) == 2:
+            a, b = replies
+            reply = (f"CASE WHEN {a} {glob} AND {b} {glob} THEN min({a}, {b}) WHEN {a} {glob} THEN {a} "
+                     f"WHEN {b} {glob} THEN {b} END")
+        else:
+            reply = f"CASE WHEN {replies[0]} {glob} THEN {replies[0]} END" if replies else "NULL"
+        passed = {p: col(p) for p in ("createdate",) + REPLY_DATES if col(p)}
+        facts = ",\n    ".join([
+            f"CASE WHEN {in_p} THEN coalesce({reply}, '') END AS reply",
+            f"{self._group('tickets', 'tickets', by, 't')} AS grp",
+            *(f"{c} AS {quote(p)}" for p, c in passed.items()),
+        ])
+        inner = (f"(SELECT {facts}\n  FROM tickets t WHERE {self.live('tickets', 't')} AND "
+                 f"{self.in_pipelines('tickets', 't')}\n  LIMIT -1) x")
+        created = quote("createdate") if "createdate" in passed else "NULL"
+        aggregates = [
+            ("records", "count(*)"),
+            ("created", "count(reply)"),
+            ("unanswered", _count("reply = ''")),
+            ("negative", _count(f"reply <> '' AND reply < {created}")),
+            ("responses_ms", f"json_group_array({ms('reply')} - {ms(created)}) "
+                             f"FILTER (WHERE reply <> '' AND reply >= {created})"),
+        ]
+        aggregates += [(f"unparsable:{p}", _count(_unparsable_instant(quote(p)))) for p in passed]
+        rows = self._run(inner, "1", "grp" if by else "NULL", aggregates, by)
+        return {key: _counts(TicketCounts, values) for key, values in rows.items()}
+
+    # --- survey answers ---------------------------------------------------------------------
+
+    def surveys(self) -> SurveyCounts:
+        counts = SurveyCounts()
+        table = "feedback_submissions"
+        if not self.view.has(table):
+            return counts
+        kind, value = self.view.column(table, "hs_survey_type", "f"), self.view.column(table, "hs_value", "f")
+        stamp = self.view.instant(table, "hs_submission_timestamp", alias="f")
+        in_p = f"{kind} IN ('NPS', 'CSAT') AND {stamp.between(':s', ':e')}" if kind else "0"
+        # The raw answers of P come back as one JSON list; parsing them (spec 7.8) is Python's job.
+        aggregates = [("records", "count(*)"), *self._unparsable_instants(table, ("hs_submission_timestamp",), "f"),
+                      ("answers", f"json_group_array(json_array({kind or 'NULL'}, {value or 'NULL'})) FILTER (WHERE {in_p})")]
+        values = self._run(f"{table} f", self.live(table, "f"), "NULL", aggregates, None)[ALL]
+        counts.records = values["records"]
+        counts.unparsable = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith("unparsable:") and v}
+        answers: dict = {}
+        for survey, answer in json.loads(values["answers"] or "[]"):
+            answers[(survey, answer)] = answers.get((survey, answer), 0) + 1
+        counts.answers = answers
+        return counts
+
+    # --- excluded records -------------------------------------------------------------------
+
+    def exclusions(self, table: str) -> dict[str, int]:
+        """Records left out: archived, and merged away (marked, or named by a survivor). The
+        WHERE clause is that of the partial index `ensure_indexes` makes, so this reads only it."""
+        has = lambda name: self.view.column(table, name) is not None
+        if not self.view.has(table) or not has("archived") or not has("merged_into"):
+            return {"archived": 0, "merged": len(self.excluded.get(table, []))}
+        n_archived, n_merged = self.view.conn.execute(
+            f"SELECT {_count('archived <> 0')}, {_count('coalesce(archived, 0) = 0')} FROM {quote(table)} "
+            f"WHERE {EXCLUDED_INDEX_WHERE}").fetchone()
+        return {"archived": n_archived, "merged": n_merged + len(self.excluded.get(table, []))}
+
+
+def _plus(a, b):
+    if isinstance(a, str):  # json arrays of durations
+        return json.dumps(json.loads(a) + json.loads(b))
+    return (a or 0) + (b or 0)
+
+
+def _group_key(value) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():  # an id stored as a number
+        return str(int(value))
+    return str(value)
+
+
+def _counts(cls, values: dict):
+    counts = cls()
+    for name, value in values.items():
+        if name.startswith("unparsable:"):
+            if value:
+                counts.unparsable[name.split(":", 1)[1]] = value
+        elif name in ("cycles_ms", "responses_ms"):
+            setattr(counts, name, json.loads(value) if value else [])
+        else:
+            setattr(counts, name, value or (0.0 if isinstance(getattr(counts, name), float) else 0))
+    return counts
+

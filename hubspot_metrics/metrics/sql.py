@@ -1,0 +1,302 @@
+"""The store as the metrics see it: which columns exist, which records count, and SQL pieces
+that read values the way the spec says.
+
+Values follow the store contract: an instant is valid only in the canonical form
+`2024-01-17T19:55:04.281Z` (it matches `TIMESTAMP_GLOB`; anything else in a datetime column
+is a raw value the sync could not parse), a number only when SQLite holds it as a number, a
+boolean only as 0/1. Canonical instants compare correctly as text, so period tests are plain
+text comparisons against the period's bounds in UTC.
+
+Speed: the KPI queries are single aggregate scans with `FILTER (WHERE ...)` clauses. SQLite
+compiles those conditions like a WHERE clause, with short-circuit jumps, so every condition
+here puts the cheap range comparison first and the `GLOB` check last: the pattern is matched
+only for the few values that fall in range.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+
+from hubspot_metrics.values import TIMESTAMP_GLOB
+
+META_COLUMNS = ("id", "archived", "archived_at", "merged_into")
+OBJECT_TABLES = ("contacts", "companies", "deals", "tickets", "feedback_submissions")
+# deal -> customer association table and its columns, per customer unit
+CUSTOMER_ASSOCIATIONS = {"contacts": ("associations_deals_contacts", "deal_id", "contact_id"),
+                         "companies": ("associations_deals_companies", "deal_id", "company_id")}
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def connection(db) -> sqlite3.Connection:
+    """A sqlite_utils.Database or a sqlite3.Connection."""
+    return db if isinstance(db, sqlite3.Connection) else db.conn
+
+
+def ms(instant_sql: str) -> str:
+    """Integer epoch milliseconds of a canonical instant, so that durations are exact integers.
+    SQLite keeps julian days as integer milliseconds internally; the double it returns is
+    within microseconds of that, so rounding recovers it exactly (and beats strftime)."""
+    return f"CAST(round((julianday({instant_sql}) - 2440587.5) * 86400000.0) AS INTEGER)"
+
+
+@dataclass(frozen=True)
+class Instant:
+    """A datetime property, or a property with fallbacks (legacy, then its `hs_v2_` twin):
+    the value is the first of `columns` that holds a valid instant (spec 7.3)."""
+
+    columns: tuple[str, ...]  # SQL column references; empty when the store lacks the property
+
+    # Every condition is 0 or 1, never NULL (an `IS NOT NULL` guard comes first), so that
+    # conditions can be negated and combined safely.
+
+    def _valid(self, c: str) -> str:
+        return f"{c} GLOB '{TIMESTAMP_GLOB}'"
+
+    def _unusable(self, c: str) -> str:
+        return f"({c} IS NULL OR NOT {c} GLOB '{TIMESTAMP_GLOB}')"
+
+    def _first(self, test) -> str:
+        # value in X  <=>  c1 in X, or (c2 in X and c1 unusable): the twin's cheap range test
+        # comes before the GLOB that tells whether c1 is usable.
+        if not self.columns:
+            return "0"
+        head, *rest = self.columns
+        if not rest:
+            return test(head)
+        return f"({test(head)} OR ({Instant(tuple(rest))._first(test)} AND {self._unusable(head)}))"
+
+    def between(self, lo: str, hi: str) -> str:
+        """lo <= value < hi (SQL expressions or :parameters)."""
+        return self._first(lambda c: f"({c} IS NOT NULL AND {c} >= {lo} AND {c} < {hi} AND {self._valid(c)})")
+
+    def before(self, x: str) -> str:
+        return self._first(lambda c: f"({c} IS NOT NULL AND {c} < {x} AND {self._valid(c)})")
+
+    def at_or_after(self, x: str) -> str:
+        return self._first(lambda c: f"({c} IS NOT NULL AND {c} >= {x} AND {self._valid(c)})")
+
+    def missing(self) -> str:
+        """No valid value in any column (empty or unparsable)."""
+        if not self.columns:
+            return "1"
+        return "(" + " AND ".join(self._unusable(c) for c in self.columns) + ")"
+
+    def value(self) -> str:
+        if not self.columns:
+            return "NULL"
+        return "(CASE " + " ".join(f"WHEN {self._valid(c)} THEN {c}" for c in self.columns) + " END)"
+
+    def position(self, lo: str, hi: str) -> str:
+        """-1 before lo, 0 in [lo, hi), 1 from hi on; NULL without a valid value. One GLOB per value."""
+        if not self.columns:
+            return "NULL"
+        assert len(self.columns) == 1, "positions are for single-column instants"
+        c = self.columns[0]
+        return f"(CASE WHEN {self._valid(c)} THEN (CASE WHEN {c} < {lo} THEN -1 WHEN {c} < {hi} THEN 0 ELSE 1 END) END)"
+
+    def unparsable(self) -> dict[str, str]:
+        """Per column: a condition true when it holds a value that is not an instant."""
+        return {c: f"({c} IS NOT NULL AND NOT {c} GLOB '{TIMESTAMP_GLOB}')" for c in self.columns}
+
+
+def number(c: str | None) -> str:
+    """The column's number, NULL when empty or unparsable (raw text)."""
+    return "NULL" if c is None else f"(CASE WHEN typeof({c}) IN ('real', 'integer') THEN {c} END)"
+
+
+def bad_number(c: str | None) -> str:
+    return "0" if c is None else f"({c} IS NOT NULL AND typeof({c}) NOT IN ('real', 'integer'))"
+
+
+def flag(c: str | None) -> tuple[str, str]:
+    """(is true, is empty or unparsable) for a boolean column stored as 0/1."""
+    if c is None:
+        return "0", "1"
+    return f"({c} = 1)", f"({c} IS NULL OR {c} NOT IN (0, 1))"
+
+
+def bad_flag(c: str | None) -> str:
+    return "0" if c is None else f"({c} IS NOT NULL AND {c} NOT IN (0, 1))"
+
+
+@dataclass
+class Stage:
+    pipeline_id: str
+    id: str
+    is_closed: bool
+    probability: float | None
+
+
+@dataclass
+class StoreView:
+    """Schema facts and record exclusion for one connection."""
+
+    conn: sqlite3.Connection
+    tables: set[str] = field(default_factory=set)
+    _columns: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, db) -> "StoreView":
+        conn = connection(db)
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        view = cls(conn, tables)
+        for table in OBJECT_TABLES:
+            if table in tables:
+                names = {r[1]: r[1] for r in conn.execute(f"PRAGMA table_info({quote(table)})")}
+                view._columns[table] = names
+        if "properties" in tables:
+            # A property whose name clashed with another column lives in `name__2` (store.py).
+            for table, name, column in conn.execute("SELECT object_type, name, column_name FROM properties"):
+                if table in view._columns and column in view._columns[table] and name not in META_COLUMNS:
+                    view._columns[table][name] = column
+        return view
+
+    def has(self, table: str) -> bool:
+        return table in self._columns
+
+    def column(self, table: str, prop: str, alias: str | None = None) -> str | None:
+        """The SQL reference of a property's column, or None when the store has no such column."""
+        name = self._columns.get(table, {}).get(prop)
+        if name is None:
+            return None
+        return f"{alias}.{quote(name)}" if alias else quote(name)
+
+    def instant(self, table: str, *props: str, alias: str | None = None) -> Instant:
+        return Instant(tuple(c for c in (self.column(table, p, alias) for p in props) if c))
+
+    def scalar(self, sql: str, params=()):
+        row = self.conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    # --- exclusion: archived, merged away, or named in another record's hs_merged_object_ids
+
+    def status_terms(self, table: str, alias: str | None = None) -> list[str]:
+        prefix = f"{alias}." if alias else ""
+        columns = self._columns.get(table, {})
+        terms = []
+        if "archived" in columns:
+            terms.append(f"coalesce({prefix}archived, 0) = 0")
+        if "merged_into" in columns:
+            terms.append(f"{prefix}merged_into IS NULL")
+        return terms
+
+    def merged_ids(self, table: str) -> list[str]:
+        """Ids named in another record's hs_merged_object_ids (same object type only, spec
+        7.12) that are not already marked archived or merged; the sync marks most of them."""
+        column = self.column(table, "hs_merged_object_ids")
+        if column is None:
+            return []
+        named: set[str] = set()
+        for owner_id, value in self.conn.execute(
+                f"SELECT id, {column} FROM {quote(table)} WHERE {column} IS NOT NULL"):
+            for part in str(value).split(";"):
+                part = part.strip()
+                if part.endswith(".0") and part[:-2].isdigit():  # an id that went through a number
+                    part = part[:-2]
+                if part and part != str(owner_id):
+                    named.add(part)
+        if not named:
+            return []
+        live = " AND ".join(self.status_terms(table)) or "1"
+        rows = self.conn.execute(f"SELECT id FROM {quote(table)} WHERE {live} AND id IN (SELECT value FROM json_each(?))",
+                                 [json.dumps(sorted(named))]).fetchall()
+        return sorted(str(r[0]) for r in rows)
+
+    def home_currency(self) -> str | None:
+        if "account" not in self.tables:
+            return None
+        value = self.scalar("SELECT companyCurrency FROM account WHERE companyCurrency IS NOT NULL LIMIT 1")
+        return str(value).strip().upper() if value not in (None, "") else None
+
+    def stages(self, object_type: str) -> list[Stage]:
+        if "pipeline_stages" not in self.tables:
+            return []
+        out = []
+        for pipeline_id, stage_id, is_closed, probability, metadata in self.conn.execute(
+                "SELECT pipeline_id, id, is_closed, probability, metadata FROM pipeline_stages WHERE object_type = ?",
+                [object_type]):
+            meta = _json_object(metadata)
+            if is_closed is None and "isClosed" in meta:  # parsed columns first; the raw metadata as a fallback
+                is_closed = str(meta["isClosed"]).strip().lower() == "true"
+            if probability is None and meta.get("probability") not in (None, ""):
+                try:
+                    probability = float(str(meta["probability"]).strip())
+                except ValueError:
+                    probability = None
+            out.append(Stage(str(pipeline_id), str(stage_id), bool(is_closed), probability))
+        return out
+
+    def labels(self, sql: str) -> dict[str, str]:
+        return {str(k): v for k, v in self.conn.execute(sql) if k is not None and v not in (None, "")}
+
+    def owner_labels(self) -> dict[str, str]:
+        if "owners" not in self.tables:
+            return {}
+        labels = {}
+        for owner_id, first, last, email in self.conn.execute("SELECT id, firstName, lastName, email FROM owners"):
+            name = " ".join(str(p).strip() for p in (first, last) if p not in (None, "") and str(p).strip())
+            labels[str(owner_id)] = name or email or str(owner_id)
+        return labels
+
+    def pipeline_labels(self) -> dict[str, str]:
+        if "pipelines" not in self.tables:
+            return {}
+        # Deal pipelines first: a ticket pipeline with the same id does not rename a deal pipeline.
+        labels = self.labels("SELECT id, label FROM pipelines WHERE object_type = 'tickets'")
+        labels.update(self.labels("SELECT id, label FROM pipelines WHERE object_type = 'deals'"))
+        return labels
+
+    def was_synced(self) -> bool:
+        if "sync_runs" not in self.tables:
+            return False
+        return self.scalar("SELECT count(*) FROM sync_runs WHERE status IN ('ok', 'partial')") > 0
+
+
+def _json_object(text) -> dict:
+    try:
+        value = json.loads(text) if text else {}
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+# Indexes the KPI queries use; created by the sync after each run (and by `ensure_indexes`).
+# The KPI scans read whole tables on purpose (a range of a closedate index costs a random row
+# read per deal, slower than a sequential scan for the windows KPIs need). What pays off is
+# finding the ids named in hs_merged_object_ids, and counting excluded records, without a scan.
+EXCLUDED_INDEX_WHERE = "archived <> 0 OR merged_into IS NOT NULL"
+INDEXES = (
+    *((t, f"idx_metrics_{t}_merged_ids", "hs_merged_object_ids", "WHERE hs_merged_object_ids IS NOT NULL")
+      for t in ("contacts", "companies", "deals", "tickets")),
+    *((t, f"idx_metrics_{t}_excluded", "archived, merged_into", f"WHERE {EXCLUDED_INDEX_WHERE}")
+      for t in OBJECT_TABLES),
+)
+
+
+def ensure_indexes(db) -> list[str]:
+    """Create the metrics' indexes where their columns exist; idempotent. Returns those created.
+
+    Read-only stores are left alone: the KPIs are the same without indexes, only slower.
+    """
+    conn = connection(db)
+    view = StoreView.open(conn)
+    created = []
+    for table, name, columns, where in INDEXES:
+        names = [c.strip() for c in columns.split(",")]
+        if any(view.column(table, c) is None for c in names):
+            continue
+        if view.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?", [name]):
+            continue
+        try:
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {quote(table)} ({', '.join(map(quote, names))}) {where}")
+        except sqlite3.OperationalError as exc:
+            if "readonly" in str(exc) or "read-only" in str(exc):
+                return created
+            raise
+        created.append(name)
+    return created
