@@ -139,9 +139,10 @@ def check(app: App) -> None:
 
 
 def _register() -> None:
+    from hubspot_metrics.metrics.cli import kpis
     from hubspot_metrics.portal.cli import sandbox
 
-    for command in (sandbox,):
+    for command in (sandbox, kpis):
         cli.add_command(command)
 
 

@@ -1,0 +1,258 @@
+"""`hubspot-metrics kpis`: whole outputs in each format, and one sentence for each user error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.config import MetricsSettings
+from hubspot_metrics.metrics import compute_kpis
+from hubspot_metrics.periods import parse_period
+from hubspot_metrics.store import open_store
+
+from .builder import StoreBuilder
+from .test_worked_examples import add_worked_deals
+
+BOUNDS = "2024-Q1,2024-01-01T00:00:00+00:00,2024-04-01T00:00:00+00:00"
+WORKED_DEALS_CSV = f"""period,start,end,key,value,n,reason,unit
+{BOUNDS},cac,,0,spend_not_configured,currency
+{BOUNDS},customer_retention_rate,,0,no_customers_at_start,percent
+{BOUNDS},customer_lifetime_value,,0,no_paying_customers,currency
+{BOUNDS},conversion_rate,,0,no_leads,percent
+{BOUNDS},churn_rate,,0,no_customers_at_start,percent
+{BOUNDS},nps,,0,no_responses,score
+{BOUNDS},csat,,0,no_responses,percent
+{BOUNDS},avg_first_response_hours,,0,no_replied_tickets,hours
+{BOUNDS},avg_sales_cycle_days,35.0,3,,days
+{BOUNDS},pipeline_velocity,360.0,6,,currency_per_day
+{BOUNDS},new_customers,0.0,0,,count
+{BOUNDS},leads,0.0,0,,count
+{BOUNDS},customers_at_start,0.0,0,,count
+{BOUNDS},customers_retained,0.0,0,,count
+{BOUNDS},revenue,10500.0,3,,currency
+{BOUNDS},paying_customers,0.0,0,,count
+{BOUNDS},revenue_per_customer,,0,no_paying_customers,currency
+{BOUNDS},deals_won,3.0,3,,count
+{BOUNDS},deals_lost,2.0,2,,count
+{BOUNDS},win_rate,60.0,5,,percent
+{BOUNDS},avg_deal_size,3500.0,3,,currency
+{BOUNDS},opportunities,6.0,6,,count
+{BOUNDS},median_sales_cycle_days,30.0,3,,days
+{BOUNDS},deal_throughput,0.08571428571428572,3,,per_day
+{BOUNDS},spend,,0,spend_not_configured,currency
+{BOUNDS},ltv_to_cac,,0,no_paying_customers,ratio
+{BOUNDS},open_deals,1.0,1,,count
+{BOUNDS},open_pipeline_value,5000.0,1,,currency
+{BOUNDS},nps_responses,0.0,0,,count
+{BOUNDS},csat_responses,0.0,0,,count
+{BOUNDS},tickets_created,0.0,0,,count
+{BOUNDS},tickets_unanswered,0.0,0,,count
+{BOUNDS},median_first_response_hours,,0,no_replied_tickets,hours
+"""
+
+WORKED_DEALS_TABLE = """\
+KPIs for 2024-Q1: 2024-01-01 00:00 to 2024-04-01 00:00 (UTC, end exclusive)
+
+KPI                                                value  n
+----------------------------  --------------------------  -
+Customer acquisition cost      n/a: spend not configured  0
+Customer retention rate       n/a: no customers at start  0
+Customer lifetime value         n/a: no paying customers  0
+Lead → customer conversion                 n/a: no leads  0
+Churn rate                    n/a: no customers at start  0
+Net Promoter Score                     n/a: no responses  0
+Customer satisfaction (CSAT)           n/a: no responses  0
+Average first response           n/a: no replied tickets  0
+Average sales cycle                            35.0 days  3
+Pipeline velocity                         360.00 EUR/day  6
+
+Supporting metrics
+
+KPI                                              value  n
+---------------------------  -------------------------  -
+New customers                                        0  0
+Leads                                                0  0
+Customers at start                                   0  0
+Customers retained                                   0  0
+Revenue                                  10,500.00 EUR  3
+Paying customers                                     0  0
+Revenue per paying customer   n/a: no paying customers  0
+Deals won                                            3  3
+Deals lost                                           2  2
+Win rate                                        60.0 %  5
+Average deal size                         3,500.00 EUR  3
+Opportunities                                        6  6
+Median sales cycle                           30.0 days  3
+Deal throughput                               0.09/day  3
+Sales and marketing spend    n/a: spend not configured  0
+LTV : CAC                     n/a: no paying customers  0
+Open deals at end                                    1  1
+Open pipeline value                       5,000.00 EUR  1
+NPS responses                                        0  0
+CSAT responses                                       0  0
+Tickets created                                      0  0
+Tickets unanswered                                   0  0
+Median first response          n/a: no replied tickets  0
+
+Data quality: no gaps found.
+"""
+
+
+@pytest.fixture(autouse=True)
+def no_config_file_around(tmp_path, monkeypatch):
+    # Commands look for ./hubspot-metrics.toml; run them where there is none.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HUBSPOT_METRICS_CONFIG", raising=False)
+    monkeypatch.delenv("HUBSPOT_METRICS_DB", raising=False)
+
+
+@pytest.fixture
+def deals_store(tmp_path):
+    store = StoreBuilder(tmp_path / "store.db")
+    add_worked_deals(store)
+    store.close()
+    return tmp_path / "store.db"
+
+
+def run(*args, env=None):
+    _register()
+    return CliRunner(env=env).invoke(cli, list(args))
+
+
+def test_csv_is_one_unrounded_row_per_period_and_key(deals_store):
+    result = run("--db", str(deals_store), "kpis", "--period", "2024-Q1", "--format", "csv")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == WORKED_DEALS_CSV
+
+
+def test_table_rounds_names_units_and_shows_reasons(deals_store):
+    result = run("--db", str(deals_store), "kpis", "--period", "2024-Q1")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == WORKED_DEALS_TABLE
+
+
+def test_json_is_the_spec_object(deals_store):
+    result = run("--db", str(deals_store), "kpis", "--period", "2024-Q1", "--format", "json")
+    assert result.exit_code == 0
+    output = json.loads(result.stdout)
+    assert list(output) == ["period", "start", "end", "timezone", "kpis", "warnings", "data_quality"]
+    assert output["kpis"]["pipeline_velocity"] == {"value": 360.0, "n": 6, "reason": None, "unit": "currency_per_day"}
+    db = open_store(deals_store, create=False, readonly=True)
+    assert output == compute_kpis(db, parse_period("2024-Q1", "UTC"), MetricsSettings())
+    db.conn.close()
+
+
+def test_config_file_sets_time_zone_spend_and_a_custom_range(deals_store, tmp_path):
+    config = tmp_path / "hubspot-metrics.toml"
+    config.write_text('[metrics]\ntimezone = "Europe/Berlin"\n\n[spend]\n"2024-01" = 1000\n"2024-02" = 500\n')
+    result = run("--config", str(config), "--db", str(deals_store), "kpis", "--since", "2024-01-01", "--until",
+                 "2024-03-01", "--format", "json")
+    output = json.loads(result.stdout)
+    assert (output["period"], output["start"], output["end"], output["timezone"]) == (
+        "2024-01-01..2024-03-01", "2024-01-01T00:00:00+01:00", "2024-03-01T00:00:00+01:00", "Europe/Berlin")
+    assert output["kpis"]["spend"] == {"value": 1500.0, "n": 2, "reason": None, "unit": "currency"}
+    assert output["kpis"]["cac"] == {"value": None, "n": 0, "reason": "no_new_customers", "unit": "currency"}
+    # D4 closes on 5 February, in the range; D2 on 10 March, after it.
+    assert output["kpis"]["deals_lost"]["value"] == 1.0
+
+
+def test_compare_adds_the_previous_period_and_the_change(deals_store):
+    result = run("--db", str(deals_store), "kpis", "--period", "2024-02", "--compare", "--format", "json")
+    output = json.loads(result.stdout)
+    assert output["previous"]["period"] == "2024-01"
+    assert (output["kpis"]["deals_won"]["value"], output["previous"]["kpis"]["deals_won"]["value"]) == (1.0, 1.0)
+    assert output["change"]["deals_won"] == {"value": 0.0, "percent": 0.0, "unit": "count"}
+    assert output["change"]["deals_lost"] == {"value": 1.0, "percent": None, "unit": "count"}  # 1 vs 0
+    assert output["change"]["win_rate"] == {"value": -50.0, "percent": -50.0, "unit": "percent"}  # 50 % vs 100 %
+    assert output["change"]["nps"] == {"value": None, "percent": None, "unit": "score"}  # null both times
+    csv_out = run("--db", str(deals_store), "kpis", "--period", "2024-02", "--compare", "--format", "csv").stdout
+    lines = csv_out.splitlines()
+    assert lines[0] == "period,start,end,key,value,n,reason,unit,change,change_percent"
+    assert len(lines) == 1 + 2 * 33
+    assert lines[1].startswith("2024-01,") and lines[34].startswith("2024-02,")
+    assert "2024-02,2024-02-01T00:00:00+00:00,2024-03-01T00:00:00+00:00,deals_lost,1.0,1,,count,1.0," in lines
+
+
+def test_breakdown_by_owner_in_json_and_csv(tmp_path):
+    store = StoreBuilder(tmp_path / "store.db")
+    store.owner("7", "Jane", "Roe").owner("8", None, None, "queue@example.com")
+    store.pipeline("deals", "default", {"closedwon": (True, 1.0)}, label="Sales Pipeline")
+    store.add("contacts", "c1", hs_lifecyclestage_lead_date="2024-01-03", hubspot_owner_id="7")
+    store.add("contacts", "c2", hs_lifecyclestage_lead_date="2024-01-03")
+    store.add("deals", "d1", createdate="2024-01-02", closedate="2024-01-09", pipeline="default", dealstage="closedwon",
+              hs_is_closed_won=True, amount=500, hubspot_owner_id="8")
+    store.close()
+    output = json.loads(run("--db", str(tmp_path / "store.db"), "kpis", "--period", "2024-01", "--by", "owner",
+                            "--format", "json").stdout)
+    groups = output["breakdown"]["groups"]
+    assert output["breakdown"]["by"] == "owner"
+    assert [(g["key"], g["label"]) for g in groups] == [("7", "Jane Roe"), ("8", "queue@example.com"),
+                                                       (None, "(no owner)")]
+    jane, queue, nobody = (g["kpis"] for g in groups)
+    assert jane["leads"] == {"value": 1.0, "n": 1, "reason": None, "unit": "count"}
+    assert queue["revenue"] == {"value": 500.0, "n": 1, "reason": None, "unit": "currency"}
+    assert nobody["leads"]["value"] == 1.0
+    assert jane["nps"] == {"value": None, "n": 0, "reason": "not_applicable", "unit": "score"}
+    assert jane["cac"]["reason"] == "not_applicable"
+    csv_lines = run("--db", str(tmp_path / "store.db"), "kpis", "--period", "2024-01", "--by", "owner",
+                    "--format", "csv").stdout.splitlines()
+    assert csv_lines[0] == "period,start,end,key,value,n,reason,unit,by,group,group_label"
+    assert len(csv_lines) == 1 + 4 * 33  # totals and three groups
+    assert "2024-01,2024-01-01T00:00:00+00:00,2024-02-01T00:00:00+00:00,revenue,500.0,1,,currency,owner,8," \
+           "queue@example.com" in csv_lines
+
+
+def test_source_breakdown_leaves_deal_kpis_not_applicable(tmp_path):
+    store = StoreBuilder(tmp_path / "store.db")
+    store.add("contacts", "c1", hs_lifecyclestage_lead_date="2024-01-03", hs_analytics_source="ORGANIC_SEARCH")
+    store.close()
+    output = json.loads(run("--db", str(tmp_path / "store.db"), "kpis", "--period", "2024-01", "--by", "source",
+                            "--format", "json").stdout)
+    [group] = output["breakdown"]["groups"]
+    assert (group["key"], group["label"]) == ("ORGANIC_SEARCH", "ORGANIC_SEARCH")
+    assert group["kpis"]["conversion_rate"] == {"value": 0.0, "n": 1, "reason": None, "unit": "percent"}
+    assert group["kpis"]["revenue"]["reason"] == "not_applicable"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--period", "2024-13"], "Error: The period '2024-13' has no month 13; use 2026-10 (month), 2026-Q3 (quarter), "
+                              "2026 (year) or --since 2026-01-15 --until 2026-02-15.\n"),
+    (["--period", "Q3-2024"], "Error: The period 'Q3-2024' is not a period; use 2026-10 (month), 2026-Q3 (quarter), "
+                              "2026 (year) or --since 2026-01-15 --until 2026-02-15.\n"),
+    (["--since", "2024-02-01", "--until", "2024-01-01"],
+     "Error: --until 2024-01-01 must be after --since 2024-02-01 (the until date is exclusive).\n"),
+    (["--since", "2024-02-30", "--until", "2024-03-01"],
+     "Error: --since '2024-02-30' is not a date; write it as YYYY-MM-DD, e.g. 2026-01-15.\n"),
+    (["--since", "2024-02-01"], "Error: --since and --until go together (until is exclusive), e.g. --since "
+                                "2026-01-15 --until 2026-02-15.\n"),
+    ([], "Error: Say which period to compute: use 2026-10 (month), 2026-Q3 (quarter), 2026 (year) or --since "
+         "2026-01-15 --until 2026-02-15.\n"),
+])
+def test_bad_periods_end_in_one_sentence(deals_store, args, message):
+    result = run("--db", str(deals_store), "kpis", *args)
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", message)
+
+
+def test_a_missing_or_never_synced_store_ends_in_one_sentence(tmp_path):
+    missing = tmp_path / "absent.db"
+    result = run("--db", str(missing), "kpis", "--period", "2024-01")
+    assert (result.exit_code, result.stderr) == (2, f"Error: No store at {missing}; run `hubspot-metrics sync` "
+                                                    "first (or point --db / HUBSPOT_METRICS_DB at it).\n")
+    StoreBuilder(tmp_path / "fresh.db", synced=False).close()
+    result = run("--db", str(tmp_path / "fresh.db"), "kpis", "--period", "2024-01")
+    assert (result.exit_code, result.stderr) == (
+        2, f"Error: The store {tmp_path / 'fresh.db'} has never been synced; run `hubspot-metrics sync` first.\n")
+
+
+def test_the_console_script_prints_no_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "hubspot_metrics", "--db", str(tmp_path / "absent.db"), "kpis",
+                             "--period", "2026-Q5"], capture_output=True, text=True, env={"PATH": "/usr/bin"},
+                            cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == ("Error: The period '2026-Q5' is not a period; use 2026-10 (month), 2026-Q3 (quarter), "
+                             "2026 (year) or --since 2026-01-15 --until 2026-02-15.\n")
