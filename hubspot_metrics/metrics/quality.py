@@ -8,7 +8,9 @@ from hubspot_metrics.metrics.kpis import SurveyTally
 from hubspot_metrics.metrics.queries import CustomerCounts, DealCounts, SurveyCounts, TicketCounts
 
 NOUNS = {"contacts": ("contact", "contacts"), "companies": ("company", "companies"), "deals": ("deal", "deals"),
-         "tickets": ("ticket", "tickets"), "feedback_submissions": ("feedback submission", "feedback submissions")}
+         "tickets": ("ticket", "tickets"), "feedback_submissions": ("feedback submission", "feedback submissions"),
+         "nps_answers": ("NPS answer", "NPS answers"), "nps_submissions": ("NPS submission", "NPS submissions"),
+         "csat_answers": ("CSAT answer", "CSAT answers"), "csat_submissions": ("CSAT submission", "CSAT submissions")}
 
 # What the KPIs do with an unparsable value of a property (the raw value stays in the store).
 UNPARSABLE_EFFECT = {
@@ -31,10 +33,6 @@ UNPARSABLE_EFFECT = {
 def _n(count: int, table: str) -> str:
     singular, plural = NOUNS[table]
     return f"{count} {singular if count == 1 else plural}"
-
-
-def _have(count: int) -> str:
-    return "has" if count == 1 else "have"
 
 
 def assess(settings: MetricsSettings, customers: CustomerCounts, deals: DealCounts, tickets: TicketCounts,
@@ -66,53 +64,48 @@ def assess(settings: MetricsSettings, customers: CustomerCounts, deals: DealCoun
     }
 
     warnings: list[str] = []
+
+    def warn(count: int, table: str, text: str) -> None:
+        """`text` with {them}, {have}, {are}, {were}, {they}, {counts} agreeing with `count` records."""
+        if count:
+            one = count == 1
+            warnings.append(f"{_n(count, table)} " + text.format(
+                them="it" if one else "them", have="has" if one else "have", are="is" if one else "are",
+                were="it was" if one else "they were", they="it" if one else "they",
+                counts="counts" if one else "count"))
+
     for table, counts in ((unit, customers), ("deals", deals), ("tickets", tickets), ("feedback_submissions", surveys)):
         for prop, count in sorted(counts.unparsable.items()):
             effect = "it counts as not churned" if prop == churn_property else UNPARSABLE_EFFECT.get(prop, "it counts as empty")
-            warnings.append(f"{_n(count, table)} {_have(count)} an unparsable {prop} (kept raw, see value_issues); {effect}.")
-    d = deals
-    if d.won_without_amount:
-        other = (f" ({d.won_foreign_without_home} in another currency without amount_in_home_currency)"
-                 if d.won_foreign_without_home else "")
-        warnings.append(f"{_n(d.won_without_amount, 'deals')} won in the period {_have(d.won_without_amount)} no amount"
-                        f"{other}; revenue, avg_deal_size, revenue_per_customer, customer_lifetime_value and "
-                        "pipeline_velocity leave them out.")
-    if d.negative_cycle:
-        warnings.append(f"{_n(d.negative_cycle, 'deals')} won in the period closed before {'it was' if d.negative_cycle == 1 else 'they were'} "
-                        "created; avg_sales_cycle_days, median_sales_cycle_days and pipeline_velocity leave them out.")
-    if d.won_without_createdate:
-        warnings.append(f"{_n(d.won_without_createdate, 'deals')} won in the period {_have(d.won_without_createdate)} "
-                        "no createdate; the sales-cycle KPIs leave them out.")
-    if d.open_without_amount:
-        warnings.append(f"{_n(d.open_without_amount, 'deals')} open at the end of the period {_have(d.open_without_amount)} "
-                        "no amount; open_pipeline_value leaves them out.")
-    if d.closed_without_closedate:
-        warnings.append(f"{_n(d.closed_without_closedate, 'deals')} {'is' if d.closed_without_closedate == 1 else 'are'} "
-                        "closed without a close date; they count in no period and are not open.")
-    if d.unknown_stage:
-        warnings.append(f"{_n(d.unknown_stage, 'deals')} not marked closed {'is' if d.unknown_stage == 1 else 'are'} in a "
-                        "stage missing from the pipeline settings (deleted?); they count as open.")
+            warn(count, table, f"{{have}} an unparsable {prop} (kept raw, see value_issues); {effect}.")
+    d, t = deals, tickets
+    other = (f" ({d.won_foreign_without_home} in another currency without amount_in_home_currency)"
+             if d.won_foreign_without_home else "")
+    warn(d.won_without_amount, "deals", f"won in the period {{have}} no amount{other}; revenue, avg_deal_size, "
+                                        "revenue_per_customer, customer_lifetime_value and pipeline_velocity leave {them} out.")
+    warn(d.negative_cycle, "deals", "won in the period closed before {were} created; avg_sales_cycle_days, "
+                                    "median_sales_cycle_days and pipeline_velocity leave {them} out.")
+    warn(d.won_without_createdate, "deals", "won in the period {have} no createdate; the sales-cycle KPIs leave {them} out.")
+    warn(d.open_without_amount, "deals", "open at the end of the period {have} no amount; open_pipeline_value leaves "
+                                         "{them} out.")
+    warn(d.closed_without_closedate, "deals", "{are} closed without a close date; {they} {counts} in no period "
+                                              "and {are} not open.")
+    warn(d.unknown_stage, "deals", "not marked closed {are} in a stage missing from the pipeline settings (deleted?); "
+                                   "{they} {counts} as open.")
     if home_currency is None and d.won_foreign_without_home:
         warnings.append("The portal's home currency is unknown (no account details in the store); only deals without "
                         "a currency code fall back to amount.")
-    t = tickets
-    if t.unanswered:
-        warnings.append(f"{_n(t.unanswered, 'tickets')} created in the period {_have(t.unanswered)} no agent reply; "
-                        "avg_first_response_hours and median_first_response_hours cover the replied tickets only.")
-    if t.negative:
-        warnings.append(f"{_n(t.negative, 'tickets')} created in the period {_have(t.negative)} a first reply before "
-                        "creation; the response-time KPIs leave them out.")
+    warn(t.unanswered, "tickets", "created in the period {have} no agent reply; avg_first_response_hours and "
+                                  "median_first_response_hours cover the replied tickets only.")
+    warn(t.negative, "tickets", "created in the period {have} a first reply before creation; the response-time KPIs "
+                                "leave {them} out.")
     scale = f"{_num(settings.csat.scale_min)}-{_num(settings.csat.scale_max)}"
-    for survey, key in (("NPS", "nps"), ("CSAT", "csat")):
+    for key in ("nps", "csat"):
         allowed = "an integer from 0 to 10" if key == "nps" else f"a number from {scale}"
-        bad = tally.issues.get(f"{key}_out_of_scale", 0) + tally.issues.get(f"{key}_unparsable", 0)
-        if bad:
-            warnings.append(f"{bad} {survey} {'answer' if bad == 1 else 'answers'} in the period {'is' if bad == 1 else 'are'} "
-                            f"not {allowed}; {key} leaves {'it' if bad == 1 else 'them'} out.")
-        empty = tally.issues.get(f"{key}_without_value", 0)
-        if empty:
-            warnings.append(f"{empty} {survey} {'submission' if empty == 1 else 'submissions'} in the period "
-                            f"{_have(empty)} no value; {key} leaves {'it' if empty == 1 else 'them'} out.")
+        warn(tally.issues.get(f"{key}_out_of_scale", 0) + tally.issues.get(f"{key}_unparsable", 0), f"{key}_answers",
+             f"in the period {{are}} not {allowed}; {key} leaves {{them}} out.")
+        warn(tally.issues.get(f"{key}_without_value", 0), f"{key}_submissions",
+             f"in the period {{have}} no value; {key} leaves {{them}} out.")
     return quality, warnings
 
 

@@ -140,7 +140,7 @@ def test_won_deals_without_an_amount_are_left_out_of_money_and_counted(store):
     assert k["kpis"]["avg_sales_cycle_days"] == kpi(10.0, 1, "days")
     assert k["data_quality"]["deals"]["won_without_amount"] == 1
     assert k["warnings"] == ["1 deal won in the period has no amount; revenue, avg_deal_size, revenue_per_customer, "
-                             "customer_lifetime_value and pipeline_velocity leave them out."]
+                             "customer_lifetime_value and pipeline_velocity leave it out."]
 
 
 def test_amount_fallbacks_follow_the_currency(store):
@@ -241,8 +241,8 @@ def test_negative_durations_are_dropped_and_counted(store):
     assert result["data_quality"]["tickets"]["negative_response"] == 1
     assert result["warnings"] == [
         "1 deal won in the period closed before it was created; avg_sales_cycle_days, median_sales_cycle_days "
-        "and pipeline_velocity leave them out.",
-        "1 ticket created in the period has a first reply before creation; the response-time KPIs leave them out."]
+        "and pipeline_velocity leave it out.",
+        "1 ticket created in the period has a first reply before creation; the response-time KPIs leave it out."]
 
 
 def test_medians_of_an_even_count(store):
