@@ -15,7 +15,7 @@ import copy
 import dataclasses
 import json
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.metrics.sql import (
@@ -112,10 +112,6 @@ class SurveyCounts(Counts):
 
 # --- the queries ---------------------------------------------------------------------------
 
-def _instant_text(moment: datetime) -> str:
-    return format_instant(moment)
-
-
 def _shifted(moment: datetime, days: float) -> str:
     try:
         return format_instant(moment - timedelta(days=days))
@@ -140,7 +136,7 @@ class Queries:
         self.inactivity = settings.churn.mode == "inactivity"
         start, end = period.utc_bounds()
         days = settings.churn.inactivity_days
-        self.params: dict = {"s": _instant_text(start), "e": _instant_text(end),
+        self.params: dict = {"s": format_instant(start), "e": format_instant(end),
                              # active(c, t) in inactivity mode: the latest purchase p < t has p >= t - L
                              "thr_s": _shifted(start, days), "thr_e": _shifted(end, days),
                              "deals_pipelines": json.dumps(list(settings.deal_pipelines)),

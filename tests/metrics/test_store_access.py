@@ -1,0 +1,77 @@
+"""How the metrics read the store: any connection, odd column names, missing tables, and the
+indexes the sync asks for."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from hubspot_metrics.config import MetricsSettings
+from hubspot_metrics.metrics import compute_kpis, ensure_indexes
+from hubspot_metrics.periods import parse_period
+from hubspot_metrics.store import open_store
+
+from .builder import StoreBuilder
+from .conftest import kpi, kpis, with_default_pipeline
+
+JANUARY = parse_period("2024-01", "UTC")
+
+
+def add_won_deal(store, did="d1", amount=100):
+    store.add("deals", did, createdate="2024-01-01", closedate="2024-01-05", pipeline="default",
+              dealstage="closedwon", hs_is_closed_won=True, amount=amount)
+
+
+def test_ensure_indexes_is_idempotent_and_skips_a_read_only_store(tmp_path):
+    store = StoreBuilder(tmp_path / "s.db")
+    store.add("contacts", "c1", hs_merged_object_ids="c2")
+    add_won_deal(store)
+    created = ensure_indexes(store.db)
+    # deals have no hs_merged_object_ids column here: no index for it
+    assert created == ["idx_metrics_contacts_merged_ids", "idx_metrics_contacts_excluded", "idx_metrics_companies_excluded", "idx_metrics_deals_excluded",
+                       "idx_metrics_tickets_excluded", "idx_metrics_feedback_submissions_excluded"]
+    assert ensure_indexes(store.db) == []
+    store.close()
+    readonly = open_store(tmp_path / "s.db", create=False, readonly=True)
+    assert ensure_indexes(readonly) == []
+    readonly.conn.close()
+
+
+def test_a_plain_connection_with_uncommitted_rows_sees_them(tmp_path):
+    store = StoreBuilder(tmp_path / "s.db")
+    with_default_pipeline(store)
+    add_won_deal(store, "d1")
+    store.close()
+    conn = sqlite3.connect(tmp_path / "s.db")  # Python's default: an implicit transaction on INSERT
+    conn.execute("INSERT INTO deals (id, archived, createdate, closedate, pipeline, dealstage, hs_is_closed_won, amount)"
+                 " VALUES ('d2', 0, '2024-01-02T00:00:00.000Z', '2024-01-06T00:00:00.000Z', 'default', 'closedwon', 1, 50)")
+    assert conn.in_transaction
+    result = compute_kpis(conn, JANUARY, MetricsSettings())
+    assert result["kpis"]["revenue"] == kpi(150.0, 2, "currency")
+    conn.rollback()
+    conn.close()
+
+
+def test_an_in_memory_store(tmp_path):
+    db = open_store(tmp_path / "s.db")
+    memory = sqlite3.connect(":memory:")
+    db.conn.backup(memory)
+    db.conn.close()
+    assert compute_kpis(memory, JANUARY, MetricsSettings())["kpis"]["leads"] == kpi(0, 0, "count")
+
+
+def test_a_property_whose_column_was_renamed_on_a_clash(store):
+    with_default_pipeline(store)
+    store.columns("deals", Amount="number")  # SQLite column names ignore case: `amount` becomes `amount__2`
+    add_won_deal(store, amount=700)
+    assert store.conn.execute("SELECT column_name FROM properties WHERE name = 'amount'").fetchone() == ("amount__2",)
+    assert kpis(store, "2024-01")["kpis"]["revenue"] == kpi(700.0, 1, "currency")
+
+
+def test_a_database_without_crm_tables_gives_empty_kpis(tmp_path):
+    conn = sqlite3.connect(tmp_path / "other.db")
+    conn.execute("CREATE TABLE notes (id TEXT)")
+    result = compute_kpis(conn, JANUARY, MetricsSettings())
+    assert result["kpis"]["deals_won"] == kpi(0, 0, "count")
+    assert result["kpis"]["nps"] == kpi(None, 0, "score", "no_responses")
+    assert result["warnings"] == []
+    conn.close()
