@@ -14,7 +14,11 @@ Then, for each period grain, a fresh child process opens the store read-only and
 resident set size from `resource.getrusage(RUSAGE_SELF).ru_maxrss` (the whole process:
 interpreter, imports and SQLite's page cache included).
 
+With --cold, the OS page cache is dropped before each child (root only), so the first call
+reads the store from disk, as a nightly run after a quiet day would.
+
     python bench/bench_metrics.py                    # the issue's sizes
+    python bench/bench_metrics.py --cold             # ... with a cold page cache
     python bench/bench_metrics.py --contacts 100000  # everything scaled down
     python bench/bench_metrics.py --rebuild          # ignore the cached store
 """
@@ -347,11 +351,20 @@ def measure(db_path: str, period_text: str, customer_object: str, churn_mode: st
                                                                "avg_first_response_hours", "pipeline_velocity")}}
 
 
+def drop_page_cache() -> None:
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError as exc:
+        sys.exit(f"--cold needs root to drop the page cache ({exc.strerror}).")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--cold", action="store_true", help="drop the OS page cache before each measurement")
     parser.add_argument("--measure", nargs=4, metavar=("DB", "PERIOD", "CUSTOMER_OBJECT", "CHURN"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -366,12 +379,15 @@ def main() -> None:
     variants += [("2025-Q3", "contacts", "property"), ("2025-Q3", "companies", "inactivity")]
     print(f"{'period':<9}{'unit':<11}{'churn':<12}{'first call':>11}{'best':>8}{'peak RSS':>11}")
     for period, unit, churn in variants:
+        if args.cold:
+            drop_page_cache()
         out = subprocess.run([sys.executable, __file__, "--repeat", str(args.repeat), "--measure", str(path),
                               period, unit, churn], capture_output=True, text=True, check=True)
         r = json.loads(out.stdout)
         print(f"{period:<9}{unit:<11}{churn:<12}{r['first_s']:>9.2f} s{r['best_s']:>6.2f} s"
               f"{r['peak_rss_mib']:>7.0f} MiB")
-    print(f"(2 cores: {os.cpu_count()} CPUs visible; peak RSS = ru_maxrss of the measuring process)")
+    print(f"({os.cpu_count()} CPUs visible; page cache {'dropped before each run' if args.cold else 'warm'}; "
+          "peak RSS = ru_maxrss of the measuring process)")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from typing import Callable
 
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.errors import ConfigError
-from hubspot_metrics.metrics.catalog import DIMENSIONS, applicable
+from hubspot_metrics.metrics.catalog import DIMENSIONS, FAMILY_KPIS, applicable
 from hubspot_metrics.metrics.kpis import (
     NO_GROUP_LABELS, SurveyTally, kpi_values, not_applicable, tally_surveys)
 from hubspot_metrics.metrics.quality import assess
@@ -27,8 +27,31 @@ def compute_kpis(db, period: Period, settings: MetricsSettings, by: str | None =
     """Every KPI of the spec for `period`, read from the store `db` (a sqlite_utils.Database
     or a sqlite3.Connection); nothing is written and HubSpot is never called.
 
-    Returns `{"period", "start", "end", "timezone", "kpis", "warnings", "data_quality"}` and,
-    with `by`, `"breakdown": {"by": by, "groups": [{"key", "label", "kpis"}, ...]}`.
+    Returns the object of spec section 5 plus the data-quality report:
+
+        {"period": "2026-10", "start": ISO, "end": ISO, "timezone": "Europe/Berlin",
+         "kpis": {key: {"value": float | None, "n": int, "reason": str | None, "unit": str}},
+         "warnings": ["one sentence per gap that skews a KPI", ...],
+         "data_quality": {
+             "home_currency": "EUR" | None,
+             "<customer unit>" | "deals" | "tickets" | "feedback_submissions": {
+                 "records": live records used (deals and tickets: in the configured pipelines),
+                 "excluded_archived": n, "excluded_merged": n (marked, or named by a survivor),
+                 "unparsable": {property: values that are not a number / instant / boolean},
+                 ...per object: deals "won_without_amount", "won_in_other_currency_without_home_amount",
+                 "won_negative_cycle", "won_without_createdate", "open_without_amount",
+                 "closed_without_closedate", "unknown_stage"; tickets "unanswered",
+                 "negative_response"; feedback "nps_|csat_" + "out_of_scale", "unparsable",
+                 "without_value"}}}
+
+    Counts named "won_…", "negative_…", "unanswered" and the survey ones are of period P;
+    the others are of the whole store. With `by` ("owner", "pipeline" or "source"):
+
+        "breakdown": {"by": by, "groups": [{"key": id or None, "label": str, "kpis": {...}}]}
+
+    one group per value of the dimension with anything to show (None: records without one),
+    sorted by label. Each group has every key; those the dimension does not apply to (see
+    catalog.DIMENSIONS) are `{"value": None, "n": 0, "reason": "not_applicable", ...}`.
     """
     if by is not None and by not in BREAKDOWNS:
         raise ConfigError(f"--by {by!r} is not a breakdown; use owner, pipeline or source.")
@@ -110,8 +133,12 @@ def _breakdown(by: str, view: StoreView, families: dict[str, dict], period: Peri
         for family in grouped:
             counts[family] = families[family].get(key, counts[family])
         values = kpi_values(counts["customers"], counts["deals"], counts["tickets"], SurveyTally(), period, settings)
-        kpis = {k: v if k in wanted else not_applicable(k) for k, v in values.items()}
-        if not any(kpis[k]["n"] for k in wanted):
+        applies = wanted
+        if by == "pipeline" and key is not None:
+            # A pipeline holds deals or tickets, not both: the other family does not apply.
+            applies = {k for f in grouped if key in families[f] for k in FAMILY_KPIS[f]}
+        kpis = {k: v if k in applies else not_applicable(k) for k, v in values.items()}
+        if not any(kpis[k]["n"] for k in applies):
             continue  # e.g. a deactivated owner with nothing in or open at the period
         label = NO_GROUP_LABELS[by] if key is None else labels.get(key, key)
         groups.append({"key": key, "label": label, "kpis": kpis})

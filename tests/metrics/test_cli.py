@@ -256,3 +256,21 @@ def test_the_console_script_prints_no_traceback(tmp_path):
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == ("Error: The period '2026-Q5' is not a period; use 2026-10 (month), 2026-Q3 (quarter), "
                              "2026 (year) or --since 2026-01-15 --until 2026-02-15.\n")
+
+
+def test_pipeline_breakdown_applies_deal_kpis_to_deal_pipelines_only(deals_store):
+    db = open_store(deals_store)
+    db.conn.execute("INSERT INTO pipelines (object_type, id, label, display_order) VALUES ('tickets', '0', 'Support', 0)")
+    db.conn.execute("ALTER TABLE tickets ADD COLUMN createdate TEXT")
+    db.conn.execute("ALTER TABLE tickets ADD COLUMN hs_pipeline TEXT")
+    db.conn.execute("INSERT INTO tickets (id, createdate, hs_pipeline) VALUES ('t1', '2024-02-01T00:00:00.000Z', '0')")
+    db.conn.close()
+    output = json.loads(run("--db", str(deals_store), "kpis", "--period", "2024-Q1", "--by", "pipeline",
+                            "--format", "json").stdout)
+    sales, support = output["breakdown"]["groups"]  # by label
+    assert (sales["key"], sales["label"], support["key"], support["label"]) == ("default", "Sales Pipeline", "0", "Support")
+    assert sales["kpis"]["revenue"]["value"] == 10500.0
+    assert sales["kpis"]["tickets_created"]["reason"] == "not_applicable"
+    assert support["kpis"]["tickets_created"] == {"value": 1.0, "n": 1, "reason": None, "unit": "count"}
+    assert support["kpis"]["revenue"]["reason"] == "not_applicable"
+    assert sales["kpis"]["leads"]["reason"] == "not_applicable"  # customer KPIs have no pipeline
