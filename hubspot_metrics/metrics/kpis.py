@@ -1,8 +1,8 @@
-"""The KPI formulas of docs/kpi-spec.md, applied to the counts of `queries`, and
-`compute_kpis`, which runs the queries and assembles the output of spec section 5.
+"""The KPI formulas of docs/kpi-spec.md, applied to the counts of `queries`.
 
 Everything here is arithmetic on counts: no SQL, no I/O. A value is a float or None; a None
-carries the spec's reason, and every KPI its `n` (spec 7.1) and unit.
+carries the spec's reason (in the spec's order where several apply, 7.2), and every KPI its
+`n` (7.1) and unit. Durations arrive as integer milliseconds, so means and medians are exact.
 """
 
 from __future__ import annotations
