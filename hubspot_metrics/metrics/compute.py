@@ -59,15 +59,16 @@ def compute_kpis(db, period: Period, settings: MetricsSettings, by: str | None =
     queries = Queries(view, period, settings)
     grouped = DIMENSION_PROPERTIES.get(by, {}) if by else {}
 
-    def customer_side(q: Queries):
-        return q.customers(by if "customers" in grouped else None)
+    # Two halves of about equal work, one per core.
+    def customers_and_surveys(q: Queries):
+        return q.customers(by if "customers" in grouped else None), q.surveys()
 
-    def record_side(q: Queries):
+    def deals_and_tickets(q: Queries):
         return (q.deals(by if "deals" in grouped else None), q.tickets(by if "tickets" in grouped else None),
-                q.surveys(), {t: q.exclusions(t) for t in (settings.customer_object, "deals", "tickets",
-                                                           "feedback_submissions")})
+                {t: q.exclusions(t) for t in (settings.customer_object, "deals", "tickets", "feedback_submissions")})
 
-    customers, (deals, tickets, surveys, exclusions) = _in_two_lanes(queries, customer_side, record_side)
+    (customers, surveys), (deals, tickets, exclusions) = _in_two_lanes(queries, customers_and_surveys,
+                                                                       deals_and_tickets)
     tally = tally_surveys(surveys, settings.csat)
     totals = CustomerCounts.total(customers), DealCounts.total(deals), TicketCounts.total(tickets)
     quality, warnings = assess(settings, *totals, surveys, tally, exclusions, queries.home_currency)
