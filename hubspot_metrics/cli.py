@@ -139,10 +139,11 @@ def check(app: App) -> None:
 
 
 def _register() -> None:
+    from hubspot_metrics.demo import demo
     from hubspot_metrics.metrics.cli import kpis
     from hubspot_metrics.portal.cli import sandbox
 
-    for command in (sandbox, kpis):
+    for command in (demo, sandbox, kpis):
         cli.add_command(command)
 
 
