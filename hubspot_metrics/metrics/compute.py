@@ -3,6 +3,7 @@ report and, on request, a breakdown by owner, pipeline or source (spec section 5
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import urllib.parse
@@ -17,7 +18,7 @@ from hubspot_metrics.metrics.kpis import (
 from hubspot_metrics.metrics.quality import assess
 from hubspot_metrics.metrics.queries import (
     DIMENSION_PROPERTIES, CustomerCounts, DealCounts, Queries, TicketCounts)
-from hubspot_metrics.metrics.sql import StoreView
+from hubspot_metrics.metrics.sql import StoreView, connection
 from hubspot_metrics.periods import Period
 
 BREAKDOWNS = tuple(DIMENSIONS)
@@ -55,6 +56,36 @@ def compute_kpis(db, period: Period, settings: MetricsSettings, by: str | None =
     """
     if by is not None and by not in BREAKDOWNS:
         raise ConfigError(f"--by {by!r} is not a breakdown; use owner, pipeline or source.")
+    conn = connection(db)
+    if conn.in_transaction or not _sync_running(conn):
+        return _compute(db, period, settings, by)
+    # A sync is writing: read every query from one WAL snapshot (one read transaction, one
+    # connection), so no KPI mixes records from before and after one of its pages.
+    conn.execute("BEGIN")
+    try:
+        return _compute(db, period, settings, by)
+    finally:
+        conn.execute("COMMIT")
+
+
+def _sync_running(conn: sqlite3.Connection) -> bool:
+    """Whether a sync holds the store's lock file (sync.SyncLock), tested without waiting."""
+    path = _database_file(conn)
+    if path is None or not os.path.exists(path + ".lock"):
+        return False
+    fd = os.open(path + ".lock", os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _compute(db, period: Period, settings: MetricsSettings, by: str | None) -> dict:
     view = StoreView.open(db)
     queries = Queries(view, period, settings)
     grouped = DIMENSION_PROPERTIES.get(by, {}) if by else {}
