@@ -142,8 +142,9 @@ def _register() -> None:
     from hubspot_metrics.demo import demo
     from hubspot_metrics.metrics.cli import kpis
     from hubspot_metrics.portal.cli import sandbox
+    from hubspot_metrics.results.cli import export, nightly, report
 
-    for command in (demo, sandbox, kpis):
+    for command in (demo, sandbox, kpis, nightly, export, report):
         cli.add_command(command)
 
 

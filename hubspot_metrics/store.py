@@ -111,6 +111,16 @@ def m002_portal_totals(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE sync_state ADD COLUMN portal_total INTEGER")
 
 
+@migrations()
+def m003_kpi_snapshots(db: sqlite_utils.Database) -> None:
+    # One row per (day, period, KPI): re-running a day replaces that day's rows, older days stay.
+    db.execute("""CREATE TABLE IF NOT EXISTS kpi_snapshots (
+        snapshot_date TEXT NOT NULL, computed_at TEXT NOT NULL, period TEXT NOT NULL, grain TEXT NOT NULL,
+        start TEXT NOT NULL, "end" TEXT NOT NULL, key TEXT NOT NULL, value REAL, n INTEGER, reason TEXT,
+        unit TEXT, definition_version TEXT NOT NULL, sync_run_id INTEGER,
+        PRIMARY KEY (snapshot_date, period, key))""")
+
+
 def _create_private(path: Path) -> None:
     """Create the database file readable by its owner only: it holds customer personal data."""
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)

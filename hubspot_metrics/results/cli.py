@@ -1,0 +1,53 @@
+"""The `nightly`, `export` and `report` commands."""
+
+from __future__ import annotations
+
+import click
+
+from hubspot_metrics.cli import App, pass_app
+
+
+@click.command()
+@pass_app
+def nightly(app: App) -> None:
+    """For cron: sync, snapshot the KPIs of [nightly] periods, export and report; one summary line."""
+    from hubspot_metrics.results.nightly import run_nightly
+
+    click.echo(run_nightly(app.config))
+
+
+@click.command()
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV file to write.")
+@click.option("--grain", type=click.Choice(["month", "quarter", "year"]), default="month", show_default=True)
+@click.option("--periods", "count", type=click.IntRange(1, 120), default=12, show_default=True,
+              help="How many of the most recent closed periods.")
+@click.option("--wide", is_flag=True, help="One row per period, one column per KPI.")
+@pass_app
+def export(app: App, out: str, grain: str, count: int, wide: bool) -> None:
+    """Write KPI history as CSV (latest snapshot per period; computed when never snapshotted)."""
+    from hubspot_metrics.metrics.cli import open_synced_store
+    from hubspot_metrics.results.export import export_csv, write_file
+
+    db = open_synced_store(app.config.store_path)
+    try:
+        write_file(out, export_csv(db, app.config.metrics, grain=grain, periods=count, wide=wide))
+    finally:
+        db.conn.close()
+    click.echo(f"wrote {out}: {count} {grain}{'s' if count > 1 else ''}, {'wide' if wide else 'long'} format")
+
+
+@click.command()
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@pass_app
+def report(app: App, out: str) -> None:
+    """Write a self-contained HTML report: last closed month, 12-month trends, data quality."""
+    from hubspot_metrics.metrics.cli import open_synced_store
+    from hubspot_metrics.results.export import write_file
+    from hubspot_metrics.results.report import build_report
+
+    db = open_synced_store(app.config.store_path)
+    try:
+        write_file(out, build_report(db, app.config.metrics))
+    finally:
+        db.conn.close()
+    click.echo(f"wrote {out}")

@@ -1,0 +1,41 @@
+"""`hubspot-metrics nightly`: sync, snapshot, export, report, one summary line (for cron)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from hubspot_metrics.config import Config
+from hubspot_metrics.periods import named_period
+from hubspot_metrics.results.export import export_csv, write_file
+from hubspot_metrics.results.report import build_report
+from hubspot_metrics.results.snapshots import snapshot
+from hubspot_metrics.store import open_store
+
+
+def run_nightly(config: Config, now: datetime | None = None) -> str:
+    """Run the whole job; returns the summary line. Failures raise UserError (exit codes)."""
+    from hubspot_metrics.cli import run_sync
+
+    result, stats = run_sync(config)
+    now = now or datetime.now(timezone.utc)
+    periods = [named_period(name, config.metrics.timezone, now) for name in config.nightly.periods]
+    db = open_store(config.store_path)
+    try:
+        rows = snapshot(db, periods, config.metrics, now)
+        outputs = []
+        if config.nightly.export_path:
+            write_file(config.nightly.export_path, export_csv(db, config.metrics, now=now))
+            outputs.append(f"exported {config.nightly.export_path}")
+        if config.nightly.report_path:
+            write_file(config.nightly.report_path, build_report(db, config.metrics, now))
+            outputs.append(f"report {config.nightly.report_path}")
+    finally:
+        db.conn.close()
+    records = sum(r.written for r in result.objects.values())
+    keys = rows // len(periods) if periods else 0
+    summary = (f"nightly {result.status}: synced {records:,} records in {stats.requests:,} requests "
+               f"({stats.retries} retries, {stats.rate_limited} rate-limited); "
+               f"snapshotted {len(periods)} periods × {keys} KPIs ({', '.join(p.label for p in periods)})")
+    if result.warnings:
+        summary += f"; {len(result.warnings)} warnings"
+    return summary + ("; " + "; ".join(outputs) if outputs else "")

@@ -1,0 +1,54 @@
+"""Dated KPI snapshots, so that trends survive later edits in HubSpot."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from hubspot_metrics.config import MetricsSettings
+from hubspot_metrics.metrics import DEFINITION_VERSION, compute_kpis
+from hubspot_metrics.periods import Period
+from hubspot_metrics.store import transaction
+from hubspot_metrics.values import format_instant
+
+COLUMNS = ("snapshot_date", "computed_at", "period", "grain", "start", "end", "key", "value", "n", "reason", "unit",
+           "definition_version", "sync_run_id")
+
+
+def last_sync_run(db) -> int | None:
+    row = db.conn.execute("SELECT max(id) FROM sync_runs WHERE status = 'ok'").fetchone()
+    return row[0] if row else None
+
+
+def snapshot(db, periods: list[Period], settings: MetricsSettings, now: datetime | None = None) -> int:
+    """Compute and store the KPIs of `periods`; returns the rows written.
+
+    The snapshot date is the local day in the configured time zone: a second run on the same
+    day replaces that day's rows (primary key), so cron retries never duplicate history.
+    """
+    now = now or datetime.now(timezone.utc)
+    day = now.astimezone(ZoneInfo(settings.timezone)).date().isoformat()
+    computed_at = format_instant(now)
+    run_id = last_sync_run(db)
+    rows = []
+    for period in periods:
+        result = compute_kpis(db, period, settings)
+        for key, kpi in result["kpis"].items():
+            rows.append((day, computed_at, period.label, period.grain, result["start"], result["end"], key,
+                         kpi["value"], kpi["n"], kpi["reason"], kpi["unit"], DEFINITION_VERSION, run_id))
+    with transaction(db) as conn:
+        conn.executemany(f"INSERT OR REPLACE INTO kpi_snapshots ({', '.join(f'[{c}]' for c in COLUMNS)}) "
+                         f"VALUES ({', '.join('?' * len(COLUMNS))})", rows)
+    return len(rows)
+
+
+def latest_rows(db, period_label: str) -> list[dict]:
+    """The most recent snapshot of one period, one dict per KPI (empty when never snapshotted)."""
+    if not db.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'kpi_snapshots'").fetchone():
+        return []  # a store opened read-only before its first nightly run
+    cursor = db.conn.execute(
+        "SELECT period, start, [end], key, value, n, reason, unit, computed_at FROM kpi_snapshots "
+        "WHERE period = ? AND snapshot_date = (SELECT max(snapshot_date) FROM kpi_snapshots WHERE period = ?)",
+        [period_label, period_label])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor]
