@@ -1,8 +1,8 @@
 """`hubspot-metrics demo`: the whole product on a simulated portal, offline, with no token.
 
 It generates a portal of about 5,000 contacts, serves it on 127.0.0.1, syncs it into a fresh
-store exactly as a real sync would (same client, limiter and store), and prints the KPIs of
-the last closed month. The user's own HUBSPOT_* settings are ignored: the demo never talks
+store exactly as a real sync would (same client, limiter and store), prints the KPIs of the
+last closed month and writes the HTML report. The user's own HUBSPOT_* settings are ignored: the demo never talks
 to a real portal and never touches the user's store.
 """
 
@@ -66,14 +66,19 @@ def demo(folder: str, scale: int, seed: int) -> None:
     from hubspot_metrics.sync import summarize
 
     click.echo(summarize(result, stats), err=True)
+    from hubspot_metrics.results.report import build_report
+
+    report_path = out / "report.html"
     db = open_store(store_path, create=False, readonly=True)
     try:
         kpis = compute_kpis(db, last_month, config.metrics)
+        report_path.write_text(build_report(db, config.metrics, portal.now), encoding="utf-8")
     finally:
         db.conn.close()
     click.echo("")
     click.echo(render_table(kpis))
     click.echo("")
     click.echo(f"CAC uses a demo spend of {DEMO_MONTHLY_SPEND:,.0f} a month ([spend] in the config).")
+    click.echo(f"Report: {report_path.resolve()}")
     click.echo(f"Store: {store_path} (query it with sqlite3); took {time.monotonic() - started:.1f} s.")
     click.echo(f"Next: hubspot-metrics --db {store_path} kpis --period {last_month.label} --compare")

@@ -25,6 +25,8 @@ def test_demo_syncs_a_simulated_portal_and_prints_last_months_kpis(tmp_path):
     assert f"KPIs for {label}: " in result.output
     rows = [next(line for line in lines if line.startswith(name)) for name in TEN_KPIS]
     assert all("n/a" not in row for row in rows), rows  # every KPI has a value on the demo portal
+    assert lines[-3] == f"Report: {(folder / 'report.html').resolve()}"
+    assert (folder / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert lines[-2] == f"Store: {folder / 'demo.db'} (query it with sqlite3); took " + lines[-2].split("took ")[1]
     conn = sqlite3.connect(folder / "demo.db")
     assert conn.execute("SELECT count(*) FROM contacts WHERE archived = 0").fetchone()[0] > 500
