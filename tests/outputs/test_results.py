@@ -126,3 +126,24 @@ def test_nightly_end_to_end_and_its_exit_codes(tmp_path):
             "HubSpot (Settings > Integrations) and set HUBSPOT_ACCESS_TOKEN."]
     rows = sqlite3.connect(tmp_path / "s.db").execute("SELECT count(*) FROM kpi_snapshots").fetchone()
     assert rows == (4 * len(KPI_KEYS),)
+
+
+def test_report_renders_in_headless_chromium(tmp_path):
+    import shutil
+
+    import pytest
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("Chromium is not installed")
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo"), "--scale", "400"])
+    assert result.exit_code == 0, result.output
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
+    page = f"file://{tmp_path / 'demo' / 'report.html'}"
+    shot = tmp_path / "report.png"
+    subprocess.run([browser, *flags, "--window-size=1200,2000", f"--screenshot={shot}", page],
+                   capture_output=True, timeout=120)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    dom = subprocess.run([browser, *flags, "--dump-dom", page], capture_output=True, timeout=120).stdout.decode()
+    assert "Last closed month against the one before" in dom and dom.count("<svg") >= 10
