@@ -33,7 +33,7 @@ import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
 
-TOKEN = "pat-na1-00000000-0000-0000-0000-000000000000"
+TOKEN = "pat-na1-bench-not-a-real-token"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 OBJECTS = ("contacts", "companies", "deals", "tickets", "feedback_submissions")
 PAIRS = [("deals", "contacts"), ("deals", "companies"), ("contacts", "companies"), ("tickets", "contacts"),

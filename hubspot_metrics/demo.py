@@ -17,7 +17,7 @@ import click
 from hubspot_metrics.config import Config, HubSpotSettings, MetricsSettings
 from hubspot_metrics.errors import StoreError
 
-DEMO_TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"  # the simulated portal's own token
+from hubspot_metrics.portal.cli import SANDBOX_TOKEN as DEMO_TOKEN  # the simulated portal's own token
 # Sales + marketing spend per month for CAC: spend is not CRM data, so the demo supplies some.
 DEMO_MONTHLY_SPEND = 25_000.0
 

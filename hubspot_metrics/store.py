@@ -24,23 +24,24 @@ from typing import Iterable, Iterator
 
 
 def _import_sqlite_utils():
-    """Import sqlite-utils without pandas.
+    """Import sqlite-utils without pandas and numpy.
 
-    sqlite-utils imports pandas (about 60 MB and half a second) when it is installed, only to
-    map `pandas.Timestamp` to TEXT. The store never hands it pandas values, and the sync must
-    stay lean, so pandas is hidden for that one import unless something already loaded it.
+    sqlite-utils imports pandas (about 60 MB and half a second) and numpy when they are
+    installed, only to map their scalar types to SQLite types. The store never hands it such
+    values, and the sync must stay lean, so both are hidden for that one import unless
+    something already loaded them.
     """
     import sys
 
-    hidden = "pandas" not in sys.modules
-    if hidden:
-        sys.modules["pandas"] = None  # makes `import pandas` raise ImportError
+    hidden = [name for name in ("pandas", "numpy") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # makes `import name` raise ImportError
     try:
         import sqlite_utils
         from sqlite_utils.migrations import Migrations
     finally:
-        if hidden:
-            del sys.modules["pandas"]
+        for name in hidden:
+            del sys.modules[name]
     return sqlite_utils, Migrations
 
 

@@ -7,9 +7,17 @@ benchmarks without a HubSpot account.
         HubSpot(access_token="pat-na1-…", host=server.url)
 """
 
-from .faults import Faults
-from .generate import generate_portal
-from .server import PortalServer, RequestRecord
-from .store import Portal
+from importlib import import_module
 
-__all__ = ["Faults", "Portal", "PortalServer", "RequestRecord", "generate_portal"]
+# Imported on first use: the CLI loads `portal.cli` at start-up, and a cron `sync` should not
+# pay for numpy and the generator it never runs.
+_EXPORTS = {"Faults": ".faults", "generate_portal": ".generate", "PortalServer": ".server",
+            "RequestRecord": ".server", "Portal": ".store"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

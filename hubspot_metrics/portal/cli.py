@@ -7,10 +7,8 @@ import threading
 
 import click
 
-from .generate import generate_portal
-from .server import PortalServer
 
-SANDBOX_TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
+SANDBOX_TOKEN = "pat-na1-sandbox-not-a-real-token"
 
 
 @click.command()
@@ -24,6 +22,9 @@ SANDBOX_TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 def sandbox(scale: int, port: int, seed: int, rate_limit: int) -> None:
     """Serve a simulated HubSpot portal with realistic data until Ctrl-C."""
     click.echo(f"Generating a portal with {scale:,} contacts (seed {seed})...")
+    from .generate import generate_portal
+    from .server import PortalServer
+
     portal = generate_portal(scale=scale, seed=seed)
     server = PortalServer(portal, token=SANDBOX_TOKEN, requests_per_10s=rate_limit, port=port)
     try:

@@ -94,7 +94,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 
 class PortalServer:
-    def __init__(self, portal: Portal, token: str = "pat-na1-11111111-2222-3333-4444-555555555555", *,
+    def __init__(self, portal: Portal, token: str = "pat-na1-sandbox-not-a-real-token", *,
                  requests_per_10s: int | None = 190, search_per_second: int | None = 5,
                  daily_limit: int | None = None, scopes: set[str] | None = None, port: int = 0,
                  feedback_enabled: bool = True, oauth_clients: dict[str, tuple[str, str]] | None = None,
