@@ -1,0 +1,95 @@
+"""`kpi_snapshots`: one row per (local day, period, KPI); a day's re-run replaces, history stays."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from hubspot_metrics.config import MetricsSettings
+from hubspot_metrics.metrics import KPI_KEYS, compute_kpis
+from hubspot_metrics.periods import closed_periods, named_period
+from hubspot_metrics.portal import PortalServer, generate_portal
+from hubspot_metrics.results.export import export_csv
+from hubspot_metrics.results.snapshots import snapshot
+from hubspot_metrics.store import open_store
+from tests.sync.conftest import TOKEN, make_config, run_sync
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+NIGHTLY = ("month_to_date", "last_month", "last_quarter", "year_to_date")
+
+
+@pytest.fixture
+def synced(tmp_path):
+    """A small simulated portal synced over sockets; yields (portal, server, config, db)."""
+    portal = generate_portal(scale=300, seed=7, now=NOW)
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        config = make_config(server, tmp_path / "s.db")
+        run_sync(config)
+        db = open_store(config.store_path)
+        yield portal, server, config, db
+        db.conn.close()
+
+
+def _rows(db, day=None):
+    sql = ("SELECT snapshot_date, computed_at, period, grain, start, [end], key, value, n, reason, unit, "
+           "definition_version, sync_run_id FROM kpi_snapshots")
+    args = []
+    if day:
+        sql, args = sql + " WHERE snapshot_date = ?", [day]
+    return db.conn.execute(sql + " ORDER BY snapshot_date, period, key", args).fetchall()
+
+
+def test_a_snapshot_holds_exactly_what_compute_kpis_returned_with_its_provenance(synced):
+    _, _, _, db = synced
+    settings = MetricsSettings(timezone="America/New_York")
+    # 03:00 UTC on the 21st is still the evening of the 20th in New York: that is the snapshot day.
+    moment = datetime(2026, 11, 21, 3, 0, tzinfo=timezone.utc)
+    october = named_period("last_month", settings.timezone, moment)
+    assert snapshot(db, [october], settings, moment) == len(KPI_KEYS)
+
+    kpis = compute_kpis(db, october, settings)
+    assert _rows(db) == sorted(
+        ("2026-11-20", "2026-11-21T03:00:00.000Z", "2026-10", "month", "2026-10-01T00:00:00-04:00",
+         "2026-11-01T00:00:00-04:00", key, k["value"], k["n"], k["reason"], k["unit"], "kpi-spec-v1", 1)
+        for key, k in kpis["kpis"].items())
+    assert sum(r[7] is not None for r in _rows(db)) > 20  # a real portal: most KPIs have values
+
+
+def test_rerunning_a_day_replaces_it_and_earlier_days_keep_what_hubspot_said_then(synced):
+    portal, server, config, db = synced
+    settings = MetricsSettings()
+    periods = [named_period(name, "UTC", NOW) for name in NIGHTLY]
+    assert [p.label for p in periods] == ["2026-11-MTD", "2026-10", "2026-Q3", "2026-YTD"]
+    assert snapshot(db, periods, settings, NOW - timedelta(hours=4)) == 4 * len(KPI_KEYS)
+    first_run = _rows(db, "2026-11-20")
+    assert snapshot(db, periods, settings, NOW) == 4 * len(KPI_KEYS)  # cron retried the same day
+    day_one = _rows(db, "2026-11-20")
+    assert len(day_one) == 4 * len(KPI_KEYS)
+    assert {r[1] for r in day_one} == {"2026-11-20T12:00:00.000Z"}
+    assert [r[:1] + r[2:] for r in day_one] == [r[:1] + r[2:] for r in first_run]  # same data, same values
+
+    # Overnight somebody corrects a deal won in October to 1,000,000 in HubSpot.
+    october = closed_periods("month", 1, "UTC", NOW)[0]
+    won_in_october = next(r for r in portal.records("deals") if r["properties"].get("hs_is_closed_won") == "true"
+                          and (r["properties"].get("closedate") or "").startswith("2026-10"))
+    before = compute_kpis(db, october, settings)["kpis"]["revenue"]["value"]
+    old_amount = float(won_in_october["properties"]["amount_in_home_currency"])
+    portal.advance_clock(hours=1)
+    portal.update("deals", won_in_october["id"], {"amount": "1000000", "amount_in_home_currency": "1000000"})
+    portal.advance_clock(hours=1)
+    result, _ = run_sync(config)
+    assert result.run_id == 2
+    after = compute_kpis(db, october, settings)["kpis"]["revenue"]["value"]
+    assert after == pytest.approx(before - old_amount + 1_000_000)
+
+    assert snapshot(db, periods, settings, NOW + timedelta(days=1)) == 4 * len(KPI_KEYS)
+    assert _rows(db, "2026-11-20") == day_one  # history is not rewritten by the edit
+    revenue = db.conn.execute("SELECT snapshot_date, value, sync_run_id FROM kpi_snapshots "
+                              "WHERE period = '2026-10' AND key = 'revenue' ORDER BY 1").fetchall()
+    assert revenue == [("2026-11-20", before, 1), ("2026-11-21", after, 2)]
+    # The export reads the newest snapshot of each period.
+    n = compute_kpis(db, october, settings)["kpis"]["revenue"]["n"]
+    lines = export_csv(db, settings, periods=1, now=NOW + timedelta(days=2)).split("\r\n")
+    assert (f"2026-10,2026-10-01T00:00:00+00:00,2026-11-01T00:00:00+00:00,revenue,{after!r},{n},,currency,"
+            "2026-11-21T12:00:00.000Z") in lines
