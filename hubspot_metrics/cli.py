@@ -100,12 +100,18 @@ def sync(app: App, full: bool, only: str | None) -> None:
     click.echo(summarize(result, stats))
 
 
-def run_sync(config: Config, *, full: bool = False, only: list[str] | None = None):
-    """Lock, open, sync; shared by `sync`, `nightly` and `demo`."""
+def run_sync(config: Config, *, full: bool = False, only: list[str] | None = None, progress_lines: bool = True):
+    """Lock, open, sync; shared by `sync`, `nightly` and `demo`.
+
+    `progress_lines=False` drops the per-object lines written when stderr is not a terminal:
+    cron mails whatever a job prints, and the nightly job should mail only its failures.
+    """
     with SyncLock(config.store_path):
         db = open_store(config.store_path)
         client = HubSpotClient(config.hubspot)
-        progress = Progress(echo=lambda line: click.echo(line, err=True), interactive=sys.stderr.isatty())
+        interactive = sys.stderr.isatty()
+        echo = (lambda line: click.echo(line, err=True)) if progress_lines or interactive else None
+        progress = Progress(echo=echo, interactive=interactive)
         try:
             result = Sync(config, db, client, full=full, only=only, progress=progress).run()
         finally:

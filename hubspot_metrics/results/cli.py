@@ -13,7 +13,7 @@ def nightly(app: App) -> None:
     """For cron: sync, snapshot the KPIs of [nightly] periods, export and report; one summary line."""
     from hubspot_metrics.results.nightly import run_nightly
 
-    click.echo(run_nightly(app.config))
+    click.echo(run_nightly(app.config, verbose=app.verbose > 0))
 
 
 @click.command()

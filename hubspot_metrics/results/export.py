@@ -76,8 +76,9 @@ def export_csv(db, settings: MetricsSettings, *, grain: str = "month", periods: 
     return out.getvalue()
 
 
-def write_file(path: str, text: str) -> None:
+def write_file(path: str, text: str, setting: str = "--out path") -> None:
+    """`setting` names where the path came from, so the error says what to change."""
     try:
         Path(path).write_text(text, encoding="utf-8", newline="")
     except OSError as exc:
-        raise ConfigError(f"Cannot write {path} ({exc.strerror}); choose another --out path.") from None
+        raise ConfigError(f"Cannot write {path} ({exc.strerror}); choose another {setting}.") from None

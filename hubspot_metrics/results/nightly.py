@@ -12,22 +12,22 @@ from hubspot_metrics.results.snapshots import snapshot
 from hubspot_metrics.store import open_store
 
 
-def run_nightly(config: Config, now: datetime | None = None) -> str:
+def run_nightly(config: Config, now: datetime | None = None, verbose: bool = False) -> str:
     """Run the whole job; returns the summary line. Failures raise UserError (exit codes)."""
     from hubspot_metrics.cli import run_sync
 
-    result, stats = run_sync(config)
+    result, stats = run_sync(config, progress_lines=verbose)
     now = now or datetime.now(timezone.utc)
     periods = [named_period(name, config.metrics.timezone, now) for name in config.nightly.periods]
     db = open_store(config.store_path)
     try:
-        rows = snapshot(db, periods, config.metrics, now)
+        rows = snapshot(db, periods, config.metrics, now, run_id=result.run_id)
         outputs = []
         if config.nightly.export_path:
-            write_file(config.nightly.export_path, export_csv(db, config.metrics, now=now))
+            write_file(config.nightly.export_path, export_csv(db, config.metrics, now=now), "[nightly] export_path")
             outputs.append(f"exported {config.nightly.export_path}")
         if config.nightly.report_path:
-            write_file(config.nightly.report_path, build_report(db, config.metrics, now))
+            write_file(config.nightly.report_path, build_report(db, config.metrics, now), "[nightly] report_path")
             outputs.append(f"report {config.nightly.report_path}")
     finally:
         db.conn.close()

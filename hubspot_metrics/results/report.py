@@ -25,10 +25,10 @@ STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1100px;color:#1d2430;padding:0 1rem}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px solid #dde3ea;padding-bottom:.3rem}
 .sub{color:#5b6573}table{border-collapse:collapse;width:100%}th,td{padding:.35rem .6rem;text-align:left;border-bottom:1px solid #eef1f4}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.up{color:#12805c}.down{color:#c2362f}.flat{color:#5b6573}
+th.num,td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.up{color:#12805c}.down{color:#c2362f}.flat{color:#5b6573}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:1rem}
 .card{border:1px solid #e3e8ee;border-radius:8px;padding:.6rem .8rem}.card h3{font-size:.95rem;margin:.1rem 0 .3rem}
-.card .last{font-size:1.1rem;font-weight:600}svg{display:block}dl dt{font-weight:600;margin-top:.6rem}dl dd{margin-left:0;color:#3a4350}
+.card .last{font-size:1.1rem;font-weight:600}.card .sub{font-size:.8rem}svg{display:block}dl dt{font-weight:600;margin-top:.6rem}dl dd{margin-left:0;color:#3a4350}
 .warn li{margin:.2rem 0}.ok{color:#12805c}
 """
 
@@ -96,9 +96,13 @@ def build_report(db, settings: MetricsSettings, now: datetime | None = None, mon
     for key in TREND_KPIS:
         points = [(r["period"], r["kpis"][key]["value"]) for r in trend]
         last = current["kpis"][key]
+        # The chart scales to its own low and high: print them, or a flat line and a cliff look alike.
+        known = [v for _, v in points if v is not None]
+        scale = (f'<div class="sub">{escape(format_value(min(known), last["unit"], currency))} – '
+                 f'{escape(format_value(max(known), last["unit"], currency))}</div>' if known else "")
         cards.append(f'<div class="card"><h3>{escape(LABELS[key])}</h3><div class="last">'
                      f'{escape(format_value(last["value"], last["unit"], currency, last["reason"]))}</div>'
-                     f'{_chart(points)}</div>')
+                     f'{scale}{_chart(points)}</div>')
     warnings = current["warnings"]
     quality = ("".join(f"<li>{escape(w)}</li>" for w in warnings) if warnings
                else '<li class="ok">No data-quality gaps in this month.</li>')

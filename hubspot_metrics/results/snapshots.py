@@ -20,7 +20,8 @@ def last_sync_run(db) -> int | None:
     return row[0] if row else None
 
 
-def snapshot(db, periods: list[Period], settings: MetricsSettings, now: datetime | None = None) -> int:
+def snapshot(db, periods: list[Period], settings: MetricsSettings, now: datetime | None = None,
+             run_id: int | None = None) -> int:
     """Compute and store the KPIs of `periods`; returns the rows written.
 
     The snapshot date is the local day in the configured time zone: a second run on the same
@@ -29,7 +30,8 @@ def snapshot(db, periods: list[Period], settings: MetricsSettings, now: datetime
     now = now or datetime.now(timezone.utc)
     day = now.astimezone(ZoneInfo(settings.timezone)).date().isoformat()
     computed_at = format_instant(now)
-    run_id = last_sync_run(db)
+    # The nightly job names the run it just did; otherwise the latest successful one.
+    run_id = last_sync_run(db) if run_id is None else run_id
     rows = []
     for period in periods:
         result = compute_kpis(db, period, settings)
