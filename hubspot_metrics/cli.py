@@ -8,6 +8,7 @@ command with its one-sentence message and its exit code, never a traceback.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -49,6 +50,14 @@ class Group(click.Group):
         except UserError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except sqlite3.Error as exc:  # e.g. disk full, or a store locked for longer than 30 s
+            click.echo(f"Error: the store failed ({exc}); check the disk and that no other program holds it, "
+                       "then run again: what was committed is kept.", err=True)
+            ctx.exit(2)
+        except OSError as exc:
+            click.echo(f"Error: {exc.strerror or exc} ({getattr(exc, 'filename', None) or 'system call'}); "
+                       "fix that and run again.", err=True)
+            ctx.exit(2)
         except KeyboardInterrupt:
             click.echo("Interrupted; what was committed is kept and the next run resumes from it.", err=True)
             ctx.exit(130)

@@ -132,13 +132,14 @@ class HubSpotClient:
                                   refresh_token=s.refresh_token, _preload_content=False,
                                   _request_timeout=s.timeout_seconds)
             payload = json.loads(response.data)
+            token = payload["access_token"]
         except Exception as exc:  # any failure here is an auth failure for the user
             status = getattr(exc, "status", None)
             raise AuthError(
                 "HubSpot refused to refresh the OAuth access token"
                 + (f" (HTTP {status})" if status else "")
                 + "; check [hubspot] client_id, client_secret and refresh_token, or reinstall the app.") from None
-        self._set_token(payload["access_token"])
+        self._set_token(token)
         self._token_lifetime = float(payload.get("expires_in", 1800))
         self._token_expires_at = self._clock() + self._token_lifetime
         log.info("refreshed the OAuth access token (valid for %s s)", payload.get("expires_in"))
@@ -207,6 +208,8 @@ class HubSpotClient:
             if status is None:
                 raise
             self.stats.add("errors")
+            if status == 0:  # the SDK's wrapping of a TLS or transport failure
+                raise _Retryable("a transport error") from None
             self._answered = True
             self._raise_for_status(what, status, getattr(exc, "body", None))
             raise  # pragma: no cover (the line above always raises)
@@ -256,7 +259,7 @@ class HubSpotClient:
                 f"The HubSpot token lacks the scope {missing} needed for {what}; add it to the private app "
                 "and re-install it.", scopes)
         if status == 404:
-            raise NotFoundError(f"HubSpot has no {what} (HTTP 404).")
+            raise NotFoundError(f"HubSpot could not find {what} (HTTP 404).")
         if status >= 500 or status in (408, 423, 477):
             raise _Retryable(f"HTTP {status}")
         message = error.get("message") or "no message"
@@ -266,7 +269,9 @@ class HubSpotClient:
 
     def list_page(self, object_type: str, properties: list[str], after: str | None = None,
                   archived: bool = False, limit: int = LIST_PAGE_SIZE) -> dict:
-        kwargs: dict[str, Any] = {"limit": limit, "properties": properties, "archived": archived}
+        kwargs: dict[str, Any] = {"limit": limit, "properties": properties}
+        if archived:  # the SDK would send Python's "True"; HubSpot documents "true"
+            kwargs["archived"] = "true"
         if after:
             kwargs["after"] = after
         return self.call(f"the {object_type} list", self._objects.get_page, object_type, **kwargs)
@@ -283,7 +288,9 @@ class HubSpotClient:
                          {"inputs": inputs})
 
     def owners_page(self, after: str | None = None, archived: bool = False) -> dict:
-        kwargs: dict[str, Any] = {"limit": 100, "archived": archived}
+        kwargs: dict[str, Any] = {"limit": 100}
+        if archived:
+            kwargs["archived"] = "true"
         if after:
             kwargs["after"] = after
         return self.call("the owners", self._owners.get_page, **kwargs)

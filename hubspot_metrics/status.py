@@ -43,7 +43,9 @@ def portal_totals(config: Config) -> dict[str, int | str]:
     totals: dict[str, int | str] = {}
     for name in config.sync.objects:
         try:
-            totals[name] = int(client.search(name, {"filterGroups": [], "limit": 1}).get("total", 0))
+            total = client.search(name, {"filterGroups": [], "limit": 1})
+            total = total.get("total") if isinstance(total, dict) else None
+            totals[name] = total if isinstance(total, int) else "?"
         except MissingScopeError:
             totals[name] = "no scope"
     return totals

@@ -199,8 +199,11 @@ class PropertyColumns:
             self.columns[name] = column
             self.kinds[name] = store_kind(typ)
 
-    def ensure(self, conn: sqlite3.Connection, definitions: dict[str, dict]) -> None:
-        """Add columns for properties not seen before. `definitions`: name -> {type, ...}."""
+    def ensure(self, conn: sqlite3.Connection, definitions: dict[str, dict]) -> list[str]:
+        """Add columns for properties not seen before; returns their names.
+
+        `definitions`: name -> {type, ...}."""
+        added = []
         existing = {row[1].lower() for row in conn.execute(f"PRAGMA table_info([{self.object_type}])")}
         for name, definition in definitions.items():
             if name in self.columns:
@@ -221,6 +224,8 @@ class PropertyColumns:
                  int(bool(definition.get("described", True)))])
             self.columns[name] = column
             self.kinds[name] = kind
+            added.append(name)
+        return added
 
 
 def quote(identifier: str) -> str:
@@ -252,7 +257,9 @@ def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: 
             props = {}
         rid = str(record["id"])
         ids.append(rid)
-        row = [rid, 1 if archived else 0, record.get("archivedAt") if archived else None, None]
+        # A record of the archived list that says it is live (a lenient server) stays live.
+        is_archived = archived and record.get("archived") is not False
+        row = [rid, 1 if is_archived else 0, record.get("archivedAt") if is_archived else None, None]
         for name, kind in zip(names, kinds):
             raw = props.get(name)
             value = convert(raw, kind)

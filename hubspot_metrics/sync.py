@@ -196,8 +196,11 @@ def _next_after(payload) -> str | None:
     return str(after) if after not in (None, "") else None
 
 
-def modified_ms(record: dict, prop: str) -> int | None:
-    raw = (record.get("properties") or {}).get(prop) or record.get("updatedAt")
+def modified_ms(record, prop: str) -> int | None:
+    if not isinstance(record, dict):
+        return None
+    props = record.get("properties") if isinstance(record.get("properties"), dict) else {}
+    raw = props.get(prop) or record.get("updatedAt")
     moment = parse_instant(raw) if isinstance(raw, str) else None
     return int(moment.timestamp() * 1000) if moment else None
 
@@ -343,9 +346,13 @@ class Sync:
             return  # the object itself will be skipped with its own warning
         pipelines, stages = [], []
         for p in _items(payload):
+            if p.get("id") in (None, ""):
+                continue
             pipelines.append([object_type, str(p["id"]), p.get("label"), p.get("displayOrder"),
                               int(bool(p.get("archived"))), p.get("createdAt"), p.get("updatedAt")])
             for s in _items(p, "stages"):
+                if s.get("id") in (None, ""):
+                    continue
                 meta = s.get("metadata") if isinstance(s.get("metadata"), dict) else {}
                 closed = str(meta.get("isClosed", "")).lower()
                 stages.append([object_type, str(p["id"]), str(s["id"]), s.get("label"), s.get("displayOrder"),
@@ -369,7 +376,7 @@ class Sync:
             names += sorted(described)
         return list(dict.fromkeys(names))
 
-    def prepare_columns(self, obj: CrmObject, state: dict | None) -> tuple[PropertyColumns, list[str]]:
+    def prepare_columns(self, obj: CrmObject, state: dict | None) -> tuple[PropertyColumns, list[str], list[str]]:
         columns = PropertyColumns(self.db, obj.name)
         # Definitions change rarely: read them on a full sync, or when a wanted property has no column yet.
         provisional = self.wanted_properties(obj, {})
@@ -389,8 +396,8 @@ class Sync:
                 definitions[name] = {"type": obj.properties.get(name, "string"), "described": False,
                                      "hubspotDefined": name in obj.properties}
         with transaction(self.db) as conn:
-            columns.ensure(conn, definitions)
-        return columns, wanted
+            added = columns.ensure(conn, definitions)
+        return columns, wanted, added
 
     # --- one object ---------------------------------------------------------------------
 
@@ -410,10 +417,13 @@ class Sync:
 
     def sync_object(self, obj: CrmObject) -> None:
         state = self.state(obj.name)
-        columns, wanted = self.prepare_columns(obj, state)
+        columns, wanted, added = self.prepare_columns(obj, state)
         result = self.results[obj.name] = ObjectResult()
         resuming_full = state is not None and state.get("mode") == "full"
-        if state is None or self.full and not resuming_full:
+        backfill = state is not None and not resuming_full and bool(added)
+        if backfill:  # only a full re-read fills a newly synced property on unchanged records
+            log.warning("new %s properties %s: re-reading every record once to fill them", obj.name, ", ".join(added))
+        if state is None or (self.full or backfill) and not resuming_full:
             self.start_full(obj)
             state = self.state(obj.name)
         if state["mode"] == "full":
@@ -436,8 +446,8 @@ class Sync:
             self.save_state(conn, obj.name, mode="full", list_after=None, pending_cursor_ms=newest[0] if newest else 0,
                             pending_server_ms=self.run_server_ms,
                             portal_total=total if isinstance(total, int) else None)
-            for pair in ASSOCIATIONS:
-                if pair.from_object == obj.name:
+            for pair in ASSOCIATIONS:  # either side: a full re-read must also refresh its associations
+                if obj.name in (pair.from_object, pair.to_object):
                     self.save_state(conn, "assoc:" + pair.table, mode="full", list_after=None)
 
     def _pages(self, obj: CrmObject, first_chunk: list[str], after: str | None, archived: bool) -> Iterator[dict]:
@@ -523,9 +533,14 @@ class Sync:
         # millisecond is not re-read every night).
         server_ms = state.get("server_ms")
         lookback_ms = self.config.sync.lookback_seconds * 1000
-        start = max(0, min(cursor + 1, server_ms - lookback_ms) if server_ms else cursor - lookback_ms)
+        # The minimum never skips a change, whatever HubSpot's Date says; a Date on another
+        # clock than the records can only make the overlap larger. No Date: overlap by the lookback.
+        start = max(0, min(cursor, server_ms - lookback_ms) if server_ms is not None else cursor - lookback_ms)
         floor = state.get("list_after") or "0"  # set when resuming an interrupted run
         newest = max(cursor, state.get("pending_cursor_ms") or 0)
+        # The run's start on HubSpot's clock; a resumed run keeps the first attempt's, so the
+        # next run re-reads what changed below the id floor while this one was interrupted.
+        run_server_ms = state.get("pending_server_ms") if floor != "0" else self.run_server_ms
         chunks = chunk_names(wanted, SEARCH_PROPERTY_BUDGET)
         self.progress.start(f"{obj.name} (changes)", None)
         while True:
@@ -538,17 +553,22 @@ class Sync:
             records = _results(page)
             stamps = [m for m in (modified_ms(r, prop) for r in records) if m is not None]
             newest = max([newest, *stamps])
-            more = bool(records) and bool(_next_after(page))
             with transaction(self.db) as conn:
                 result.written += self._write_page(conn, obj, columns, chunks, records)
                 conn.executemany("INSERT OR IGNORE INTO sync_changed VALUES (?, ?)",
                                  [(obj.name, str(r["id"])) for r in records])
+                more = bool(records) and bool(_next_after(page))
                 if more:
-                    floor = max((str(r["id"]) for r in records), key=lambda i: int(i) if i.isdigit() else -1)
-                    self.save_state(conn, obj.name, list_after=floor, pending_cursor_ms=newest)
+                    last = max((str(r["id"]) for r in records), key=lambda i: int(i) if i.isdigit() else -1)
+                    if not last.isdigit() or int(last) <= int(floor):
+                        raise HubSpotError(f"The {obj.name} search did not move past record {floor}; "
+                                           "run `hubspot-metrics sync --full`.")
+                    floor = last
+                    self.save_state(conn, obj.name, list_after=floor, pending_cursor_ms=newest,
+                                    pending_server_ms=run_server_ms)
                 else:
-                    self.save_state(conn, obj.name, list_after=None, pending_cursor_ms=None, cursor_ms=newest,
-                                    server_ms=self.run_server_ms)
+                    self.save_state(conn, obj.name, list_after=None, pending_cursor_ms=None, pending_server_ms=None,
+                                    cursor_ms=newest, server_ms=run_server_ms)
             self.progress.advance(len(records))
             if not more:
                 break
@@ -573,7 +593,7 @@ class Sync:
                 continue  # e.g. `--only contacts` on a store that never synced deals
             try:
                 state = self.state("assoc:" + pair.table)
-                if state is not None and state["mode"] == "full" and pair.from_object in self.objects:
+                if state is not None and state["mode"] == "full":
                     self._full_associations(pair, state)
                 else:
                     self._changed_associations(pair)

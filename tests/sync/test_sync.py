@@ -6,6 +6,8 @@ import json
 import math
 from collections import Counter
 
+import pytest
+
 from hubspot_metrics.objects import ASSOCIATIONS, OBJECTS
 from hubspot_metrics.store import open_store
 
@@ -153,3 +155,49 @@ def test_more_than_ten_thousand_changes_in_one_millisecond(tmp_path):
             ("GET", "/crm/v3/owners", 200): 2, ("GET", "/account-info/v3/details", 200): 1,
             ("GET", "/crm/v3/objects/contacts", 200): 1})
         assert max(int(r.body.get("after") or 0) for r in server.request_log if r.path.endswith("/search")) == 0
+
+
+def test_a_resumed_incremental_rereads_what_changed_while_it_was_interrupted(portal, server, tmp_path, monkeypatch):
+    from hubspot_metrics.client import HubSpotClient
+
+    config = make_config(server, tmp_path / "store.db", objects=("contacts",))
+    run_sync(config)
+    contacts = sorted((r["id"] for r in portal.records("contacts")), key=int)
+    portal.advance_clock(seconds=3600)
+    assert len(contacts) > 250
+    for cid in contacts[:250]:  # two search pages of changes
+        portal.update("contacts", cid, {"firstname": "first edit"})
+    real_search, calls = HubSpotClient.search, []
+
+    def search_then_die(self, object_type, body):
+        calls.append(object_type)
+        if len(calls) == 2:  # killed after the first page was committed
+            raise KeyboardInterrupt
+        return real_search(self, object_type, body)
+
+    monkeypatch.setattr(HubSpotClient, "search", search_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run_sync(config)
+    monkeypatch.setattr(HubSpotClient, "search", real_search)
+    portal.advance_clock(seconds=60)
+    portal.update("contacts", contacts[0], {"firstname": "edited while interrupted"})    # below the saved id floor
+    portal.advance_clock(seconds=60)
+    portal.update("contacts", contacts[-1], {"firstname": "edited later"})               # above it
+    run_sync(config)  # resumes the interrupted run
+    run_sync(config)  # the next night
+    stored = stored_rows(config.store_path, "contacts")
+    assert stored[contacts[0]]["firstname"] == "edited while interrupted"
+    assert stored[contacts[-1]]["firstname"] == "edited later"
+
+
+def test_a_newly_configured_property_is_filled_for_every_record(portal, server, tmp_path):
+    from dataclasses import replace
+
+    config = make_config(server, tmp_path / "store.db", objects=("deals",))
+    run_sync(config)
+    wider = replace(config, sync=replace(config.sync, extra_properties={"deals": ("hs_deal_stage_probability",)}))
+    run_sync(wider)
+    db = open_store(config.store_path, create=False)
+    filled = db.conn.execute("SELECT count(hs_deal_stage_probability) FROM deals WHERE archived = 0").fetchone()[0]
+    expected = sum(1 for r in portal.records("deals") if r["properties"].get("hs_deal_stage_probability"))
+    assert filled == expected > 100
