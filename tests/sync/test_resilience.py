@@ -15,7 +15,7 @@ from hubspot_metrics.client import HubSpotClient
 from hubspot_metrics.errors import AuthError, HubSpotError, QuotaError
 from hubspot_metrics.portal import PortalServer, generate_portal
 
-from .conftest import NOW, TOKEN, full_store_dump, make_config, run_sync
+from .conftest import NOW, TOKEN, full_store_dump, make_config, run_sync, stored_rows
 
 FAULT_KINDS = ("5xx", "reset", "truncate", "slow", "429", "index_lag")
 
@@ -234,3 +234,31 @@ def test_kpis_run_during_a_sync_and_read_one_snapshot(tmp_path):
         assert sync.returncode == 0
     # The full re-sync rewrites identical data: every snapshot read the same KPIs.
     assert results[0] == results[1] == results[2]
+
+
+def test_search_index_lag_is_covered_by_the_lookback(tmp_path):
+    """Changes still missing from the search index during one run are read by the next."""
+    from dataclasses import replace
+
+    portal = generate_portal(scale=300, seed=18, now=NOW)
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        db_path = tmp_path / "store.db"
+        config = make_config(server, db_path)
+        config = replace(config, sync=replace(config.sync, lookback_seconds=600))
+        run_sync(config)
+        portal.advance_clock(seconds=3600)
+        contacts = [r["id"] for r in portal.records("contacts")][:20]
+        for cid in contacts[:10]:
+            portal.update("contacts", cid, {"firstname": "early"})
+        portal.advance_clock(seconds=120)
+        for cid in contacts[10:]:
+            portal.update("contacts", cid, {"firstname": "lagging"})  # not yet searchable
+        server.faults.configure(rate=0.0, kinds={"index_lag"}, index_lag_seconds=60)
+        run_sync(config)
+        stored = {cid: row["firstname"] for cid, row in stored_rows(db_path, "contacts").items()}
+        assert [stored[c] for c in contacts[:10]] == ["early"] * 10
+        assert all(stored[c] != "lagging" for c in contacts[10:])  # the index had not caught up
+        portal.advance_clock(seconds=300)  # the index catches up; the next nightly run
+        run_sync(config)
+        stored = {cid: row["firstname"] for cid, row in stored_rows(db_path, "contacts").items()}
+        assert [stored[c] for c in contacts[10:]] == ["lagging"] * 10
