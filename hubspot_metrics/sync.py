@@ -533,9 +533,15 @@ class Sync:
         # millisecond is not re-read every night).
         server_ms = state.get("server_ms")
         lookback_ms = self.config.sync.lookback_seconds * 1000
-        # The minimum never skips a change, whatever HubSpot's Date says; a Date on another
-        # clock than the records can only make the overlap larger. No Date: overlap by the lookback.
-        start = max(0, min(cursor, server_ms - lookback_ms) if server_ms is not None else cursor - lookback_ms)
+        # "Visible last run" means changed more than the lookback before that run started, so
+        # the search index had them. No Date header: overlap by the lookback.
+        if server_ms is None:
+            start = cursor - lookback_ms
+        elif cursor < server_ms - lookback_ms:
+            start = cursor + 1
+        else:
+            start = server_ms - lookback_ms
+        start = max(0, start)
         floor = state.get("list_after") or "0"  # set when resuming an interrupted run
         newest = max(cursor, state.get("pending_cursor_ms") or 0)
         # The run's start on HubSpot's clock; a resumed run keeps the first attempt's, so the

@@ -37,7 +37,7 @@ def make_config(server, db_path, **sync_overrides) -> Config:
         hubspot=HubSpotSettings(base_url=server.url, access_token=TOKEN, requests_per_10s=10_000,
                                 search_requests_per_second=10_000, timeout_seconds=5, max_retries=8),
         store_path=str(db_path),
-        sync=replace(SyncSettings(), lookback_seconds=0, **sync_overrides),
+        sync=replace(SyncSettings(), **{"lookback_seconds": 0, **sync_overrides}),
     )
 
 

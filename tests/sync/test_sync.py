@@ -157,6 +157,41 @@ def test_more_than_ten_thousand_changes_in_one_millisecond(tmp_path):
         assert max(int(r.body.get("after") or 0) for r in server.request_log if r.path.endswith("/search")) == 0
 
 
+def test_a_bulk_import_at_the_cursor_is_not_read_again_every_night(portal, server, tmp_path):
+    config = make_config(server, tmp_path / "store.db", objects=("contacts",), lookback_seconds=300)
+    run_sync(config)
+    portal.advance_clock(seconds=3600)
+    portal.bulk_touch("contacts", 350, same_millisecond=True)   # the newest change: the next cursor
+    portal.advance_clock(seconds=3600)
+    run_sync(config)
+    portal.advance_clock(seconds=3600)
+    changed = sorted((r["id"] for r in portal.records("contacts")), key=int)[-3:]
+    for cid in changed:
+        portal.update("contacts", cid, {"firstname": "edited tonight"})
+    server.reset_log()
+    run_sync(config)
+    searches = [r.body for r in server.request_log if r.path.endswith("/contacts/search")]
+    # The import was older than the lookback at the last run's start, so all of it was read
+    # then: one search page for the three edits, not two more for the 350 imported contacts.
+    assert len(searches) == 1
+    stored = stored_rows(config.store_path, "contacts")
+    assert [stored[cid]["firstname"] for cid in changed] == ["edited tonight"] * 3
+
+
+def test_an_edit_in_the_cursors_millisecond_is_caught_when_the_clock_stands_still(portal, server, tmp_path):
+    config = make_config(server, tmp_path / "store.db", objects=("contacts",))
+    run_sync(config)
+    portal.advance_clock(seconds=3600)
+    first, second = sorted((r["id"] for r in portal.records("contacts")), key=int)[:2]
+    portal.update("contacts", first, {"firstname": "before the run"})
+    run_sync(config)
+    portal.update("contacts", second, {"firstname": "after the run, same millisecond"})  # no clock tick
+    run_sync(config)
+    stored = stored_rows(config.store_path, "contacts")
+    assert stored[first]["firstname"] == "before the run"
+    assert stored[second]["firstname"] == "after the run, same millisecond"
+
+
 def test_a_resumed_incremental_rereads_what_changed_while_it_was_interrupted(portal, server, tmp_path, monkeypatch):
     from hubspot_metrics.client import HubSpotClient
 
