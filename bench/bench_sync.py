@@ -185,7 +185,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--all-contacts", type=int, default=50_000)
-    parser.add_argument("--limited-contacts", type=int, default=6_000)
+    parser.add_argument("--limited-contacts", type=int, default=20_000)
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench-sync-")
     print(f"Sync benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
@@ -241,10 +241,13 @@ def main() -> None:
     try:
         limited = measure("sync", portal.url, f"{tmp}/limited.db", ",".join(OBJECTS), 100)
         report("full sync at 100 requests / 10 s", limited)
-        # The portal limits all but search; search has its own 5/s limit.
+        # The portal limits all but search; search has its own 5/s limit. A rolling window
+        # lets the first 100 go at once, so the exact floor is one window per further 100.
         minimum = limited["requests"] / 10
+        rolling = 10 * ((limited["requests"] - 1) // 100)
         print(f"  wall {limited['seconds']:.1f} s against the rate-limit minimum {minimum:.1f} s "
-              f"(requests / 10 per second): {limited['seconds'] / minimum:.2f}; 429s seen: {limited['rate_limited']}")
+              f"(requests / 10 per second): {limited['seconds'] / minimum:.2f}; against the rolling-window "
+              f"floor {rolling} s: {limited['seconds'] / max(rolling, 1):.2f}; 429s seen: {limited['rate_limited']}")
     finally:
         portal.close()
 

@@ -17,15 +17,16 @@ TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.{ms:03d}Z"
 TIMESTAMP_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z"
 _EPOCH_MS = re.compile(r"^\d{10,}$")  # spec 7.13: ten or more digits and nothing else
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CANONICAL = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+_CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\Z")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 UNPARSED = object()  # marker: the value did not parse
 
 
 def format_instant(moment: datetime) -> str:
-    moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    m = moment.astimezone(timezone.utc)  # (strftime would not pad years below 1000)
+    return (f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}."
+            f"{m.microsecond // 1000:03d}Z")
 
 
 def parse_instant(raw: str) -> datetime | None:
@@ -82,6 +83,10 @@ def convert(raw, kind: str):
         value = parse_number(raw)
     elif kind == "datetime":
         if _CANONICAL.match(raw):  # HubSpot's usual form is already the stored form (hot path)
+            try:
+                datetime.fromisoformat(raw[:-1])  # the shape is right; is it a real date?
+            except ValueError:
+                return UNPARSED
             return raw
         moment = parse_instant(raw)
         value = format_instant(moment) if moment else None

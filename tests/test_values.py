@@ -14,6 +14,10 @@ from hubspot_metrics.values import UNPARSED, convert, store_kind
     ("2024-01-17T19:55:04.281", "datetime", "2024-01-17T19:55:04.281Z"),  # no zone means UTC
     ("not a date", "datetime", UNPARSED),
     ("123", "datetime", UNPARSED),  # fewer than 10 digits is not epoch ms
+    ("2024-02-30T10:00:00.000Z", "datetime", UNPARSED),  # HubSpot's shape, but no such day
+    ("2024-13-01T00:00:00.000Z", "datetime", UNPARSED),
+    ("2024-01-17T19:55:04.281Z\n", "datetime", "2024-01-17T19:55:04.281Z"),
+    ("0999-01-01T00:00:00Z", "datetime", "0999-01-01T00:00:00.000Z"),  # still the fixed-width form
     ("1500.00", "number", 1500.0),
     (" 9 ", "number", 9.0),
     ("-40", "number", -40.0),

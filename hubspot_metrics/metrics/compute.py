@@ -103,6 +103,11 @@ def _compute(db, period: Period, settings: MetricsSettings, by: str | None) -> d
     tally = tally_surveys(surveys, settings.csat)
     totals = CustomerCounts.total(customers), DealCounts.total(deals), TicketCounts.total(tickets)
     quality, warnings = assess(settings, *totals, surveys, tally, exclusions, queries.home_currency)
+    churn_property = settings.churn.property
+    if settings.churn.mode == "property" and view.column(settings.customer_object, churn_property) is None:
+        warnings.append(f"The churn property {churn_property} is not in the store, so no customer counts as churned; "
+                        f"run `hubspot-metrics sync` (it reads [metrics.churn] property) or check that HubSpot "
+                        f"defines it on {settings.customer_object}.")
     result = {
         "period": period.label,
         "start": period.start.isoformat(),

@@ -24,8 +24,8 @@ UNPARSABLE_EFFECT = {
     "amount_in_home_currency": "amount is used where the deal is in the home currency",
     "hs_is_closed_won": "the deal stage decides whether they are won",
     "hs_is_closed": "the deal stage decides whether they are closed",
-    "first_agent_reply_date": "it counts as no reply",
-    "hs_first_agent_message_sent_at": "it counts as no reply",
+    "first_agent_reply_date": "the other reply timestamp is used where there is one",
+    "hs_first_agent_message_sent_at": "the other reply timestamp is used where there is one",
     "hs_submission_timestamp": "those submissions count in no period",
 }
 

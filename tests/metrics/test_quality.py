@@ -60,7 +60,7 @@ def test_every_gap_is_counted_and_warned_about(store):
         "hs_v2_date_entered_customer twin is used where it has a date.",
         "1 deal has an unparsable amount (kept raw, see value_issues); it counts as no amount.",
         "1 deal has an unparsable closedate (kept raw, see value_issues); those deals count in no period.",
-        "1 ticket has an unparsable first_agent_reply_date (kept raw, see value_issues); it counts as no reply.",
+        "1 ticket has an unparsable first_agent_reply_date (kept raw, see value_issues); the other reply timestamp is used where there is one.",
         "1 feedback submission has an unparsable hs_submission_timestamp (kept raw, see value_issues); those "
         "submissions count in no period.",
         "2 deals won in the period have no amount (1 in another currency without amount_in_home_currency); revenue, "

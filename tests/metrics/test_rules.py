@@ -361,6 +361,15 @@ def test_property_churn_with_unparsable_and_future_dates(store):
                                   "it counts as not churned."]
 
 
+def test_property_churn_without_the_property_in_the_store_says_so(store):
+    store.add("contacts", "a", hs_lifecyclestage_customer_date="2023-01-01")
+    result = kpis(store, "2024-01", churn={"mode": "property", "property": "cancelled_on"})
+    assert result["kpis"]["churn_rate"] == kpi(0.0, 1, "percent")
+    assert result["warnings"] == [
+        "The churn property cancelled_on is not in the store, so no customer counts as churned; run "
+        "`hubspot-metrics sync` (it reads [metrics.churn] property) or check that HubSpot defines it on contacts."]
+
+
 def test_companies_as_the_customer_unit(store):
     with_default_pipeline(store)
     store.add("companies", "co1", hs_lifecyclestage_lead_date="2024-01-03", hs_lifecyclestage_customer_date="2024-01-20")
