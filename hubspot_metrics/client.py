@@ -49,13 +49,26 @@ class RunStats:
             setattr(self, name, getattr(self, name) + n)
 
 
+def _rate_headers(headers) -> tuple[int | None, int | None]:
+    """X-HubSpot-RateLimit-Max and -Remaining of the 10-second window, where sent."""
+    values = []
+    for name in ("X-HubSpot-RateLimit-Max", "X-HubSpot-RateLimit-Remaining"):
+        try:
+            text = headers.get(name)
+        except AttributeError:
+            text = None
+        values.append(int(text) if isinstance(text, str) and text.isdigit() else None)
+    return values[0], values[1]
+
+
 class _Retryable(Exception):
     """A failure worth another attempt; `wait` overrides the backoff (seconds)."""
 
-    def __init__(self, reason: str, wait: float | None = None):
+    def __init__(self, reason: str, wait: float | None = None, full_window: bool = False):
         super().__init__(reason)
         self.reason = reason
         self.wait = wait
+        self.full_window = full_window  # a 429 for a window filled by requests we did not send
 
 
 class MissingScopeError(AuthError):
@@ -158,6 +171,8 @@ class HubSpotClient:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _Retryable) and exc.wait is not None:
             return exc.wait
+        if isinstance(exc, _Retryable) and exc.full_window:
+            return min(10.0, 2.0 * 2 ** (state.attempt_number - 1))
         # Bounded exponential backoff with jitter for 5xx and transport faults.
         return min(30.0, 0.5 * 2 ** (state.attempt_number - 1)) * (0.5 + random.random() / 2)
 
@@ -211,7 +226,7 @@ class HubSpotClient:
             if status == 0:  # the SDK's wrapping of a TLS or transport failure
                 raise _Retryable("a transport error") from None
             self._answered = True
-            self._raise_for_status(what, status, getattr(exc, "body", None))
+            self._raise_for_status(what, status, getattr(exc, "body", None), getattr(exc, "headers", None))
             raise  # pragma: no cover (the line above always raises)
         self._answered = True
         try:
@@ -225,12 +240,15 @@ class HubSpotClient:
                 self.server_time_ms = int(parsedate_to_datetime(date).timestamp() * 1000)
             except (TypeError, ValueError):
                 pass
-        max_header = headers.get("X-HubSpot-RateLimit-Max")
-        if max_header and max_header.isdigit():
-            self.limiter.lower_to(int(max_header))
+        if not search:  # search answers carry no rate-limit headers
+            server_limit, remaining = _rate_headers(headers)
+            if server_limit is not None:
+                self.limiter.lower_to(server_limit)
+            if remaining is not None:
+                self.limiter.observe_remaining(remaining, server_limit)
         return payload
 
-    def _raise_for_status(self, what: str, status: int, body: Any) -> None:
+    def _raise_for_status(self, what: str, status: int, body: Any, headers: Any = None) -> None:
         error = _error_body(body)
         category = error.get("category") or error.get("errorType") or ""
         if status == 429:
@@ -240,8 +258,15 @@ class HubSpotClient:
                 raise QuotaError(
                     "HubSpot's daily API limit is used up; what was synced so far is kept, and the next run "
                     "after midnight (portal time) continues from there.")
-            # HubSpot sends no Retry-After: wait out the window of the policy that was hit.
-            raise _Retryable(f"HTTP 429 {policy or 'rate limit'}", wait=1.0 if policy == "SECONDLY" else 10.0)
+            # HubSpot sends no Retry-After. A search limit is per second. The 10-second window
+            # frees when the oldest request in it leaves: ours, when we filled it ourselves.
+            # Filled by someone else, nobody knows when: 2, 4, 8, then 10 s (see `_wait`).
+            reason = f"HTTP 429 {policy or 'rate limit'}"
+            remaining = _rate_headers(headers)[1] if headers else None
+            if policy == "SECONDLY" or remaining:  # (room left in the window: a passing refusal)
+                raise _Retryable(reason, wait=1.0)
+            ours = self.limiter.seconds_until_free()
+            raise _Retryable(reason, wait=max(1.0, ours)) if ours else _Retryable(reason, full_window=True)
         if status == 401:
             if category == "EXPIRED_AUTHENTICATION" and self.uses_oauth:
                 self._refresh_oauth_token()

@@ -14,11 +14,12 @@ from typing import Callable
 
 
 class SlidingWindowLimiter:
-    def __init__(self, limit: int, window_seconds: float, *, margin_seconds: float = 0.05,
+    def __init__(self, limit: int, window_seconds: float, *, margin_seconds: float = 0.2,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
         self.limit = max(1, int(limit))
         self.window = window_seconds
-        # Our clock and HubSpot's disagree by a few milliseconds; a small margin keeps us inside.
+        # Our clock and HubSpot's disagree, and a request is counted when it arrives, not when
+        # it leaves: a margin (2 % of a 10-second window) keeps us inside.
         self.margin = margin_seconds
         self._clock = clock
         self._sleep = sleep
@@ -31,12 +32,39 @@ class SlidingWindowLimiter:
         with self._lock:
             self.limit = max(1, min(self.limit, int(limit)))
 
+    def observe_remaining(self, remaining: int, server_limit: int | None = None) -> None:
+        """HubSpot said (X-HubSpot-RateLimit-Remaining of -Max) how much of its window is left.
+
+        Requests we did not send count there too: an earlier run a moment ago, another app of
+        the same account. Count them as sent now, so that we wait for them too.
+        """
+        with self._lock:
+            self._expire(self._clock())
+            used = (server_limit or self.limit) - max(0, int(remaining))
+            used_elsewhere = used - len(self._sent)
+            if used_elsewhere > 0:
+                now = self._clock()
+                self._sent.extend([now] * used_elsewhere)
+                self._sent = deque(sorted(self._sent))
+
+    def seconds_until_free(self) -> float:
+        """How long until the oldest request we know of leaves the window (0: room now)."""
+        with self._lock:
+            now = self._clock()
+            self._expire(now)
+            if len(self._sent) < self.limit or not self._sent:
+                return 0.0
+            return max(0.0, self._sent[0] + self.window + self.margin - now)
+
+    def _expire(self, now: float) -> None:
+        while self._sent and now - self._sent[0] >= self.window + self.margin - 1e-9:
+            self._sent.popleft()
+
     def acquire(self) -> None:
         with self._lock:
             while True:
                 now = self._clock()
-                while self._sent and now - self._sent[0] >= self.window + self.margin - 1e-9:
-                    self._sent.popleft()
+                self._expire(now)
                 if len(self._sent) < self.limit:
                     self._sent.append(now)
                     return

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 URL_PROPERTY_BUDGET = 6_000  # characters of property names per GET, under HubSpot's URL limit
 SEARCH_PROPERTY_BUDGET = 1_500
+TRUSTED_CURSOR_AGE_MS = 86_400_000  # see `incremental`
 KPIS_BY_OBJECT = {
     "contacts": "cac, conversion_rate, customer_retention_rate, churn_rate, customer_lifetime_value (customer unit contacts)",
     "companies": "the customer KPIs when metrics.customer_object = companies",
@@ -534,13 +535,16 @@ class Sync:
         server_ms = state.get("server_ms")
         lookback_ms = self.config.sync.lookback_seconds * 1000
         # "Visible last run" means changed more than the lookback before that run started, so
-        # the search index had them. No Date header: overlap by the lookback.
+        # the search index had them. That trusts HubSpot's Date to run on the records' clock,
+        # so only a cursor within a day of it counts: one far older may be stamped by a clock
+        # that stands still (a simulated portal), where an edit can share its millisecond.
+        # No Date header: overlap by the lookback.
         if server_ms is None:
             start = cursor - lookback_ms
-        elif cursor < server_ms - lookback_ms:
+        elif server_ms - TRUSTED_CURSOR_AGE_MS <= cursor < server_ms - lookback_ms:
             start = cursor + 1
         else:
-            start = server_ms - lookback_ms
+            start = min(cursor, server_ms - lookback_ms)
         start = max(0, start)
         floor = state.get("list_after") or "0"  # set when resuming an interrupted run
         newest = max(cursor, state.get("pending_cursor_ms") or 0)

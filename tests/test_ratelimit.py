@@ -37,3 +37,27 @@ def test_lower_to_reduces_but_never_raises():
     assert limiter.limit == 100
     limiter.lower_to(40)
     assert limiter.limit == 40
+
+
+def test_requests_counted_by_hubspot_but_not_sent_by_us_are_waited_for():
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(10, 10.0, margin_seconds=0.01, clock=clock, sleep=clock.sleep)
+    limiter.acquire()
+    limiter.observe_remaining(2, server_limit=10)   # HubSpot counts 8: 7 of them not ours
+    clock.now += 1.0
+    limiter.acquire()
+    limiter.acquire()                               # the 10th request in the window
+    assert clock.sleeps == []
+    limiter.acquire()                               # waits for our first request to leave it
+    assert clock.sleeps == [9.01] and clock.now == 10.01
+    assert limiter.seconds_until_free() == 0.0  # those 8 left together; 3 remain
+
+
+def test_seconds_until_free_is_zero_with_room_and_the_oldest_request_otherwise():
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(2, 10.0, margin_seconds=0.0, clock=clock, sleep=clock.sleep)
+    limiter.acquire()
+    assert limiter.seconds_until_free() == 0.0
+    clock.now += 4.0
+    limiter.acquire()
+    assert limiter.seconds_until_free() == 6.0

@@ -8,12 +8,15 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 
 from hubspot_metrics.client import HubSpotClient
 from hubspot_metrics.errors import AuthError, HubSpotError, QuotaError
 from hubspot_metrics.portal import PortalServer, generate_portal
+from hubspot_metrics.store import open_store
+from hubspot_metrics.sync import Sync
 
 from .conftest import NOW, TOKEN, full_store_dump, make_config, run_sync, stored_rows
 
@@ -67,6 +70,26 @@ def test_rate_limited_responses_are_retried_and_counted(tmp_path):
         limited = sum(1 for r in server.request_log if r.status == 429)
     assert limited > 0 and stats.rate_limited == limited and stats.retries == limited
     assert full_store_dump(path) == expected
+
+
+def test_back_to_back_syncs_under_a_real_limit_see_no_429(tmp_path):
+    """The second run starts with an empty window of its own; HubSpot's Remaining header tells
+    it what the first run still occupies."""
+    portal = generate_portal(scale=60, seed=21, now=NOW)
+    with PortalServer(portal, token=TOKEN, requests_per_10s=8, search_per_second=5) as server:
+        config = make_config(server, tmp_path / "store.db", objects=("contacts", "companies"))
+        config = replace(config, hubspot=replace(config.hubspot, requests_per_10s=100,
+                                                 search_requests_per_second=4))
+        db = open_store(config.store_path)
+        runs = []
+        for full in (True, True):  # real waits: the limiter must actually hold back
+            client = HubSpotClient(config.hubspot)
+            Sync(config, db, client, full=full).run()
+            runs.append((client.stats.requests, client.stats.rate_limited))
+        db.conn.close()
+        refused = [r for r in server.request_log if r.status == 429]
+    assert all(requests > 8 for requests, _ in runs), runs  # each run alone overfills one window
+    assert [limited for _, limited in runs] == [0, 0] and refused == []
 
 
 def test_daily_limit_ends_the_run_and_keeps_what_was_synced(tmp_path):

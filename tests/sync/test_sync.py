@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from datetime import datetime, timezone
 
 import pytest
 
@@ -190,6 +191,29 @@ def test_an_edit_in_the_cursors_millisecond_is_caught_when_the_clock_stands_stil
     stored = stored_rows(config.store_path, "contacts")
     assert stored[first]["firstname"] == "before the run"
     assert stored[second]["firstname"] == "after the run, same millisecond"
+
+
+def test_an_edit_in_the_cursors_millisecond_is_caught_when_date_runs_on_another_clock(tmp_path, monkeypatch):
+    # A portal whose Date header is the wall clock while its records are stamped by a clock
+    # that stands still months earlier (as a simple simulation might be).
+    import email.utils
+    import time
+
+    import hubspot_metrics.portal.server as portal_server
+    from hubspot_metrics.portal import PortalServer, generate_portal
+    from .conftest import TOKEN
+
+    monkeypatch.setattr(portal_server, "http_date", lambda ms: email.utils.formatdate(time.time(), usegmt=True))
+    portal = generate_portal(scale=200, seed=9, now=datetime(2026, 6, 1, 12, tzinfo=timezone.utc))
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        config = make_config(server, tmp_path / "store.db", objects=("contacts",), lookback_seconds=600)
+        first, second = sorted((r["id"] for r in portal.records("contacts")), key=int)[:2]
+        portal.update("contacts", first, {"firstname": "before the first sync"})
+        run_sync(config)
+        portal.update("contacts", second, {"firstname": "same millisecond, after the sync"})
+        run_sync(config)
+        stored = stored_rows(config.store_path, "contacts")
+        assert stored[second]["firstname"] == "same millisecond, after the sync"
 
 
 def test_a_resumed_incremental_rereads_what_changed_while_it_was_interrupted(portal, server, tmp_path, monkeypatch):
