@@ -51,6 +51,10 @@ class Group(click.Group):
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except sqlite3.Error as exc:  # e.g. disk full, or a store locked for longer than 30 s
+            if "readonly" in str(exc):  # made read-only while the command ran
+                click.echo("Error: the store became read-only during the run; make it writable by this user "
+                           "(chmod u+w) and run again: what was committed is kept.", err=True)
+                ctx.exit(2)
             click.echo(f"Error: the store failed ({exc}); check the disk and that no other program holds it, "
                        "then run again: what was committed is kept.", err=True)
             ctx.exit(2)
@@ -75,9 +79,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_option", type=click.Path(dir_okay=False),
+@click.option("--config", "config_option", type=click.Path(),
               help="Config file (default: $HUBSPOT_METRICS_CONFIG, else ./hubspot-metrics.toml if present).")
-@click.option("--db", "db_option", type=click.Path(dir_okay=False),
+@click.option("--db", "db_option", type=click.Path(),
               help="SQLite store path (default: $HUBSPOT_METRICS_DB, else [store] path).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(__version__, prog_name="hubspot-metrics")

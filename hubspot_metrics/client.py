@@ -179,7 +179,9 @@ class HubSpotClient:
     def _before_sleep(self, state: RetryCallState) -> None:
         exc = state.outcome.exception()
         self.stats.add("retries")
-        log.warning("retrying %s after %s (attempt %d, waiting %.1f s)", state.args[0] if state.args else "request",
+        # INFO, not WARNING: a retried fault is routine, and cron mails whatever reaches stderr;
+        # the run's summary and record count the retries.
+        log.info("retrying %s after %s (attempt %d, waiting %.1f s)", state.args[0] if state.args else "request",
                     getattr(exc, "reason", exc), state.attempt_number, state.next_action.sleep if state.next_action else 0)
 
     def call(self, what: str, fn: Callable[..., Any], *args, search: bool = False, **kwargs) -> Any:
@@ -272,7 +274,7 @@ class HubSpotClient:
                 self._refresh_oauth_token()
                 raise _Retryable("an expired OAuth token", wait=0)
             raise AuthError(
-                "The HubSpot token was rejected (HTTP 401); create a new private app token or service key in "
+                "the HubSpot token was rejected (HTTP 401); create a new private app token or service key in "
                 "HubSpot (Settings > Integrations) and set HUBSPOT_ACCESS_TOKEN.")
         if status == 403:
             scopes: list[str] = []

@@ -9,7 +9,7 @@ from hubspot_metrics.client import HubSpotClient, MissingScopeError
 from hubspot_metrics.config import Config
 from hubspot_metrics.errors import HubSpotError
 from hubspot_metrics.objects import OBJECTS, OWNERS_SCOPE
-from hubspot_metrics.store import open_store
+from hubspot_metrics.store import open_store, sync_running
 
 
 def kpis_needing(config: Config) -> dict[str, list[str]]:
@@ -59,7 +59,10 @@ def render_status(config: Config, live: bool | None = None) -> str:
                         "FROM sync_runs ORDER BY id DESC LIMIT 5").fetchall()
     if not runs:
         lines.append("  none yet: run `hubspot-metrics sync`")
+    running = sync_running(config.store_path)
     for rid, started, ended, status, requests, limited, retries, errors, message, _ in runs:
+        if status == "running" and not running:  # killed; the next sync records it so
+            status = "interrupted"
         lines.append(f"  #{rid} {started} → {ended or '…'} {status}: {requests or 0} requests, {limited or 0} × 429, "
                      f"{retries or 0} retries, {errors or 0} errors" + (f" ({message})" if message else ""))
     totals: dict[str, int | str] = {}

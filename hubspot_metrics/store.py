@@ -14,6 +14,7 @@ Layout (users query it directly, so it is a contract; see README "Store layout")
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -131,6 +132,7 @@ def _create_private(path: Path) -> None:
 def open_store(path: str | os.PathLike, *, create: bool = True, readonly: bool = False) -> sqlite_utils.Database:
     """Open (and migrate) the store, turning every SQLite failure into one clear sentence."""
     path = Path(path)
+    refuse_folder(path)
     if not path.exists():
         if not create:
             raise StoreError(f"No store at {path}; run `hubspot-metrics sync` first (or point --db / HUBSPOT_METRICS_DB at it).")
@@ -142,11 +144,14 @@ def open_store(path: str | os.PathLike, *, create: bool = True, readonly: bool =
             pass
         except OSError as exc:
             raise StoreError(f"Cannot create the store at {path} ({exc.strerror}); choose a writable --db path.")
+    if not readonly:
+        _check_writable(path)
     try:
         uri = f"file:{path}?mode=ro" if readonly else str(path)
         conn = sqlite3.connect(uri, uri=readonly, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 30000")
         if not readonly:
+            _check_ours(conn, path)
             conn.execute("PRAGMA journal_mode = WAL")  # readers (kpis, export) keep working during a sync
             conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -163,6 +168,50 @@ def open_store(path: str | os.PathLike, *, create: bool = True, readonly: bool =
             raise StoreError(f"The store {path} is locked by another process; wait for it to finish and try again.")
         raise StoreError(f"Cannot open the store {path} ({message}); check the path and its permissions.")
     return db
+
+
+def refuse_folder(path: Path) -> None:
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder; give --db the path of the store file, e.g. {path / 'hubspot-metrics.db'}.")
+
+
+def sync_running(db_path: str | os.PathLike) -> bool:
+    """Whether a sync holds the store's lock file (`sync.SyncLock`), tested without waiting."""
+    lock = f"{db_path}.lock"
+    if not os.path.exists(lock):
+        return False
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _check_writable(path: Path) -> None:
+    # SQLite opens a file it cannot write without complaint and fails at the first write,
+    # halfway through a sync: say so before anything starts.
+    if not os.access(path, os.W_OK):
+        raise StoreError(f"The store {path} is read-only; make it writable by this user (chmod u+w) or choose "
+                         "another --db path.")
+    if not os.access(path.parent, os.W_OK) and not Path(f"{path}-wal").exists():
+        raise StoreError(f"The folder {path.parent} of the store is read-only, and SQLite keeps its write-ahead "
+                         "log beside the store; make the folder writable or choose another --db path.")
+
+
+def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse to add our tables to somebody else's database (a mistyped --db)."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    ours = "_sqlite_migrations" in tables and conn.execute(
+        "SELECT 1 FROM _sqlite_migrations WHERE migration_set = ? LIMIT 1", [migrations.name]).fetchone()
+    # (a first open killed before its first migration committed leaves just the bookkeeping)
+    if tables - {"_sqlite_migrations", "sqlite_sequence"} and not ours:
+        raise StoreError(f"{path} is a SQLite database but not a hubspot-metrics store, and it is left as it is; "
+                         "choose another --db path.")
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from hubspot_metrics.client import (
 from hubspot_metrics.config import Config
 from hubspot_metrics.errors import HubSpotError, StoreError, UserError
 from hubspot_metrics.objects import ASSOCIATIONS, OBJECTS, PIPELINE_OBJECTS, AssociationPair, CrmObject
-from hubspot_metrics.store import PropertyColumns, save_json, transaction, upsert_records
+from hubspot_metrics.store import PropertyColumns, refuse_folder, save_json, transaction, upsert_records
 from hubspot_metrics.values import format_instant, parse_instant, parse_number
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ class SyncLock:
         self._fd: int | None = None
 
     def __enter__(self) -> "SyncLock":
+        refuse_folder(self.path.with_suffix(""))  # (before a lock file lands beside a folder)
         if not self.path.parent.exists():
             raise StoreError(f"The folder {self.path.parent} for the store does not exist; create it or choose another --db path.")
         try:
@@ -272,7 +273,9 @@ class Sync:
              stats.errors, message, json.dumps(self.warnings), run_id])
 
     def warn(self, message: str) -> None:
-        log.warning(message)
+        # The command prints each warning once when the run ends (and the run record keeps
+        # them); the log line is for -v.
+        log.info("warning: %s", message)
         self.warnings.append(message)
 
     def _sync_all(self) -> None:
@@ -423,7 +426,7 @@ class Sync:
         resuming_full = state is not None and state.get("mode") == "full"
         backfill = state is not None and not resuming_full and bool(added)
         if backfill:  # only a full re-read fills a newly synced property on unchanged records
-            log.warning("new %s properties %s: re-reading every record once to fill them", obj.name, ", ".join(added))
+            log.info("new %s properties %s: re-reading every record once to fill them", obj.name, ", ".join(added))
         if state is None or (self.full or backfill) and not resuming_full:
             self.start_full(obj)
             state = self.state(obj.name)

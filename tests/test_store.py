@@ -108,3 +108,57 @@ def test_a_store_from_an_older_version_is_migrated_and_keeps_its_data(tmp_path):
     assert db.conn.execute("SELECT id FROM contacts").fetchall() == [("42",)]
     assert db.conn.execute("SELECT object_type, mode, cursor_ms, portal_total FROM sync_state").fetchall() == [
         ("contacts", "incremental", 7, None)]
+
+
+def test_a_database_that_is_not_a_store_is_refused_and_left_as_it_is(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "invoices.db"
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE contacts (name TEXT, phone TEXT)")
+    other.execute("INSERT INTO contacts VALUES ('Ada', '555')")
+    other.commit()
+    other.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError) as info:
+        open_store(path)
+    assert str(info.value) == (f"{path} is a SQLite database but not a hubspot-metrics store, and it is left as it "
+                               "is; choose another --db path.")
+    assert path.read_bytes() == before and not (tmp_path / "invoices.db-wal").exists()
+
+
+def test_an_immutable_store_is_reported_before_anything_starts(tmp_path):
+    import shutil
+    import subprocess
+
+    path = tmp_path / "s.db"
+    open_store(path).conn.close()
+    if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not available here")
+    try:
+        with pytest.raises(StoreError, match=r"^The store .* is read-only; make it writable by this user"):
+            open_store(path)
+    finally:
+        subprocess.run(["chattr", "-i", str(path)])
+
+
+def test_a_read_only_folder_without_the_write_ahead_log_is_reported(tmp_path, monkeypatch):
+    path = tmp_path / "s.db"
+    open_store(path).conn.close()  # closing the last connection removes the -wal file
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(tmp_path) else real_access(p, mode))
+    with pytest.raises(StoreError, match=r"^The folder .* of the store is read-only"):
+        open_store(path)
+
+
+def test_a_folder_given_as_the_store_is_refused_before_a_lock_file_lands_beside_it(tmp_path):
+    from hubspot_metrics.sync import SyncLock
+
+    folder = tmp_path / "stores"
+    folder.mkdir()
+    expected = f"{folder} is a folder; give --db the path of the store file, e.g. {folder / 'hubspot-metrics.db'}."
+    for attempt in (lambda: open_store(folder), lambda: SyncLock(str(folder)).__enter__()):
+        with pytest.raises(StoreError) as info:
+            attempt()
+        assert str(info.value) == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stores"]

@@ -3,7 +3,6 @@ report and, on request, a breakdown by owner, pipeline or source (spec section 5
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sqlite3
 import urllib.parse
@@ -20,6 +19,7 @@ from hubspot_metrics.metrics.queries import (
     DIMENSION_PROPERTIES, CustomerCounts, DealCounts, Queries, TicketCounts)
 from hubspot_metrics.metrics.sql import StoreView, connection
 from hubspot_metrics.periods import Period
+from hubspot_metrics.store import sync_running
 
 BREAKDOWNS = tuple(DIMENSIONS)
 
@@ -69,20 +69,8 @@ def compute_kpis(db, period: Period, settings: MetricsSettings, by: str | None =
 
 
 def _sync_running(conn: sqlite3.Connection) -> bool:
-    """Whether a sync holds the store's lock file (sync.SyncLock), tested without waiting."""
     path = _database_file(conn)
-    if path is None or not os.path.exists(path + ".lock"):
-        return False
-    fd = os.open(path + ".lock", os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
+    return path is not None and sync_running(path)
 
 
 def _compute(db, period: Period, settings: MetricsSettings, by: str | None) -> dict:

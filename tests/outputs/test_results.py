@@ -122,7 +122,7 @@ def test_nightly_end_to_end_and_its_exit_codes(tmp_path):
                              env={**os.environ, **env, "HUBSPOT_ACCESS_TOKEN": "pat-na1-bad"})
         assert bad.returncode == 4
         assert bad.stderr.decode().strip().splitlines() == [
-            "Error: The HubSpot token was rejected (HTTP 401); create a new private app token or service key in "
+            "Error: the HubSpot token was rejected (HTTP 401); create a new private app token or service key in "
             "HubSpot (Settings > Integrations) and set HUBSPOT_ACCESS_TOKEN."]
     rows = sqlite3.connect(tmp_path / "s.db").execute("SELECT count(*) FROM kpi_snapshots").fetchone()
     assert rows == (4 * len(KPI_KEYS),)

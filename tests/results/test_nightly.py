@@ -73,7 +73,7 @@ def _fails_with(code_err, exit_code, message, tmp_path):
 def test_a_rejected_token_exits_4(tmp_path, portal):
     with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
         result = nightly(tmp_path, server.url, token="pat-na1-00000000-0000-0000-0000-000000000000")
-    _fails_with(result, 4, "Error: The HubSpot token was rejected (HTTP 401); create a new private app token or "
+    _fails_with(result, 4, "Error: the HubSpot token was rejected (HTTP 401); create a new private app token or "
                 "service key in HubSpot (Settings > Integrations) and set HUBSPOT_ACCESS_TOKEN.", tmp_path)
 
 

@@ -83,7 +83,7 @@ def test_the_token_never_appears_in_output_logs_or_the_store(tmp_path):
         wrong = subprocess.run([sys.executable, "-m", "hubspot_metrics", "sync"], capture_output=True,
                                env=dict(env, HUBSPOT_ACCESS_TOKEN="pat-na1-99999999-bad0-bad0-bad0-999999999999"))
         assert wrong.returncode == 4
-        assert wrong.stderr.decode().strip().splitlines()[-1].startswith("Error: The HubSpot token was rejected (HTTP 401)")
+        assert wrong.stderr.decode().strip().splitlines()[-1].startswith("Error: the HubSpot token was rejected (HTTP 401)")
         assert b"Traceback" not in wrong.stderr
         outputs += [wrong.stdout, wrong.stderr]
     secrets = [TOKEN.encode(), b"pat-na1-99999999-bad0"]

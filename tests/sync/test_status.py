@@ -63,3 +63,21 @@ def test_check_maps_missing_scopes_to_kpis(tmp_path):
         "KPIs that cannot be computed: avg_first_response_hours, csat, nps",
         "Error: The token cannot read everything the KPIs need; add the scopes listed above to the private app.",
     ]
+
+
+def test_a_killed_run_shows_as_interrupted_not_running(portal, server, tmp_path):
+    from hubspot_metrics.store import open_store
+    from hubspot_metrics.sync import SyncLock
+
+    db_path = tmp_path / "s.db"
+    run_sync(make_config(server, db_path))
+    db = open_store(db_path)
+    db.conn.execute("INSERT INTO sync_runs (started_at, status, mode, pid) "
+                    "VALUES ('2026-11-20T12:00:00.000Z', 'running', 'auto', 1)")  # what kill -9 leaves
+    db.conn.close()
+    runs = lambda result: [line for line in result.output.splitlines() if line.startswith("  #")]
+    assert runs(invoke(server, db_path, "status", "--no-live"))[0] == (
+        "  #2 2026-11-20T12:00:00.000Z → … interrupted: 0 requests, 0 × 429, 0 retries, 0 errors")
+    with SyncLock(str(db_path)):  # while a sync holds the lock, the row is its own
+        assert runs(invoke(server, db_path, "status", "--no-live"))[0].endswith(" running: 0 requests, 0 × 429, "
+                                                                               "0 retries, 0 errors")
