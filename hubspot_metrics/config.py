@@ -73,6 +73,8 @@ def _extra_properties(value: dict) -> str | None:
 
 
 def _periods(value: list) -> str | None:
+    if not value:  # an empty list would make nightly snapshot nothing, silently
+        return f"must list at least one period; use any of {', '.join(NIGHTLY_PERIODS)}"
     for v in value:
         if v not in NIGHTLY_PERIODS:
             return f"has unknown period {v!r}; use any of {', '.join(NIGHTLY_PERIODS)}"
@@ -201,6 +203,9 @@ class Config:
 def _read_file(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise ConfigError(f"Config file {path} is a folder; give the path of a TOML file, "
+                          f"e.g. {path / DEFAULT_CONFIG_NAME}.")
     except FileNotFoundError:
         raise ConfigError(f"Config file {path} does not exist; create it from config.example.toml or fix the path.")
     except OSError as exc:
@@ -235,7 +240,9 @@ def _validate(raw: dict, where: str) -> dict[str, dict[str, Any]]:
         if not isinstance(content, dict):
             raise ConfigError(f"'{top}' in {where} must be a [{top}] table.")
         for key, value in content.items():
-            if top == "metrics" and key in ("churn", "csat") and isinstance(value, dict):
+            if top == "metrics" and key in ("churn", "csat"):
+                if not isinstance(value, dict):  # not an unknown key: a sub-table written as a value
+                    raise ConfigError(f"[metrics] {key} in {where} must be a [metrics.{key}] table, not {value!r}.")
                 for sub_key, sub_value in value.items():
                     values[f"metrics.{key}"][sub_key] = _check(f"metrics.{key}", sub_key, sub_value, where)
                 continue
@@ -243,6 +250,10 @@ def _validate(raw: dict, where: str) -> dict[str, dict[str, Any]]:
     csat = values["metrics.csat"]
     if not csat["scale_min"] < csat["scale_max"]:
         raise ConfigError(f"[metrics.csat] scale_min must be below scale_max in {where}.")
+    # A threshold outside the scale makes every or no response satisfied.
+    if not csat["scale_min"] <= csat["satisfied_min"] <= csat["scale_max"]:
+        raise ConfigError(f"[metrics.csat] satisfied_min = {csat['satisfied_min']!r} in {where} must be between "
+                          f"scale_min and scale_max ({csat['scale_min']!r} to {csat['scale_max']!r}).")
     return values
 
 

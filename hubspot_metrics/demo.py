@@ -8,18 +8,20 @@ to a real portal and never touches the user's store.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import click
 
 from hubspot_metrics.config import Config, HubSpotSettings, MetricsSettings
-from hubspot_metrics.errors import StoreError
+from hubspot_metrics.errors import ConfigError, StoreError
 
 from hubspot_metrics.portal.cli import SANDBOX_TOKEN as DEMO_TOKEN  # the simulated portal's own token
 # Sales + marketing spend per month for CAC: spend is not CRM data, so the demo supplies some.
 DEMO_MONTHLY_SPEND = 25_000.0
+# What a run leaves in its folder: the store with its WAL, shared memory and sync lock, and the
+# report. Only these are deleted on the next run; anything else in the folder is the user's.
+DEMO_FILES = ("demo.db", "demo.db-wal", "demo.db-shm", "demo.db.lock", "report.html")
 
 
 def demo_config(url: str, store_path: Path, months: list[str]) -> Config:
@@ -31,8 +33,9 @@ def demo_config(url: str, store_path: Path, months: list[str]) -> Config:
 
 
 @click.command()
-@click.option("--dir", "folder", default="hubspot-metrics-demo", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for the demo store (recreated on every run).")
+# A plain path, not click.Path(file_okay=False): a file is refused below in one sentence.
+@click.option("--dir", "folder", default="hubspot-metrics-demo", show_default=True, type=click.Path(),
+              help="Folder for the demo store (its demo files are replaced on every run).")
 @click.option("--scale", default=5000, show_default=True, type=click.IntRange(50, 200_000),
               help="Contacts in the simulated portal.")
 @click.option("--seed", default=1, show_default=True, help="Seed of the generated portal.")
@@ -47,10 +50,13 @@ def demo(folder: str, scale: int, seed: int) -> None:
 
     started = time.monotonic()
     out = Path(folder)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} is a file, not a folder; give --dir a folder for the demo (a missing one is created).")
     if out.exists() and not (out / "demo.db").exists() and any(out.iterdir()):
         raise StoreError(f"{out} exists and is not a demo folder; choose another --dir.")
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    for name in DEMO_FILES:
+        (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     store_path = out / "demo.db"
 
     click.echo(f"Generating a simulated HubSpot portal with {scale:,} contacts…", err=True)
@@ -66,13 +72,14 @@ def demo(folder: str, scale: int, seed: int) -> None:
     from hubspot_metrics.sync import summarize
 
     click.echo(summarize(result, stats), err=True)
+    from hubspot_metrics.results.export import write_file
     from hubspot_metrics.results.report import build_report
 
     report_path = out / "report.html"
     db = open_store(store_path, create=False, readonly=True)
     try:
         kpis = compute_kpis(db, last_month, config.metrics)
-        report_path.write_text(build_report(db, config.metrics, portal.now), encoding="utf-8")
+        write_file(str(report_path), build_report(db, config.metrics, portal.now), "--dir")
     finally:
         db.conn.close()
     click.echo("")

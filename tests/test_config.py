@@ -82,6 +82,19 @@ def test_example_config_is_valid_and_documents_every_key():
      "[metrics.churn] mode = 'vibes' in {path} must be one of 'inactivity', 'property'."),
     ('[nonsense]\nx = 1\n',
      "Unknown section [nonsense] in {path}; remove it (known sections: hubspot, store, sync, metrics, spend, nightly)."),
+    ('[nightly]\nperiods = []\n',
+     "[nightly] periods = [] in {path} must list at least one period; "
+     "use any of month_to_date, last_month, last_quarter, year_to_date."),
+    ('[metrics.csat]\nsatisfied_min = 6\n',
+     "[metrics.csat] satisfied_min = 6 in {path} must be between scale_min and scale_max (1 to 5)."),
+    ('[metrics.csat]\nscale_min = 0\nscale_max = 10\nsatisfied_min = -1\n',
+     "[metrics.csat] satisfied_min = -1 in {path} must be between scale_min and scale_max (0 to 10)."),
+    ('[metrics.csat]\nscale_max = 3\n',  # the default satisfied_min 4 is off a 1-3 scale
+     "[metrics.csat] satisfied_min = 4 in {path} must be between scale_min and scale_max (1 to 3)."),
+    ('[metrics]\nchurn = 5\n',
+     "[metrics] churn in {path} must be a [metrics.churn] table, not 5."),
+    ('[metrics]\ncsat = "1-5"\n',
+     "[metrics] csat in {path} must be a [metrics.csat] table, not '1-5'."),
     ('[metrics\n', None),
 ])
 def test_bad_config_names_the_key_and_the_fix(tmp_path, text, expected):
@@ -97,6 +110,18 @@ def test_bad_config_names_the_key_and_the_fix(tmp_path, text, expected):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist; create it from config.example.toml"):
         load_config(str(tmp_path / "nope.toml"), env={})
+
+
+def test_a_folder_as_config_file_says_to_give_a_file(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(env={"HUBSPOT_METRICS_CONFIG": str(tmp_path)})
+    assert str(info.value) == (f"Config file {tmp_path} is a folder; give the path of a TOML file, "
+                               f"e.g. {tmp_path / 'hubspot-metrics.toml'}.")
+
+
+def test_csat_threshold_on_the_scale_edges_is_accepted(tmp_path):
+    path = write(tmp_path, "[metrics.csat]\nscale_min = 1\nscale_max = 5\nsatisfied_min = 5\n")
+    assert load_config(path, env={}).metrics.csat.satisfied_min == 5
 
 
 def test_readable_secret_warns(tmp_path):

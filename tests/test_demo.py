@@ -35,3 +35,40 @@ def test_demo_syncs_a_simulated_portal_and_prints_last_months_kpis(tmp_path):
     again = CliRunner().invoke(cli, ["demo", "--dir", str(folder), "--scale", "600"], env=env)
     assert again.exit_code == 0
     assert sqlite3.connect(folder / "demo.db").execute("SELECT count(*) FROM sync_runs").fetchone() == (1,)
+
+
+def test_a_rerun_deletes_only_the_demos_own_files(tmp_path):
+    folder = tmp_path / "demo"
+    (folder / "notes").mkdir(parents=True)
+    (folder / "notes" / "keep.txt").write_text("mine")
+    (folder / "budget.xlsx").write_bytes(b"mine too")
+    (folder / "demo.db").write_bytes(b"an old demo store")
+    for stale in ("demo.db-wal", "demo.db-shm", "demo.db.lock", "report.html"):
+        (folder / stale).write_bytes(b"stale")
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(folder), "--scale", "50"])
+    assert result.exit_code == 0, result.output
+    assert (folder / "notes" / "keep.txt").read_text() == "mine"
+    assert (folder / "budget.xlsx").read_bytes() == b"mine too"
+    assert (folder / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert sqlite3.connect(folder / "demo.db").execute("SELECT status FROM sync_runs").fetchall() == [("ok",)]
+    # The stale WAL and shared memory of the old store must not be applied to the new one.
+    for name in ("demo.db-wal", "demo.db-shm", "demo.db.lock"):
+        assert not (folder / name).exists() or (folder / name).read_bytes() != b"stale", name
+
+
+def test_dir_a_file_is_one_sentence_and_the_file_is_untouched(tmp_path):
+    path = tmp_path / "demo.txt"
+    path.write_bytes(b"not a folder")
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(path)])
+    assert (result.exit_code, result.output) == (
+        2, f"Error: {path} is a file, not a folder; give --dir a folder for the demo (a missing one is created).\n")
+    assert path.read_bytes() == b"not a folder"
+
+
+def test_dir_a_folder_of_other_files_is_refused_and_left_alone(tmp_path):
+    (tmp_path / "report.html").write_text("someone's report")
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path)])
+    assert (result.exit_code, result.output) == (
+        2, f"Error: {tmp_path} exists and is not a demo folder; choose another --dir.\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+    assert (tmp_path / "report.html").read_text() == "someone's report"

@@ -17,7 +17,9 @@ def nightly(app: App) -> None:
 
 
 @click.command()
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV file to write.")
+# Plain paths, not click.Path(dir_okay=False): check_output refuses a folder in one sentence
+# instead of click's three-line usage error.
+@click.option("--out", required=True, type=click.Path(), help="CSV file to write.")
 @click.option("--grain", type=click.Choice(["month", "quarter", "year"]), default="month", show_default=True)
 @click.option("--periods", "count", type=click.IntRange(1, 120), default=12, show_default=True,
               help="How many of the most recent closed periods.")
@@ -26,8 +28,9 @@ def nightly(app: App) -> None:
 def export(app: App, out: str, grain: str, count: int, wide: bool) -> None:
     """Write KPI history as CSV (latest snapshot per period; computed when never snapshotted)."""
     from hubspot_metrics.metrics.cli import open_synced_store
-    from hubspot_metrics.results.export import export_csv, write_file
+    from hubspot_metrics.results.export import check_output, export_csv, write_file
 
+    check_output(out, app.config.store_path)
     db = open_synced_store(app.config.store_path)
     try:
         write_file(out, export_csv(db, app.config.metrics, grain=grain, periods=count, wide=wide))
@@ -37,14 +40,15 @@ def export(app: App, out: str, grain: str, count: int, wide: bool) -> None:
 
 
 @click.command()
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@click.option("--out", required=True, type=click.Path(), help="HTML file to write.")
 @pass_app
 def report(app: App, out: str) -> None:
     """Write a self-contained HTML report: last closed month, 12-month trends, data quality."""
     from hubspot_metrics.metrics.cli import open_synced_store
-    from hubspot_metrics.results.export import write_file
+    from hubspot_metrics.results.export import check_output, write_file
     from hubspot_metrics.results.report import build_report
 
+    check_output(out, app.config.store_path, example="report.html")
     db = open_synced_store(app.config.store_path)
     try:
         write_file(out, build_report(db, app.config.metrics))

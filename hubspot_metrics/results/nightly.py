@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from hubspot_metrics.config import Config
 from hubspot_metrics.periods import named_period
-from hubspot_metrics.results.export import export_csv, write_file
+from hubspot_metrics.results.export import check_output, export_csv, write_file
 from hubspot_metrics.results.report import build_report
 from hubspot_metrics.results.snapshots import snapshot
 from hubspot_metrics.store import open_store
@@ -16,6 +16,11 @@ def run_nightly(config: Config, now: datetime | None = None, verbose: bool = Fal
     """Run the whole job; returns the summary line. Failures raise UserError (exit codes)."""
     from hubspot_metrics.cli import run_sync
 
+    # Refuse a bad export or report path before the sync, not after it.
+    if config.nightly.export_path:
+        check_output(config.nightly.export_path, config.store_path, "[nightly] export_path")
+    if config.nightly.report_path:
+        check_output(config.nightly.report_path, config.store_path, "[nightly] report_path", "report.html")
     result, stats = run_sync(config, progress_lines=verbose)
     now = now or datetime.now(timezone.utc)
     periods = [named_period(name, config.metrics.timezone, now) for name in config.nightly.periods]
