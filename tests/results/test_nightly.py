@@ -61,6 +61,16 @@ def test_nightly_syncs_snapshots_exports_reports_and_says_so_in_one_line(tmp_pat
     assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
+def test_a_night_with_retried_faults_still_prints_nothing_on_stderr(tmp_path, portal):
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        server.faults.configure(rate=0.1, kinds={"5xx", "reset", "truncate"}, seed=11)
+        code, out, err = nightly(tmp_path, server.url)
+        faults = sum(1 for r in server.request_log if r.fault)
+    retries = sqlite3.connect(tmp_path / "store.db").execute("SELECT retries FROM sync_runs").fetchone()[0]
+    assert code == 0 and faults > 0 and retries == faults
+    assert err == "" and out.startswith("nightly ok: ") and f"({retries} retries, 0 rate-limited)" in out
+
+
 def _fails_with(code_err, exit_code, message, tmp_path):
     # The reason is the whole output: nothing on stdout, one line on stderr, no traceback.
     assert code_err == (exit_code, "", message + "\n")
