@@ -371,11 +371,15 @@ class Sync:
 
     # --- properties ---------------------------------------------------------------------
 
-    def wanted_properties(self, obj: CrmObject, described: dict[str, dict]) -> list[str]:
-        names = list(obj.properties)
-        names += self.config.sync.extra_properties.get(obj.name, ())
+    def configured_properties(self, obj: CrmObject) -> list[str]:
+        """What the config adds to the object's own properties: extra ones and the churn date."""
+        names = list(self.config.sync.extra_properties.get(obj.name, ()))
         if self.config.metrics.churn.mode == "property" and obj.name in ("contacts", "companies"):
             names.append(self.config.metrics.churn.property)
+        return names
+
+    def wanted_properties(self, obj: CrmObject, described: dict[str, dict]) -> list[str]:
+        names = list(obj.properties) + self.configured_properties(obj)
         if self.config.sync.all_properties:
             names += sorted(described)
         return list(dict.fromkeys(names))
@@ -392,6 +396,11 @@ class Sync:
                 if d.get("name") and not d.get("archived"):
                     described[d["name"]] = d
         wanted = self.wanted_properties(obj, described)
+        if described:
+            for name in dict.fromkeys(self.configured_properties(obj)):
+                if name not in described and name not in obj.properties:
+                    self.warn(f"HubSpot does not define the {obj.name} property {name} named in the config "
+                              "(deleted, or misspelled?); its column stays, empty in every record read from now on.")
         definitions = {}
         for name in wanted:
             if name in described:

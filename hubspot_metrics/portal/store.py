@@ -333,6 +333,17 @@ class Portal:
             return value
         return str(value)
 
+    def delete_property(self, object_type: str, name: str) -> None:
+        """Delete a custom property and its values, as an admin can in HubSpot's settings."""
+        t = self.table(object_type)
+        with self.lock:
+            prop = t.props.get(name)
+            if prop is None or prop.hubspot_defined:
+                raise KeyError(f"no custom {t.otype.singular} property {name}")
+            del t.props[name], t.cols[name]
+            t.fmt.pop(name, None)
+            self.version += 1
+
     def update(self, object_type: str, record_id: Any, properties: dict[str, Any]) -> None:
         t = self.table(object_type)
         with self.lock:

@@ -260,3 +260,27 @@ def test_a_newly_configured_property_is_filled_for_every_record(portal, server, 
     filled = db.conn.execute("SELECT count(hs_deal_stage_probability) FROM deals WHERE archived = 0").fetchone()[0]
     expected = sum(1 for r in portal.records("deals") if r["properties"].get("hs_deal_stage_probability"))
     assert filled == expected > 100
+
+
+def test_a_property_deleted_in_hubspot_is_named_in_a_warning_and_its_column_stays(portal, server, tmp_path):
+    from dataclasses import replace
+
+    deals = sorted((r["id"] for r in portal.records("deals")), key=int)
+    portal.update("deals", deals[0], {"renewal_risk": "high"})   # a custom property, defined on first use
+    base = make_config(server, tmp_path / "store.db", objects=("deals",))
+    config = replace(base, sync=replace(base.sync, extra_properties={"deals": ("renewal_risk",)}))
+    run_sync(config)
+    portal.delete_property("deals", "renewal_risk")
+    portal.advance_clock(seconds=3600)
+    portal.update("deals", deals[1], {"dealname": "edited after the deletion"})
+    result, _ = run_sync(config, full=True)
+    assert result.status == "ok"
+    assert result.warnings == ["HubSpot does not define the deals property renewal_risk named in the config "
+                               "(deleted, or misspelled?); its column stays, empty in every record read from now on."]
+    db = open_store(config.store_path, create=False)
+    rows = dict(db.conn.execute("SELECT id, renewal_risk FROM deals WHERE id IN (?, ?)", deals[:2]).fetchall())
+    names = dict(db.conn.execute("SELECT id, dealname FROM deals WHERE id IN (?, ?)", deals[:2]).fetchall())
+    db.conn.close()
+    # The store mirrors HubSpot: a full re-read finds no value for the deleted property.
+    assert rows == {deals[0]: None, deals[1]: None}
+    assert names[deals[1]] == "edited after the deletion"
