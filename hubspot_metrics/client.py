@@ -247,7 +247,7 @@ class HubSpotClient:
             if server_limit is not None:
                 self.limiter.lower_to(server_limit)
             if remaining is not None:
-                self.limiter.observe_remaining(remaining, server_limit)
+                self.limiter.observe_remaining(remaining)
         return payload
 
     def _raise_for_status(self, what: str, status: int, body: Any, headers: Any = None) -> None:

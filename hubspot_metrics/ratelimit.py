@@ -32,16 +32,16 @@ class SlidingWindowLimiter:
         with self._lock:
             self.limit = max(1, min(self.limit, int(limit)))
 
-    def observe_remaining(self, remaining: int, server_limit: int | None = None) -> None:
-        """HubSpot said (X-HubSpot-RateLimit-Remaining of -Max) how much of its window is left.
+    def observe_remaining(self, remaining: int) -> None:
+        """HubSpot said (X-HubSpot-RateLimit-Remaining) how much of its window is left.
 
         Requests we did not send count there too: an earlier run a moment ago, another app of
-        the same account. Count them as sent now, so that we wait for them too.
+        the same account. When fewer than our own share is left, count the difference as sent
+        now, so that we wait for them too: our room is then min(our share left, HubSpot's).
         """
         with self._lock:
             self._expire(self._clock())
-            used = (server_limit or self.limit) - max(0, int(remaining))
-            used_elsewhere = used - len(self._sent)
+            used_elsewhere = self.limit - max(0, int(remaining)) - len(self._sent)
             if used_elsewhere > 0:
                 now = self._clock()
                 self._sent.extend([now] * used_elsewhere)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 
 from hubspot_metrics.client import HubSpotClient, MissingScopeError
@@ -52,7 +53,9 @@ def portal_totals(config: Config) -> dict[str, int | str]:
 
 
 def render_status(config: Config, live: bool | None = None) -> str:
-    db = open_store(config.store_path, create=False)
+    # Only reads: a store this user may not write (an analyst's copy) is opened read-only.
+    writable = os.access(config.store_path, os.W_OK) or not os.path.exists(config.store_path)
+    db = open_store(config.store_path, create=False, readonly=not writable)
     conn = db.conn
     lines = [f"Store: {config.store_path}", "", "Last runs:"]
     runs = conn.execute("SELECT id, started_at, ended_at, status, requests, rate_limited, retries, errors, message, warnings "

@@ -180,7 +180,10 @@ def sync_running(db_path: str | os.PathLike) -> bool:
     lock = f"{db_path}.lock"
     if not os.path.exists(lock):
         return False
-    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:  # e.g. another user's lock file: cannot tell, so read as if no sync ran
+        return False
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:

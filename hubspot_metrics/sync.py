@@ -16,6 +16,7 @@ import os
 import queue
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,7 +37,8 @@ log = logging.getLogger(__name__)
 
 URL_PROPERTY_BUDGET = 6_000  # characters of property names per GET, under HubSpot's URL limit
 SEARCH_PROPERTY_BUDGET = 1_500
-TRUSTED_CURSOR_AGE_MS = 86_400_000  # see `incremental`
+LOCK_ATTEMPTS = 10  # 0.5 s
+CLOCK_STATE = "clock"  # sync_state row: HubSpot's Date proven to run on the records' clock
 KPIS_BY_OBJECT = {
     "contacts": "cac, conversion_rate, customer_retention_rate, churn_rate, customer_lifetime_value (customer unit contacts)",
     "companies": "the customer KPIs when metrics.customer_object = companies",
@@ -67,13 +69,18 @@ class SyncLock:
             self._fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
         except OSError as exc:
             raise StoreError(f"Cannot create the lock file {self.path} ({exc.strerror}); check the folder's permissions.")
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self._fd)
-            raise StoreError(f"Another sync is already running on {self.path.with_suffix('')}; wait for it to finish.",
-                             exit_code=6) from None
-        return self
+        # `kpis` and `status` test the lock by taking it shared for an instant: a sync that
+        # starts in that instant waits a moment instead of calling itself a second sync.
+        for attempt in range(LOCK_ATTEMPTS):
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except BlockingIOError:
+                if attempt + 1 < LOCK_ATTEMPTS:
+                    time.sleep(0.05)
+        os.close(self._fd)
+        raise StoreError(f"Another sync is already running on {self.path.with_suffix('')}; wait for it to finish.",
+                         exit_code=6)
 
     def __exit__(self, *exc) -> None:
         if self._fd is not None:
@@ -529,72 +536,91 @@ class Sync:
 
     def incremental(self, obj: CrmObject, columns: PropertyColumns, wanted: list[str], state: dict,
                     result: ObjectResult) -> None:
-        """Search the records changed since the cursor, 200 a page, with keyset paging.
+        """Search the records changed since the cursor, 200 a page (see `_changed_pages`).
 
-        Every page is a fresh query `modified >= start AND hs_object_id > last id`, sorted by
-        id, so `after` stays at 0: HubSpot's 10,000-result cap is never approached, records
-        that change while we page cannot shift others out of view, and any number of records
-        sharing one modified millisecond (bulk imports) page like any others.
+        Search is eventually consistent, and records change while a run pages: the window
+        starts at the older of the cursor and the previous run's start (HubSpot's clock, from
+        its Date header) minus the lookback, and records are upserted by id, so the overlap
+        makes no duplicates. When the cursor is older than that, everything of the cursor's
+        millisecond was in the index at the previous run and was read then, so the window
+        starts just after it: a bulk import sharing that millisecond is not read every night.
+        That trusts Date to run on the records' clock. Until a run has seen a record stamped
+        after the previous run's Date (proof that it does), the cursor's millisecond is read
+        once more: on a simulated portal whose clock stands still, an edit can share it.
         """
         prop = obj.modified_property
         cursor = state.get("cursor_ms") or 0
-        # Search is eventually consistent, and records can change while a run pages: re-read
-        # from the older of the cursor and the previous run's start (HubSpot's clock) minus
-        # the lookback. Records are upserted by id, so the overlap makes no duplicates. When
-        # the cursor is older than that, every record at the cursor's millisecond was already
-        # visible last run, so the window starts just after it (a bulk import sharing that
-        # millisecond is not re-read every night).
         server_ms = state.get("server_ms")
         lookback_ms = self.config.sync.lookback_seconds * 1000
-        # "Visible last run" means changed more than the lookback before that run started, so
-        # the search index had them. That trusts HubSpot's Date to run on the records' clock,
-        # so only a cursor within a day of it counts: one far older may be stamped by a clock
-        # that stands still (a simulated portal), where an edit can share its millisecond.
-        # No Date header: overlap by the lookback.
-        if server_ms is None:
+        after_cursor = server_ms is not None and cursor < server_ms - lookback_ms
+        if server_ms is None:  # no Date header: overlap by the lookback
             start = cursor - lookback_ms
-        elif server_ms - TRUSTED_CURSOR_AGE_MS <= cursor < server_ms - lookback_ms:
-            start = cursor + 1
         else:
-            start = min(cursor, server_ms - lookback_ms)
-        start = max(0, start)
+            start = cursor + 1 if after_cursor else server_ms - lookback_ms
         floor = state.get("list_after") or "0"  # set when resuming an interrupted run
         newest = max(cursor, state.get("pending_cursor_ms") or 0)
         # The run's start on HubSpot's clock; a resumed run keeps the first attempt's, so the
         # next run re-reads what changed below the id floor while this one was interrupted.
         run_server_ms = state.get("pending_server_ms") if floor != "0" else self.run_server_ms
         chunks = chunk_names(wanted, SEARCH_PROPERTY_BUDGET)
+        clock_proven = False
         self.progress.start(f"{obj.name} (changes)", None)
-        while True:
-            body = {"filterGroups": [{"filters": [
-                        {"propertyName": prop, "operator": "GTE", "value": str(start)},
-                        {"propertyName": "hs_object_id", "operator": "GT", "value": floor}]}],
-                    "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-                    "properties": chunks[0], "limit": SEARCH_PAGE_SIZE}
-            page = self.client.search(obj.name, body)
-            records = _results(page)
+
+        def write(conn, records: list[dict]) -> None:
+            nonlocal newest, clock_proven
             stamps = [m for m in (modified_ms(r, prop) for r in records) if m is not None]
             newest = max([newest, *stamps])
-            with transaction(self.db) as conn:
-                result.written += self._write_page(conn, obj, columns, chunks, records)
-                conn.executemany("INSERT OR IGNORE INTO sync_changed VALUES (?, ?)",
-                                 [(obj.name, str(r["id"])) for r in records])
-                more = bool(records) and bool(_next_after(page))
-                if more:
-                    last = max((str(r["id"]) for r in records), key=lambda i: int(i) if i.isdigit() else -1)
-                    if not last.isdigit() or int(last) <= int(floor):
-                        raise HubSpotError(f"The {obj.name} search did not move past record {floor}; "
-                                           "run `hubspot-metrics sync --full`.")
-                    floor = last
-                    self.save_state(conn, obj.name, list_after=floor, pending_cursor_ms=newest,
-                                    pending_server_ms=run_server_ms)
-                else:
-                    self.save_state(conn, obj.name, list_after=None, pending_cursor_ms=None, pending_server_ms=None,
-                                    cursor_ms=newest, server_ms=run_server_ms)
+            clock_proven = clock_proven or (server_ms is not None and any(m >= server_ms for m in stamps))
+            result.written += self._write_page(conn, obj, columns, chunks, records)
+            conn.executemany("INSERT OR IGNORE INTO sync_changed VALUES (?, ?)",
+                             [(obj.name, str(r["id"])) for r in records])
             self.progress.advance(len(records))
-            if not more:
-                break
+
+        window = [{"propertyName": prop, "operator": "GTE", "value": str(max(0, start))}]
+        for records, next_floor in self._changed_pages(obj, chunks[0], window, floor):
+            with transaction(self.db) as conn:
+                write(conn, records)
+                if next_floor:  # (the last page commits no state: a kill after it re-reads it)
+                    self.save_state(conn, obj.name, list_after=next_floor, pending_cursor_ms=newest,
+                                    pending_server_ms=run_server_ms)
+        if after_cursor and not clock_proven and self.state(CLOCK_STATE) is None:
+            cursor_ms = [{"propertyName": prop, "operator": "GTE", "value": str(cursor)},
+                         {"propertyName": prop, "operator": "LT", "value": str(cursor + 1)}]
+            for records, _ in self._changed_pages(obj, chunks[0], cursor_ms, "0"):
+                with transaction(self.db) as conn:
+                    write(conn, records)
+        with transaction(self.db) as conn:
+            self.save_state(conn, obj.name, list_after=None, pending_cursor_ms=None, pending_server_ms=None,
+                            cursor_ms=newest, server_ms=run_server_ms)
+            if clock_proven:
+                self.save_state(conn, CLOCK_STATE, mode="proven")
         self.progress.finish(f"{result.written} changed records")
+
+    def _changed_pages(self, obj: CrmObject, properties: list[str], filters: list[dict],
+                       floor: str) -> Iterator[tuple[list[dict], str | None]]:
+        """(records, the id floor of the next page, or None on the last page) for one window.
+
+        Keyset paging: every page is a fresh query `filters AND hs_object_id > floor`, sorted
+        by id, so `after` stays at 0: HubSpot's 10,000-result cap is never approached, records
+        that change while we page cannot shift others out of view, and any number of records
+        sharing one modified millisecond (bulk imports) page like any others.
+        """
+        while True:
+            body = {"filterGroups": [{"filters": [*filters, {"propertyName": "hs_object_id", "operator": "GT",
+                                                             "value": floor}]}],
+                    "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                    "properties": properties, "limit": SEARCH_PAGE_SIZE}
+            page = self.client.search(obj.name, body)
+            records = _results(page)
+            if not (records and _next_after(page)):
+                yield records, None
+                return
+            last = max((str(r["id"]) for r in records), key=lambda i: int(i) if i.isdigit() else -1)
+            if not last.isdigit() or int(last) <= int(floor):
+                raise HubSpotError(f"The {obj.name} search did not move past record {floor}; "
+                                   "run `hubspot-metrics sync --full`.")
+            floor = last
+            yield records, floor
 
     def sweep_archived(self, obj: CrmObject, columns: PropertyColumns, wanted: list[str], result: ObjectResult) -> None:
         # Search never returns deleted records: the archived list is the only way to see them.

@@ -43,7 +43,7 @@ def test_requests_counted_by_hubspot_but_not_sent_by_us_are_waited_for():
     clock = FakeClock()
     limiter = SlidingWindowLimiter(10, 10.0, margin_seconds=0.01, clock=clock, sleep=clock.sleep)
     limiter.acquire()
-    limiter.observe_remaining(2, server_limit=10)   # HubSpot counts 8: 7 of them not ours
+    limiter.observe_remaining(2)                    # HubSpot counts 8: 7 of them not ours
     clock.now += 1.0
     limiter.acquire()
     limiter.acquire()                               # the 10th request in the window
@@ -61,3 +61,16 @@ def test_seconds_until_free_is_zero_with_room_and_the_oldest_request_otherwise()
     clock.now += 4.0
     limiter.acquire()
     assert limiter.seconds_until_free() == 6.0
+
+
+def test_a_larger_hubspot_window_leaves_our_whole_share_while_it_has_room():
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(100, 10.0, margin_seconds=0.0, clock=clock, sleep=clock.sleep)
+    limiter.observe_remaining(150)   # HubSpot allows 190; another app has used 40 of them
+    for _ in range(100):
+        limiter.acquire()
+    assert clock.sleeps == []
+    clock.now += 5.0
+    limiter.observe_remaining(30)    # 30 left of 190: HubSpot counts our 100 and 60 others'
+    limiter.acquire()                # our share is used up: wait for our first request to leave
+    assert clock.sleeps == [5.0]

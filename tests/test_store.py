@@ -162,3 +162,21 @@ def test_a_folder_given_as_the_store_is_refused_before_a_lock_file_lands_beside_
             attempt()
         assert str(info.value) == expected
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stores"]
+
+
+def test_a_sync_starting_while_kpis_test_the_lock_waits_a_moment_instead_of_refusing(tmp_path):
+    import fcntl
+    import threading
+
+    from hubspot_metrics.store import sync_running
+    from hubspot_metrics.sync import SyncLock
+
+    path = tmp_path / "s.db"
+    open_store(path).conn.close()
+    probe = os.open(f"{path}.lock", os.O_CREAT | os.O_RDONLY, 0o600)
+    fcntl.flock(probe, fcntl.LOCK_SH)              # what sync_running holds for an instant
+    threading.Timer(0.15, fcntl.flock, (probe, fcntl.LOCK_UN)).start()
+    with SyncLock(str(path)):
+        assert sync_running(path)
+    os.close(probe)
+    assert not sync_running(path)

@@ -12,6 +12,7 @@ import csv
 import io
 import os
 import secrets
+import stat
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -111,6 +112,13 @@ def write_file(path: str, text: str, setting: str = "--out path") -> None:
         existing = None
     except OSError as exc:
         raise ConfigError(f"Cannot write {path} ({exc.strerror}); choose another {setting}.") from None
+    if existing is not None and not stat.S_ISREG(existing):  # /dev/stdout, a pipe: nothing to replace
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+        except OSError as exc:
+            raise ConfigError(f"Cannot write {path} ({exc.strerror or exc}); choose another {setting}.") from None
+        return
     if existing is not None and not os.access(target, os.W_OK):
         # Replacing needs only a writable folder; a read-only file must stay as refused as before.
         raise ConfigError(f"Cannot write {path} (Permission denied); choose another {setting}.")

@@ -141,3 +141,18 @@ def test_a_read_only_file_stays_refused(tmp_path):
         write_file(str(out), "new")
     assert str(info.value) == f"Cannot write {out} (Permission denied); choose another --out path."
     assert out.read_text() == "old"
+
+
+def test_a_device_or_a_pipe_is_written_to_not_replaced(tmp_path):
+    import threading
+
+    write_file(os.devnull, "period,key\n")
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)  # still the device, not a regular file
+    fifo = tmp_path / "kpis.fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text(encoding="utf-8")))
+    reader.start()
+    write_file(str(fifo), "period,key\n")
+    reader.join(5)
+    assert received == ["period,key\n"] and stat.S_ISFIFO(os.stat(fifo).st_mode)

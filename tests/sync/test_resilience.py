@@ -20,7 +20,6 @@ from hubspot_metrics.portal import PortalServer, generate_portal
 from hubspot_metrics.portal.api import resolve_type
 from hubspot_metrics.portal.faults import Fault, Faults
 from hubspot_metrics.store import open_store
-from hubspot_metrics.sync import Sync
 
 from .conftest import NOW, TOKEN, full_store_dump, make_config, run_sync, stored_rows
 
@@ -61,24 +60,20 @@ def test_rate_limited_responses_are_retried_and_counted(tmp_path):
     assert full_store_dump(path) == expected
 
 
-def test_back_to_back_syncs_under_a_real_limit_see_no_429(tmp_path):
-    """The second run starts with an empty window of its own; HubSpot's Remaining header tells
-    it what the first run still occupies."""
+def test_a_run_right_after_another_waits_for_what_the_first_left_in_hubspots_window(tmp_path):
+    """The second client starts with an empty window of its own; HubSpot's Remaining header
+    tells it what the first one still occupies. Real waits: the limiter must hold back."""
     portal = generate_portal(scale=60, seed=21, now=NOW)
     with PortalServer(portal, token=TOKEN, requests_per_10s=8, search_per_second=5) as server:
-        config = make_config(server, tmp_path / "store.db", objects=("contacts", "companies"))
-        config = replace(config, hubspot=replace(config.hubspot, requests_per_10s=100,
-                                                 search_requests_per_second=4))
-        db = open_store(config.store_path)
-        runs = []
-        for full in (True, True):  # real waits: the limiter must actually hold back
-            client = HubSpotClient(config.hubspot)
-            Sync(config, db, client, full=full).run()
-            runs.append((client.stats.requests, client.stats.rate_limited))
-        db.conn.close()
+        settings = replace(make_config(server, tmp_path / "store.db").hubspot, requests_per_10s=100)
+        first, second = HubSpotClient(settings), HubSpotClient(settings)
+        for _ in range(5):
+            first.account_details()
+        for _ in range(8):       # 3 fit in HubSpot's window now; 5 must wait for the first's to leave it
+            second.account_details()
         refused = [r for r in server.request_log if r.status == 429]
-    assert all(requests > 8 for requests, _ in runs), runs  # each run alone overfills one window
-    assert [limited for _, limited in runs] == [0, 0] and refused == []
+    assert refused == [] and first.stats.rate_limited == second.stats.rate_limited == 0
+    assert len(server.request_log) == 13
 
 
 def test_daily_limit_ends_the_run_and_keeps_what_was_synced(tmp_path):

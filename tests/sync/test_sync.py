@@ -193,27 +193,30 @@ def test_an_edit_in_the_cursors_millisecond_is_caught_when_the_clock_stands_stil
     assert stored[second]["firstname"] == "after the run, same millisecond"
 
 
-def test_an_edit_in_the_cursors_millisecond_is_caught_when_date_runs_on_another_clock(tmp_path, monkeypatch):
+@pytest.mark.parametrize("hours_behind", [2, 23, 25, 24 * 180])
+def test_an_edit_in_the_cursors_millisecond_is_caught_when_date_runs_on_another_clock(tmp_path, monkeypatch,
+                                                                                    hours_behind):
     # A portal whose Date header is the wall clock while its records are stamped by a clock
-    # that stands still months earlier (as a simple simulation might be).
+    # that stands still some hours earlier (as a simple simulation might be).
     import email.utils
     import time
+    from datetime import timedelta
 
     import hubspot_metrics.portal.server as portal_server
     from hubspot_metrics.portal import PortalServer, generate_portal
     from .conftest import TOKEN
 
     monkeypatch.setattr(portal_server, "http_date", lambda ms: email.utils.formatdate(time.time(), usegmt=True))
-    portal = generate_portal(scale=200, seed=9, now=datetime(2026, 6, 1, 12, tzinfo=timezone.utc))
+    frozen = datetime.now(timezone.utc) - timedelta(hours=hours_behind)
+    portal = generate_portal(scale=200, seed=9, now=frozen)
     with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
         config = make_config(server, tmp_path / "store.db", objects=("contacts",), lookback_seconds=600)
-        first, second = sorted((r["id"] for r in portal.records("contacts")), key=int)[:2]
-        portal.update("contacts", first, {"firstname": "before the first sync"})
-        run_sync(config)
-        portal.update("contacts", second, {"firstname": "same millisecond, after the sync"})
-        run_sync(config)
+        ids = sorted((r["id"] for r in portal.records("contacts")), key=int)
+        for night, cid in enumerate(ids[:3]):  # each edit shares the frozen millisecond of the one before
+            portal.update("contacts", cid, {"firstname": f"edited before night {night + 1}"})
+            run_sync(config)
         stored = stored_rows(config.store_path, "contacts")
-        assert stored[second]["firstname"] == "same millisecond, after the sync"
+        assert [stored[cid]["firstname"] for cid in ids[:3]] == [f"edited before night {n}" for n in (1, 2, 3)]
 
 
 def test_a_resumed_incremental_rereads_what_changed_while_it_was_interrupted(portal, server, tmp_path, monkeypatch):
@@ -284,3 +287,21 @@ def test_a_property_deleted_in_hubspot_is_named_in_a_warning_and_its_column_stay
     # The store mirrors HubSpot: a full re-read finds no value for the deleted property.
     assert rows == {deals[0]: None, deals[1]: None}
     assert names[deals[1]] == "edited after the deletion"
+
+
+def test_a_quiet_object_does_not_read_its_bulk_import_again_night_after_night(portal, server, tmp_path):
+    config = make_config(server, tmp_path / "store.db", objects=("contacts", "companies"), lookback_seconds=600)
+    run_sync(config)
+    portal.advance_clock(seconds=3600)
+    portal.bulk_touch("contacts", 450, same_millisecond=True)   # then no contact changes again
+    searches_per_night = []
+    for night in range(4):
+        portal.advance_clock(seconds=86_400)
+        company = sorted((r["id"] for r in portal.records("companies")), key=int)[night]
+        portal.update("companies", company, {"name": f"edited on night {night}"})
+        server.reset_log()
+        run_sync(config)
+        searches_per_night.append(sum(1 for r in server.request_log if r.path.endswith("/contacts/search")))
+    # Night 0 reads the import (3 pages of 200); after that one empty page a night, although
+    # the import still holds the contacts' newest modified date.
+    assert searches_per_night == [3, 1, 1, 1]
