@@ -326,7 +326,8 @@ class _TwoStores:
     """One portal, two servers: the reference store syncs through a clean one, the store under
     test through one whose faults the test arms (`self.faulty.faults`)."""
 
-    def __init__(self, tmp_path, mode: str, case: Case):
+    def __init__(self, tmp_path, mode: str, case: Case, lookback_seconds: int = 0):
+        self.lookback_seconds = lookback_seconds
         self.portal = generate_portal(scale=300, seed=11, now=NOW)
         self.clean = PortalServer(self.portal, token=TOKEN, requests_per_10s=None, search_per_second=None)
         self.faulty = PortalServer(self.portal, token=TOKEN, requests_per_10s=None, search_per_second=None)
@@ -350,7 +351,7 @@ class _TwoStores:
 
     def _sync(self, server, db):
         self.case.syncs += 1
-        result, stats = run_sync(make_config(server, db))
+        result, stats = run_sync(make_config(server, db, lookback_seconds=self.lookback_seconds))
         assert result.status == "ok" and result.warnings == []
         return result, stats
 
@@ -475,6 +476,28 @@ def test_fault_matrix_ends_in_the_store_of_a_clean_sync(tmp_path, mode, kinds, r
     # Each fault but a slow answer (or the lag, which answers) costs exactly one retry.
     assert sum(n.stats.retries for n in nights) == sum(injected[k] for k in ("5xx", "reset", "truncate", "429"))
     assert sum(n.stats.rate_limited for n in nights) == injected["429"]
+
+
+@pytest.mark.slow
+def test_nights_of_edits_under_mixed_faults_with_the_default_lookback(tmp_path, case):
+    """Three nights in a row, the default 600-second overlap and every kind of fault: each
+    night's store equals the reference's, and the last one holds exactly what HubSpot holds."""
+    from .test_sync import assert_store_matches_portal
+
+    case.group = "15%"
+    with _TwoStores(tmp_path, "incremental", case, lookback_seconds=600) as stores:
+        for night in range(3):
+            if night:
+                _mutate(stores.portal)
+            stores.portal.advance_clock(seconds=86_400 - 3600)
+            requests = stores.sync_reference()
+            stores.faulty.faults.configure(rate=0.15, kinds=set(PER_REQUEST_KINDS),
+                                           seed=_covering_seed(PER_REQUEST_KINDS, 0.15, requests) + night,
+                                           slow_seconds=SLOW_SECONDS)
+            stores.sync_under_test()
+            stores.faulty.faults.clear()
+            stores.assert_same_store()
+        assert_store_matches_portal(stores.portal, stores.faulty_db)
 
 
 # --- 429 storms -----------------------------------------------------------------------------
