@@ -76,10 +76,27 @@ def test_the_token_never_appears_in_output_logs_or_the_store(tmp_path):
         env = dict(os.environ, HUBSPOT_ACCESS_TOKEN=TOKEN, HUBSPOT_API_BASE_URL=server.url,
                    HUBSPOT_METRICS_DB=str(db_path), HUBSPOT_METRICS_CONFIG=str(config_path))
         outputs = []
-        for args in (["-vv", "sync"], ["-vv", "sync"], ["status"], ["check"]):
+        out = tmp_path / "out"
+        out.mkdir()
+        for args in (["-vv", "sync"], ["-vv", "sync"], ["status"], ["check"], ["-vv", "nightly"],
+                     ["-vv", "export", "--out", str(out / "kpis.csv")], ["-vv", "export", "--wide", "--out",
+                     str(out / "wide.csv")], ["-vv", "report", "--out", str(out / "report.html")],
+                     ["-vv", "kpis", "--period", "2026-10", "--format", "json"]):
             done = subprocess.run([sys.executable, "-m", "hubspot_metrics", *args], env=env, capture_output=True)
             assert done.returncode == 0, done.stderr.decode()[-2000:]
             outputs += [done.stdout, done.stderr]
+        # The token in the config file instead of the environment (mode 600: no warning).
+        token_config = tmp_path / "token.toml"
+        token_config.write_text(config_path.read_text().replace(
+            "[hubspot]\n", f'[hubspot]\naccess_token = "{TOKEN}"\n') + f'[nightly]\nexport_path = "{out / "n.csv"}"\n'
+            f'report_path = "{out / "n.html"}"\n')
+        token_config.chmod(0o600)
+        from_file = {k: v for k, v in env.items() if k != "HUBSPOT_ACCESS_TOKEN"} | {
+            "HUBSPOT_METRICS_CONFIG": str(token_config)}
+        done = subprocess.run([sys.executable, "-m", "hubspot_metrics", "-vv", "nightly"], env=from_file,
+                              capture_output=True)
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+        outputs += [done.stdout, done.stderr]
         wrong = subprocess.run([sys.executable, "-m", "hubspot_metrics", "sync"], capture_output=True,
                                env=dict(env, HUBSPOT_ACCESS_TOKEN="pat-na1-99999999-bad0-bad0-bad0-999999999999"))
         assert wrong.returncode == 4
@@ -87,7 +104,9 @@ def test_the_token_never_appears_in_output_logs_or_the_store(tmp_path):
         assert b"Traceback" not in wrong.stderr
         outputs += [wrong.stdout, wrong.stderr]
     secrets = [TOKEN.encode(), b"pat-na1-99999999-bad0"]
-    for blob in outputs + [p.read_bytes() for p in Path(tmp_path).iterdir() if p.is_file()]:
+    produced = [p for p in Path(tmp_path).rglob("*") if p.is_file() and p.name != "token.toml"]
+    assert {p.name for p in produced} >= {"s.db", "kpis.csv", "wide.csv", "report.html", "n.csv", "n.html"}
+    for blob in outputs + [p.read_bytes() for p in produced]:
         for secret in secrets:
             assert secret not in blob
-    assert b"sync ok" in b"".join(outputs)
+    assert b"sync ok" in b"".join(outputs) and b"nightly ok" in b"".join(outputs)
