@@ -67,8 +67,9 @@ def _serve(conn, scale: int, seed: int, requests_per_10s):
                 ids = [str(r["id"]) for r in portal.records(name)]
                 step = max(1, round(1 / fraction))
                 picked = ids[::step]
-                for rid in picked:
+                for rid in picked:  # a day's edits, each at its own time
                     portal.update(name, rid, {CHANGED_PROPERTY[name]: "Bench"})
+                    portal.advance_clock(seconds=1)
                 changed[name] = len(picked)
                 changed_ids[name] = picked
             conn.send(changed)

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
@@ -39,6 +39,8 @@ URL_PROPERTY_BUDGET = 6_000  # characters of property names per GET, under HubSp
 SEARCH_PROPERTY_BUDGET = 1_500
 LOCK_ATTEMPTS = 10  # 0.5 s
 CLOCK_STATE = "clock"  # sync_state row: HubSpot's Date proven to run on the records' clock
+CLOCK_MARGIN_MS = 2_000
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 KPIS_BY_OBJECT = {
     "contacts": "cac, conversion_rate, customer_retention_rate, churn_rate, customer_lifetime_value (customer unit contacts)",
     "companies": "the customer KPIs when metrics.customer_object = companies",
@@ -542,35 +544,42 @@ class Sync:
         starts at the older of the cursor and the previous run's start (HubSpot's clock, from
         its Date header) minus the lookback, and records are upserted by id, so the overlap
         makes no duplicates. When the cursor is older than that, everything of the cursor's
-        millisecond was in the index at the previous run and was read then, so the window
-        starts just after it: a bulk import sharing that millisecond is not read every night.
-        That trusts Date to run on the records' clock. Until a run has seen a record stamped
-        after the previous run's Date (proof that it does), the cursor's millisecond is read
-        once more: on a simulated portal whose clock stands still, an edit can share it.
+        millisecond was in the index at the previous run and was read then, so the window may
+        start just after it: a bulk import sharing that millisecond is not read every night.
+        That trusts Date to run on the records' clock, which is proven once a run has seen
+        records stamped at two different times between the previous run's Date and the latest
+        one (`_clock_evidence`; remembered in sync_state). Until then the millisecond is read
+        once more, since on a simulated portal whose clock stands still an edit can share it:
+        in the window when few records share it, else (a bulk import) by a search of its own
+        that this run's proof makes unnecessary.
         """
         prop = obj.modified_property
         cursor = state.get("cursor_ms") or 0
         server_ms = state.get("server_ms")
         lookback_ms = self.config.sync.lookback_seconds * 1000
-        after_cursor = server_ms is not None and cursor < server_ms - lookback_ms
+        skip_cursor_ms = prove_later = False
+        if server_ms is not None and cursor < server_ms - lookback_ms:
+            skip_cursor_ms = self.state(CLOCK_STATE) is not None
+            prove_later = not skip_cursor_ms and self._stored_at(obj, columns, cursor) >= SEARCH_PAGE_SIZE
         if server_ms is None:  # no Date header: overlap by the lookback
             start = cursor - lookback_ms
         else:
-            start = cursor + 1 if after_cursor else server_ms - lookback_ms
+            start = cursor + 1 if skip_cursor_ms or prove_later else min(cursor, server_ms - lookback_ms)
         floor = state.get("list_after") or "0"  # set when resuming an interrupted run
         newest = max(cursor, state.get("pending_cursor_ms") or 0)
         # The run's start on HubSpot's clock; a resumed run keeps the first attempt's, so the
         # next run re-reads what changed below the id floor while this one was interrupted.
         run_server_ms = state.get("pending_server_ms") if floor != "0" else self.run_server_ms
         chunks = chunk_names(wanted, SEARCH_PROPERTY_BUDGET)
-        clock_proven = False
+        evidence: set[int] = set()
         self.progress.start(f"{obj.name} (changes)", None)
 
         def write(conn, records: list[dict]) -> None:
-            nonlocal newest, clock_proven
+            nonlocal newest
             stamps = [m for m in (modified_ms(r, prop) for r in records) if m is not None]
             newest = max([newest, *stamps])
-            clock_proven = clock_proven or (server_ms is not None and any(m >= server_ms for m in stamps))
+            if server_ms is not None and len(evidence) < 2:
+                evidence.update(self._clock_evidence(stamps, server_ms))
             result.written += self._write_page(conn, obj, columns, chunks, records)
             conn.executemany("INSERT OR IGNORE INTO sync_changed VALUES (?, ?)",
                              [(obj.name, str(r["id"])) for r in records])
@@ -583,7 +592,8 @@ class Sync:
                 if next_floor:  # (the last page commits no state: a kill after it re-reads it)
                     self.save_state(conn, obj.name, list_after=next_floor, pending_cursor_ms=newest,
                                     pending_server_ms=run_server_ms)
-        if after_cursor and not clock_proven and self.state(CLOCK_STATE) is None:
+        clock_proven = len(evidence) >= 2
+        if prove_later and not clock_proven:
             cursor_ms = [{"propertyName": prop, "operator": "GTE", "value": str(cursor)},
                          {"propertyName": prop, "operator": "LT", "value": str(cursor + 1)}]
             for records, _ in self._changed_pages(obj, chunks[0], cursor_ms, "0"):
@@ -595,6 +605,24 @@ class Sync:
             if clock_proven:
                 self.save_state(conn, CLOCK_STATE, mode="proven")
         self.progress.finish(f"{result.written} changed records")
+
+    def _stored_at(self, obj: CrmObject, columns: PropertyColumns, moment_ms: int) -> int:
+        """How many stored records carry this modified millisecond."""
+        column = columns.columns.get(obj.modified_property)
+        if column is None:
+            return 0
+        stamp = format_instant(EPOCH + timedelta(milliseconds=moment_ms))  # (exact; a float could round)
+        return self.db.conn.execute(f"SELECT count(*) FROM [{obj.name}] WHERE [{column}] = ?", [stamp]).fetchone()[0]
+
+    def _clock_evidence(self, stamps: list[int], previous_date_ms: int) -> set[int]:
+        """The modified dates that only a records' clock running with HubSpot's Date can give:
+        after the previous run's Date and not after the latest one, each with a margin for the
+        Date header's whole seconds and a little skew. A clock that stands still gives one such
+        time at most; a record dated in the future gives none."""
+        latest = self.client.server_time_ms
+        if latest is None:
+            return set()
+        return {m for m in stamps if previous_date_ms + CLOCK_MARGIN_MS <= m <= latest + CLOCK_MARGIN_MS}
 
     def _changed_pages(self, obj: CrmObject, properties: list[str], filters: list[dict],
                        floor: str) -> Iterator[tuple[list[dict], str | None]]:

@@ -167,16 +167,21 @@ def test_a_bulk_import_at_the_cursor_is_not_read_again_every_night(portal, serve
     run_sync(config)
     portal.advance_clock(seconds=3600)
     changed = sorted((r["id"] for r in portal.records("contacts")), key=int)[-3:]
-    for cid in changed:
+    for cid in changed:  # edits a minute apart, stamped on the clock that also dates the answers
         portal.update("contacts", cid, {"firstname": "edited tonight"})
+        portal.advance_clock(seconds=60)
     server.reset_log()
     run_sync(config)
     searches = [r.body for r in server.request_log if r.path.endswith("/contacts/search")]
     # The import was older than the lookback at the last run's start, so all of it was read
-    # then: one search page for the three edits, not two more for the 350 imported contacts.
-    assert len(searches) == 1
+    # then; the edits prove that HubSpot's Date runs on the records' clock: one search page
+    # for the three edits, not two more for the 350 imported contacts.
+    assert len(searches) == 1 and searches[0]["filterGroups"][0]["filters"][0]["operator"] == "GTE"
     stored = stored_rows(config.store_path, "contacts")
     assert [stored[cid]["firstname"] for cid in changed] == ["edited tonight"] * 3
+    db = open_store(config.store_path, create=False)
+    assert db.conn.execute("SELECT mode FROM sync_state WHERE object_type = 'clock'").fetchone() == ("proven",)
+    db.conn.close()
 
 
 def test_an_edit_in_the_cursors_millisecond_is_caught_when_the_clock_stands_still(portal, server, tmp_path):
@@ -193,11 +198,13 @@ def test_an_edit_in_the_cursors_millisecond_is_caught_when_the_clock_stands_stil
     assert stored[second]["firstname"] == "after the run, same millisecond"
 
 
-@pytest.mark.parametrize("hours_behind", [2, 23, 25, 24 * 180])
+@pytest.mark.parametrize("bulk", [0, 250], ids=["few at the cursor", "bulk import at the cursor"])
+@pytest.mark.parametrize("seconds_behind", [-3, 0, 2 * 3600, 23 * 3600, 25 * 3600, 180 * 86_400])
 def test_an_edit_in_the_cursors_millisecond_is_caught_when_date_runs_on_another_clock(tmp_path, monkeypatch,
-                                                                                    hours_behind):
+                                                                                    seconds_behind, bulk):
     # A portal whose Date header is the wall clock while its records are stamped by a clock
-    # that stands still some hours earlier (as a simple simulation might be).
+    # that stands still, a little ahead of it or some time behind (as a simple simulation
+    # might be). Such a clock never proves that Date runs on it.
     import email.utils
     import time
     from datetime import timedelta
@@ -207,16 +214,21 @@ def test_an_edit_in_the_cursors_millisecond_is_caught_when_date_runs_on_another_
     from .conftest import TOKEN
 
     monkeypatch.setattr(portal_server, "http_date", lambda ms: email.utils.formatdate(time.time(), usegmt=True))
-    frozen = datetime.now(timezone.utc) - timedelta(hours=hours_behind)
+    frozen = datetime.now(timezone.utc) - timedelta(seconds=seconds_behind)
     portal = generate_portal(scale=200, seed=9, now=frozen)
     with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
         config = make_config(server, tmp_path / "store.db", objects=("contacts",), lookback_seconds=600)
         ids = sorted((r["id"] for r in portal.records("contacts")), key=int)
+        if bulk:
+            portal.bulk_touch("contacts", bulk)  # more than a search page shares the frozen millisecond
         for night, cid in enumerate(ids[:3]):  # each edit shares the frozen millisecond of the one before
             portal.update("contacts", cid, {"firstname": f"edited before night {night + 1}"})
             run_sync(config)
         stored = stored_rows(config.store_path, "contacts")
         assert [stored[cid]["firstname"] for cid in ids[:3]] == [f"edited before night {n}" for n in (1, 2, 3)]
+        db = open_store(config.store_path, create=False)
+        assert db.conn.execute("SELECT count(*) FROM sync_state WHERE object_type = 'clock'").fetchone() == (0,)
+        db.conn.close()
 
 
 def test_a_resumed_incremental_rereads_what_changed_while_it_was_interrupted(portal, server, tmp_path, monkeypatch):
@@ -297,11 +309,13 @@ def test_a_quiet_object_does_not_read_its_bulk_import_again_night_after_night(po
     searches_per_night = []
     for night in range(4):
         portal.advance_clock(seconds=86_400)
-        company = sorted((r["id"] for r in portal.records("companies")), key=int)[night]
-        portal.update("companies", company, {"name": f"edited on night {night}"})
+        for company in sorted((r["id"] for r in portal.records("companies")), key=int)[2 * night:2 * night + 2]:
+            portal.update("companies", company, {"name": f"edited on night {night}"})
+            portal.advance_clock(seconds=60)
         server.reset_log()
         run_sync(config)
         searches_per_night.append(sum(1 for r in server.request_log if r.path.endswith("/contacts/search")))
-    # Night 0 reads the import (3 pages of 200); after that one empty page a night, although
-    # the import still holds the contacts' newest modified date.
+    # Night 0 reads the import (3 pages of 200), and the company edits prove HubSpot's Date;
+    # after that one empty page a night, although the import still holds the contacts' newest
+    # modified date.
     assert searches_per_night == [3, 1, 1, 1]
