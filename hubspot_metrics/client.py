@@ -101,8 +101,9 @@ class HubSpotClient:
         self._sleep = sleep
         self._clock = clock
         self.limiter = SlidingWindowLimiter(settings.requests_per_10s, 10.0, sleep=sleep, clock=clock)
+        # (the search limit is already set below HubSpot's 5 a second: a small margin will do)
         self.search_limiter = SlidingWindowLimiter(max(1, int(settings.search_requests_per_second)), 1.0,
-                                                   sleep=sleep, clock=clock)
+                                                   margin_seconds=0.05, sleep=sleep, clock=clock)
         self._token_expires_at: float | None = None
         self._token_lifetime = 1800.0
         self.server_time_ms: int | None = None  # from the last response's Date header
