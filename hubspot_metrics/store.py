@@ -123,6 +123,12 @@ def m003_kpi_snapshots(db: sqlite_utils.Database) -> None:
         PRIMARY KEY (snapshot_date, period, key))""")
 
 
+@migrations()
+def m004_pending_window(db: sqlite_utils.Database) -> None:
+    # Where an interrupted incremental run's search window started: its resume keeps it.
+    db.execute("ALTER TABLE sync_state ADD COLUMN pending_start_ms INTEGER")
+
+
 def _create_private(path: Path) -> None:
     """Create the database file readable by its owner only: it holds customer personal data."""
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)

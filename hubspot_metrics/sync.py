@@ -557,15 +557,20 @@ class Sync:
         cursor = state.get("cursor_ms") or 0
         server_ms = state.get("server_ms")
         lookback_ms = self.config.sync.lookback_seconds * 1000
-        skip_cursor_ms = prove_later = False
-        if server_ms is not None and cursor < server_ms - lookback_ms:
-            skip_cursor_ms = self.state(CLOCK_STATE) is not None
-            prove_later = not skip_cursor_ms and self._stored_at(obj, columns, cursor) >= SEARCH_PAGE_SIZE
-        if server_ms is None:  # no Date header: overlap by the lookback
-            start = cursor - lookback_ms
-        else:
-            start = cursor + 1 if skip_cursor_ms or prove_later else min(cursor, server_ms - lookback_ms)
         floor = state.get("list_after") or "0"  # set when resuming an interrupted run
+        proven = self.state(CLOCK_STATE) is not None
+        if floor != "0" and state.get("pending_start_ms") is not None:
+            # A resume keeps its first attempt's window: the records below the id floor were
+            # read with it, and the counts that chose it have changed since.
+            start = state["pending_start_ms"]
+        elif server_ms is None:  # no Date header: overlap by the lookback
+            start = cursor - lookback_ms
+        elif cursor < server_ms - lookback_ms and (proven or self._stored_at(obj, columns, cursor) >= SEARCH_PAGE_SIZE):
+            start = cursor + 1
+        else:
+            start = min(cursor, server_ms - lookback_ms)
+        start = max(0, start)
+        prove_later = start == cursor + 1 and not proven
         newest = max(cursor, state.get("pending_cursor_ms") or 0)
         # The run's start on HubSpot's clock; a resumed run keeps the first attempt's, so the
         # next run re-reads what changed below the id floor while this one was interrupted.
@@ -585,13 +590,13 @@ class Sync:
                              [(obj.name, str(r["id"])) for r in records])
             self.progress.advance(len(records))
 
-        window = [{"propertyName": prop, "operator": "GTE", "value": str(max(0, start))}]
+        window = [{"propertyName": prop, "operator": "GTE", "value": str(start)}]
         for records, next_floor in self._changed_pages(obj, chunks[0], window, floor):
             with transaction(self.db) as conn:
                 write(conn, records)
                 if next_floor:  # (the last page commits no state: a kill after it re-reads it)
                     self.save_state(conn, obj.name, list_after=next_floor, pending_cursor_ms=newest,
-                                    pending_server_ms=run_server_ms)
+                                    pending_server_ms=run_server_ms, pending_start_ms=start)
         clock_proven = len(evidence) >= 2
         if prove_later and not clock_proven:
             cursor_ms = [{"propertyName": prop, "operator": "GTE", "value": str(cursor)},
@@ -601,7 +606,7 @@ class Sync:
                     write(conn, records)
         with transaction(self.db) as conn:
             self.save_state(conn, obj.name, list_after=None, pending_cursor_ms=None, pending_server_ms=None,
-                            cursor_ms=newest, server_ms=run_server_ms)
+                            pending_start_ms=None, cursor_ms=newest, server_ms=run_server_ms)
             if clock_proven:
                 self.save_state(conn, CLOCK_STATE, mode="proven")
         self.progress.finish(f"{result.written} changed records")

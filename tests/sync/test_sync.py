@@ -319,3 +319,51 @@ def test_a_quiet_object_does_not_read_its_bulk_import_again_night_after_night(po
     # after that one empty page a night, although the import still holds the contacts' newest
     # modified date.
     assert searches_per_night == [3, 1, 1, 1]
+
+
+def test_a_resumed_run_keeps_its_window_when_a_bulk_import_sits_at_the_cursor(tmp_path, monkeypatch):
+    # Date on the wall clock, records on a clock 48 h behind that moves only when told to:
+    # HubSpot's Date is never proven, so the bulk import's millisecond gets a search of its
+    # own. The first page re-stamps some of it; the resume must not choose another window.
+    import email.utils
+    import time
+    from datetime import timedelta
+
+    import hubspot_metrics.portal.server as portal_server
+    from hubspot_metrics.client import HubSpotClient
+    from hubspot_metrics.portal import PortalServer, generate_portal
+    from .conftest import TOKEN
+
+    wall = [time.time()]
+    monkeypatch.setattr(portal_server, "http_date", lambda ms: email.utils.formatdate(wall[0], usegmt=True))
+    portal = generate_portal(scale=1000, seed=3, now=datetime.now(timezone.utc) - timedelta(hours=48))
+
+    def night():
+        portal.advance_clock(seconds=86_400)
+        wall[0] += 86_400
+
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        config = make_config(server, tmp_path / "store.db", objects=("contacts",), lookback_seconds=600)
+        run_sync(config)
+        night()
+        bulk = portal.bulk_touch("contacts", 250)
+        run_sync(config)
+        portal.update("contacts", bulk[100], {"firstname": "edited in the import's millisecond"})
+        night()
+        others = [cid for cid in (r["id"] for r in portal.records("contacts")) if cid not in set(bulk)]
+        for cid in bulk[:60] + others[:250]:  # two pages of changes tonight
+            portal.update("contacts", cid, {"firstname": "edited tonight"})
+        real_search, calls = HubSpotClient.search, []
+
+        def search_then_die(self, object_type, body):
+            calls.append(object_type)
+            if len(calls) == 2:  # killed after the first page was committed
+                raise KeyboardInterrupt
+            return real_search(self, object_type, body)
+
+        monkeypatch.setattr(HubSpotClient, "search", search_then_die)
+        with pytest.raises(KeyboardInterrupt):
+            run_sync(config)
+        monkeypatch.setattr(HubSpotClient, "search", real_search)
+        run_sync(config)
+        assert_rows_equal(stored_rows(config.store_path, "contacts"), expected_rows(portal, "contacts"), "contacts")
