@@ -39,6 +39,24 @@ def merged_away(portal, name) -> dict[str, str]:
     return survivors
 
 
+def interrupt_at_the_second_search(config, monkeypatch) -> None:
+    """One sync, interrupted when it sends its second search: after the first page committed."""
+    from hubspot_metrics.client import HubSpotClient
+
+    real_search, calls = HubSpotClient.search, []
+
+    def search_then_die(self, object_type, body):
+        calls.append(object_type)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_search(self, object_type, body)
+
+    monkeypatch.setattr(HubSpotClient, "search", search_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run_sync(config)
+    monkeypatch.setattr(HubSpotClient, "search", real_search)
+
+
 def live_count(portal, name):
     return sum(1 for _ in portal.records(name, archived=False))
 
@@ -232,8 +250,6 @@ def test_an_edit_in_the_cursors_millisecond_is_caught_when_date_runs_on_another_
 
 
 def test_a_resumed_incremental_rereads_what_changed_while_it_was_interrupted(portal, server, tmp_path, monkeypatch):
-    from hubspot_metrics.client import HubSpotClient
-
     config = make_config(server, tmp_path / "store.db", objects=("contacts",))
     run_sync(config)
     contacts = sorted((r["id"] for r in portal.records("contacts")), key=int)
@@ -241,18 +257,7 @@ def test_a_resumed_incremental_rereads_what_changed_while_it_was_interrupted(por
     assert len(contacts) > 250
     for cid in contacts[:250]:  # two search pages of changes
         portal.update("contacts", cid, {"firstname": "first edit"})
-    real_search, calls = HubSpotClient.search, []
-
-    def search_then_die(self, object_type, body):
-        calls.append(object_type)
-        if len(calls) == 2:  # killed after the first page was committed
-            raise KeyboardInterrupt
-        return real_search(self, object_type, body)
-
-    monkeypatch.setattr(HubSpotClient, "search", search_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        run_sync(config)
-    monkeypatch.setattr(HubSpotClient, "search", real_search)
+    interrupt_at_the_second_search(config, monkeypatch)
     portal.advance_clock(seconds=60)
     portal.update("contacts", contacts[0], {"firstname": "edited while interrupted"})    # below the saved id floor
     portal.advance_clock(seconds=60)
@@ -330,7 +335,6 @@ def test_a_resumed_run_keeps_its_window_when_a_bulk_import_sits_at_the_cursor(tm
     from datetime import timedelta
 
     import hubspot_metrics.portal.server as portal_server
-    from hubspot_metrics.client import HubSpotClient
     from hubspot_metrics.portal import PortalServer, generate_portal
     from .conftest import TOKEN
 
@@ -353,17 +357,6 @@ def test_a_resumed_run_keeps_its_window_when_a_bulk_import_sits_at_the_cursor(tm
         others = [cid for cid in (r["id"] for r in portal.records("contacts")) if cid not in set(bulk)]
         for cid in bulk[:60] + others[:250]:  # two pages of changes tonight
             portal.update("contacts", cid, {"firstname": "edited tonight"})
-        real_search, calls = HubSpotClient.search, []
-
-        def search_then_die(self, object_type, body):
-            calls.append(object_type)
-            if len(calls) == 2:  # killed after the first page was committed
-                raise KeyboardInterrupt
-            return real_search(self, object_type, body)
-
-        monkeypatch.setattr(HubSpotClient, "search", search_then_die)
-        with pytest.raises(KeyboardInterrupt):
-            run_sync(config)
-        monkeypatch.setattr(HubSpotClient, "search", real_search)
+        interrupt_at_the_second_search(config, monkeypatch)
         run_sync(config)
         assert_rows_equal(stored_rows(config.store_path, "contacts"), expected_rows(portal, "contacts"), "contacts")
