@@ -265,7 +265,7 @@ class HubSpotClient:
             # frees when the oldest request in it leaves: ours, when we filled it ourselves.
             # Filled by someone else, nobody knows when: 2, 4, 8, then 10 s (see `_wait`).
             reason = f"HTTP 429 {policy or 'rate limit'}"
-            remaining = _rate_headers(headers)[1] if headers else None
+            remaining = _rate_headers(headers)[1]
             if policy == "SECONDLY" or remaining:  # (room left in the window: a passing refusal)
                 raise _Retryable(reason, wait=1.0)
             ours = self.limiter.seconds_until_free()

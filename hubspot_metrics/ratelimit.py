@@ -40,19 +40,18 @@ class SlidingWindowLimiter:
         now, so that we wait for them too: our room is then min(our share left, HubSpot's).
         """
         with self._lock:
-            self._expire(self._clock())
+            now = self._clock()
+            self._expire(now)
             used_elsewhere = self.limit - max(0, int(remaining)) - len(self._sent)
-            if used_elsewhere > 0:
-                now = self._clock()
+            if used_elsewhere > 0:  # (the latest times so far: the window stays in order)
                 self._sent.extend([now] * used_elsewhere)
-                self._sent = deque(sorted(self._sent))
 
     def seconds_until_free(self) -> float:
         """How long until the oldest request we know of leaves the window (0: room now)."""
         with self._lock:
             now = self._clock()
             self._expire(now)
-            if len(self._sent) < self.limit or not self._sent:
+            if len(self._sent) < self.limit:
                 return 0.0
             return max(0.0, self._sent[0] + self.window + self.margin - now)
 

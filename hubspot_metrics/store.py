@@ -169,7 +169,7 @@ def open_store(path: str | os.PathLike, *, create: bool = True, readonly: bool =
         if "not a database" in message or "malformed" in message:
             raise StoreError(f"{path} is not a readable SQLite store (it may be corrupt); move it aside and run `hubspot-metrics sync --full`.")
         if "readonly" in message or "read-only" in message:
-            raise StoreError(f"The store {path} is read-only; make it writable by this user (chmod u+w) or choose another --db path.")
+            raise _read_only(path)
         if "locked" in message:
             raise StoreError(f"The store {path} is locked by another process; wait for it to finish and try again.")
         raise StoreError(f"Cannot open the store {path} ({message}); check the path and its permissions.")
@@ -205,11 +205,15 @@ def _check_writable(path: Path) -> None:
     # SQLite opens a file it cannot write without complaint and fails at the first write,
     # halfway through a sync: say so before anything starts.
     if not os.access(path, os.W_OK):
-        raise StoreError(f"The store {path} is read-only; make it writable by this user (chmod u+w) or choose "
-                         "another --db path.")
+        raise _read_only(path)
     if not os.access(path.parent, os.W_OK) and not Path(f"{path}-wal").exists():
         raise StoreError(f"The folder {path.parent} of the store is read-only, and SQLite keeps its write-ahead "
                          "log beside the store; make the folder writable or choose another --db path.")
+
+
+def _read_only(path: Path) -> StoreError:
+    return StoreError(f"The store {path} is read-only; make it writable by this user (chmod u+w) or choose "
+                      "another --db path.")
 
 
 def _check_ours(conn: sqlite3.Connection, path: Path) -> None:

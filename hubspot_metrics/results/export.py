@@ -102,6 +102,10 @@ def check_output(path: str, store_path: str, setting: str = "--out path", exampl
         raise ConfigError(f"Cannot write {path}: it would overwrite the store {store_path}; choose another {setting}.")
 
 
+def _cannot_write(path: str, reason, setting: str) -> ConfigError:
+    return ConfigError(f"Cannot write {path} ({reason}); choose another {setting}.")
+
+
 def write_file(path: str, text: str, setting: str = "--out path") -> None:
     """Write atomically: a temporary file beside the target, then os.replace, so a failure
     leaves the old file whole. `setting` names where the path came from, so the error says what to change."""
@@ -111,23 +115,23 @@ def write_file(path: str, text: str, setting: str = "--out path") -> None:
     except FileNotFoundError:
         existing = None
     except OSError as exc:
-        raise ConfigError(f"Cannot write {path} ({exc.strerror}); choose another {setting}.") from None
+        raise _cannot_write(path, exc.strerror, setting) from None
     if existing is not None and not stat.S_ISREG(existing):  # /dev/stdout, a pipe: nothing to replace
         try:
             with open(path, "w", encoding="utf-8", newline="") as f:
                 f.write(text)
         except OSError as exc:
-            raise ConfigError(f"Cannot write {path} ({exc.strerror or exc}); choose another {setting}.") from None
+            raise _cannot_write(path, exc.strerror or exc, setting) from None
         return
     if existing is not None and not os.access(target, os.W_OK):
         # Replacing needs only a writable folder; a read-only file must stay as refused as before.
-        raise ConfigError(f"Cannot write {path} (Permission denied); choose another {setting}.")
+        raise _cannot_write(path, "Permission denied", setting)
     temp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.{secrets.token_hex(4)}.tmp")
     try:
         # 0o666 less the umask, as open() gives a new file; an existing file keeps its mode.
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
-        raise ConfigError(f"Cannot write {path} ({exc.strerror}); choose another {setting}.") from None
+        raise _cannot_write(path, exc.strerror, setting) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             if existing is not None:
@@ -142,5 +146,5 @@ def write_file(path: str, text: str, setting: str = "--out path") -> None:
         except OSError:
             pass
         if isinstance(exc, OSError):
-            raise ConfigError(f"Cannot write {path} ({exc.strerror or exc}); choose another {setting}.") from None
+            raise _cannot_write(path, exc.strerror or exc, setting) from None
         raise
