@@ -23,7 +23,11 @@ from hubspot_metrics.periods import Period, closed_periods
 from hubspot_metrics.results.snapshots import latest_rows
 from hubspot_metrics.values import format_instant
 
-LONG_COLUMNS = ("period", "start", "end", "key", "value", "n", "reason", "unit", "computed_at")
+# `unit` says what role a value plays (`currency` for money); `currency` names the money's
+# currency (e.g. EUR) and stays empty for values that are not money.
+LONG_COLUMNS = ("period", "start", "end", "key", "value", "n", "reason", "unit", "currency", "computed_at")
+# `partial` keeps an open period from being read as a closed one once a row leaves its context.
+WIDE_COLUMNS = ("period", "start", "end", "partial", "computed_at")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -40,6 +44,15 @@ def cell(value) -> str | int:
     if isinstance(value, (int, float)):
         return repr(float(value)) if isinstance(value, float) else value
     return safe_text(str(value))
+
+
+def home_currency(db) -> str | None:
+    row = db.conn.execute("SELECT companyCurrency FROM account").fetchone()
+    return row[0] if row else None
+
+
+def is_money(unit: str | None) -> bool:
+    return (unit or "").startswith("currency")  # currency, currency_per_day, currency_per_month
 
 
 def period_rows(db, period: Period, settings: MetricsSettings, now: datetime) -> list[dict]:
@@ -61,20 +74,21 @@ def export_csv(db, settings: MetricsSettings, *, grain: str = "month", periods: 
         raise ConfigError("--periods must be 1 or more.")
     now = now or datetime.now(timezone.utc)
     chosen = closed_periods(grain, periods, settings.timezone, now)
+    currency = home_currency(db)
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     if wide:
-        writer.writerow(["period", "start", "end", "computed_at", *KPI_KEYS])
+        writer.writerow([*WIDE_COLUMNS, *KPI_KEYS])
         for period in chosen:
             rows = period_rows(db, period, settings, now)
             values = {r["key"]: r["value"] for r in rows}
-            first = rows[0]
-            writer.writerow([cell(first["period"]), cell(first["start"]), cell(first["end"]),
-                             cell(first["computed_at"]), *(cell(values.get(k)) for k in KPI_KEYS)])
+            first = {"partial": False, **rows[0]}
+            writer.writerow([*(cell(first[c]) for c in WIDE_COLUMNS), *(cell(values.get(k)) for k in KPI_KEYS)])
     else:
         writer.writerow(LONG_COLUMNS)
         for period in chosen:
             for row in period_rows(db, period, settings, now):
+                row = {"currency": currency if is_money(row["unit"]) else None, **row}
                 writer.writerow([cell(row[c]) for c in LONG_COLUMNS])
     return out.getvalue()
 

@@ -49,7 +49,7 @@ def test_export_long_and_wide_exact_bytes(tmp_path):
     db.conn.executemany("INSERT INTO kpi_snapshots VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
     text = export_csv(db, settings, grain="month", periods=2, now=NOW)
     lines = text.split("\r\n")
-    assert lines[0] == "period,start,end,key,value,n,reason,unit,computed_at"
+    assert lines[0] == "period,start,end,key,value,n,reason,unit,currency,computed_at"
     assert lines[1] == "2026-09,2026-09-01T00:00:00+00:00,2026-10-01T00:00:00+00:00,cac,,3,\"'=evil,\"\"x\"\"\",count,2026-11-20T12:00:00.000Z"
     assert "2026-10,2026-10-01T00:00:00+00:00,2026-11-01T00:00:00+00:00,nps,-40.0,3,,score,2026-11-20T12:00:00.000Z" in lines
     assert len(lines) == 1 + 2 * len(KPI_KEYS) + 1 and lines[-1] == ""
@@ -117,7 +117,7 @@ def test_nightly_end_to_end_and_its_exit_codes(tmp_path):
         assert len(summary) == 1 and re.fullmatch(
             r"nightly ok: synced [\d,]+ records in [\d,]+ requests \(0 retries, 0 rate-limited\); snapshotted 4 periods"
             r" × 33 KPIs \(.*\); exported .*k\.csv; report .*r\.html", summary[0]), summary
-        assert (tmp_path / "k.csv").read_text().startswith("period,start,end,key,value,n,reason,unit,computed_at")
+        assert (tmp_path / "k.csv").read_text().startswith("period,start,end,key,value,n,reason,unit,currency,computed_at")
         bad = subprocess.run([sys.executable, "-m", "hubspot_metrics", "nightly"], capture_output=True,
                              env={**os.environ, **env, "HUBSPOT_ACCESS_TOKEN": "pat-na1-bad"})
         assert bad.returncode == 4

@@ -47,39 +47,41 @@ def db(tmp_path):
             ("revenue", None, 0, "-no\nwon, deals", "@currency")]))
     with transaction(db) as conn:
         conn.executemany("INSERT INTO kpi_snapshots VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        conn.execute("INSERT INTO account (portalId, companyCurrency) VALUES (123, 'EUR')")
     yield db
     db.conn.close()
 
 
 def test_long_format_is_exact_rfc4180_with_formulas_neutralized_and_numbers_kept(db):
     text = export_csv(db, MetricsSettings(), grain="month", periods=2, now=NOW)
+    # The money rows name their currency; the score and the hostile unit are not money.
     assert text == (
-        "period,start,end,key,value,n,reason,unit,computed_at\r\n"
-        "2026-09,2026-09-01T00:00:00+00:00,2026-10-01T00:00:00+00:00,cac,,0,spend_not_configured,currency,"
+        "period,start,end,key,value,n,reason,unit,currency,computed_at\r\n"
+        "2026-09,2026-09-01T00:00:00+00:00,2026-10-01T00:00:00+00:00,cac,,0,spend_not_configured,currency,EUR,"
         "2026-10-03T02:00:00.000Z\r\n"
-        "2026-09,2026-09-01T00:00:00+00:00,2026-10-01T00:00:00+00:00,nps,-40.0,5,,score,2026-10-03T02:00:00.000Z\r\n"
-        "2026-09,2026-09-01T00:00:00+00:00,2026-10-01T00:00:00+00:00,revenue,10500.0,3,,currency,"
+        "2026-09,2026-09-01T00:00:00+00:00,2026-10-01T00:00:00+00:00,nps,-40.0,5,,score,,2026-10-03T02:00:00.000Z\r\n"
+        "2026-09,2026-09-01T00:00:00+00:00,2026-10-01T00:00:00+00:00,revenue,10500.0,3,,currency,EUR,"
         "2026-10-03T02:00:00.000Z\r\n"
         "2026-10,2026-10-01T00:00:00+00:00,2026-11-01T00:00:00+00:00,cac,,2,\"'=HYPERLINK(\"\"http://x\"\",\"\"a,b\"\")\","
-        "currency,2026-11-20T02:00:00.000Z\r\n"
-        "2026-10,2026-10-01T00:00:00+00:00,2026-11-01T00:00:00+00:00,nps,42.857142857142854,7,,score,"
+        "currency,EUR,2026-11-20T02:00:00.000Z\r\n"
+        "2026-10,2026-10-01T00:00:00+00:00,2026-11-01T00:00:00+00:00,nps,42.857142857142854,7,,score,,"
         "2026-11-20T02:00:00.000Z\r\n"
-        "2026-10,2026-10-01T00:00:00+00:00,2026-11-01T00:00:00+00:00,revenue,,0,\"'-no\nwon, deals\",'@currency,"
+        "2026-10,2026-10-01T00:00:00+00:00,2026-11-01T00:00:00+00:00,revenue,,0,\"'-no\nwon, deals\",'@currency,,"
         "2026-11-20T02:00:00.000Z\r\n")
 
 
 def test_wide_format_is_one_row_per_period_with_a_column_per_kpi(db):
     text = export_csv(db, MetricsSettings(), grain="month", periods=2, wide=True, now=NOW)
-    header = ("period,start,end,computed_at,cac,customer_retention_rate,customer_lifetime_value,conversion_rate,"
+    header = ("period,start,end,partial,computed_at,cac,customer_retention_rate,customer_lifetime_value,conversion_rate,"
               "churn_rate,nps,csat,avg_first_response_hours,avg_sales_cycle_days,pipeline_velocity,new_customers,"
               "leads,customers_at_start,customers_retained,revenue,paying_customers,revenue_per_customer,deals_won,"
               "deals_lost,win_rate,avg_deal_size,opportunities,median_sales_cycle_days,deal_throughput,spend,"
               "ltv_to_cac,open_deals,open_pipeline_value,nps_responses,csat_responses,tickets_created,"
               "tickets_unanswered,median_first_response_hours")
-    keys = header.split(",")[4:]
+    keys = header.split(",")[5:]
 
-    def row(period, computed_at, values):
-        return ",".join([*period, computed_at, *(values.get(k, "") for k in keys)]) + "\r\n"
+    def row(period, computed_at, values):  # closed periods only: partial is 0 on every row
+        return ",".join([*period, "0", computed_at, *(values.get(k, "") for k in keys)]) + "\r\n"
 
     assert text == (header + "\r\n"
                     + row(SEP, "2026-10-03T02:00:00.000Z", {"nps": "-40.0", "revenue": "10500.0"})
@@ -100,7 +102,7 @@ def test_the_cli_writes_utf8_without_bom_and_says_what_it_wrote(db, tmp_path):
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "s.db"), "export", "--out", str(out), "--periods", "1"])
     assert (result.exit_code, result.output) == (0, f"wrote {out}: 1 month, long format\n")
     data = out.read_bytes()
-    assert data.startswith(b"period,start,end,key,value,n,reason,unit,computed_at\r\n2026-")  # no BOM
+    assert data.startswith(b"period,start,end,key,value,n,reason,unit,currency,computed_at\r\n2026-")  # no BOM
     data.decode("utf-8")
 
 
@@ -109,9 +111,9 @@ def test_a_period_never_snapshotted_is_computed_from_the_store_at_export_time(db
     august = [line for line in lines if line.startswith("2026-08,")]
     bounds = "2026-08,2026-08-01T00:00:00+00:00,2026-09-01T00:00:00+00:00"
     assert [line.split(",")[3] for line in august] == list(KPI_KEYS)  # every key, in the spec's order
-    assert august[:2] == [f"{bounds},cac,,0,spend_not_configured,currency,2026-11-20T12:00:00.000Z",
-                          f"{bounds},customer_retention_rate,,0,no_customers_at_start,percent,2026-11-20T12:00:00.000Z"]
-    assert f"{bounds},new_customers,0.0,0,,count,2026-11-20T12:00:00.000Z" in august
+    assert august[:2] == [f"{bounds},cac,,0,spend_not_configured,currency,EUR,2026-11-20T12:00:00.000Z",
+                          f"{bounds},customer_retention_rate,,0,no_customers_at_start,percent,,2026-11-20T12:00:00.000Z"]
+    assert f"{bounds},new_customers,0.0,0,,count,,2026-11-20T12:00:00.000Z" in august
     # September and October still come from their snapshots.
     assert sum(line.startswith(("2026-09,", "2026-10,")) for line in lines) == 6
 
@@ -179,8 +181,28 @@ def test_the_long_file_reads_back_as_numbers_and_text_in_a_csv_reader_and_pandas
 
     text = export_csv(db, MetricsSettings(), grain="month", periods=2, now=NOW)
     rows = list(csv.reader(io.StringIO(text, newline="")))
-    assert [len(r) for r in rows] == [9] * 7  # the quoted line break stays inside its cell
+    assert [len(r) for r in rows] == [10] * 7  # the quoted line break stays inside its cell
     assert rows[6][6] == "'-no\nwon, deals"
     frame = pd.read_csv(io.StringIO(text, newline=""))
     assert (str(frame["value"].dtype), str(frame["n"].dtype)) == ("float64", "int64")
     assert frame["value"].tolist()[1:2] == [-40.0]  # a negative number is a number, not neutralized text
+
+
+def test_period_labels_stay_text_in_a_reader_that_guesses_types(db):
+    """The README promises that period labels are not turned into dates or numbers by a
+    reader left to guess the column types (pandas' defaults here); the wide file's `partial`
+    reads as a number a spreadsheet can filter on."""
+    import io
+
+    import pandas as pd
+
+    long = pd.read_csv(io.StringIO(export_csv(db, MetricsSettings(), grain="month", periods=2, now=NOW), newline=""))
+    assert pd.api.types.is_string_dtype(long["period"])  # text, not datetime64 or a number
+    assert long["period"].tolist() == ["2026-09"] * 3 + ["2026-10"] * 3
+    assert long["currency"].fillna("").tolist() == ["EUR", "", "EUR", "EUR", "", ""]
+    wide = pd.read_csv(io.StringIO(export_csv(db, MetricsSettings(), grain="month", periods=2, wide=True, now=NOW),
+                                   newline=""))
+    assert (wide["period"].tolist(), wide["partial"].tolist()) == (["2026-09", "2026-10"], [0, 0])
+    quarters = pd.read_csv(io.StringIO(export_csv(db, MetricsSettings(), grain="quarter", periods=2, wide=True,
+                                                  now=NOW), newline=""))
+    assert quarters["period"].tolist() == ["2026-Q2", "2026-Q3"]

@@ -56,7 +56,7 @@ def test_nightly_syncs_snapshots_exports_reports_and_says_so_in_one_line(tmp_pat
                         "min(definition_version) FROM kpi_snapshots").fetchone() == (
         4 * len(KPI_KEYS), 4, run_id, run_id, "kpi-spec-v1")
     csv_lines = (tmp_path / "kpis.csv").read_bytes().split(b"\r\n")
-    assert csv_lines[0] == b"period,start,end,key,value,n,reason,unit,computed_at"
+    assert csv_lines[0] == b"period,start,end,key,value,n,reason,unit,currency,computed_at"
     assert len(csv_lines) == 1 + 12 * len(KPI_KEYS) + 1
     assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 

@@ -91,5 +91,5 @@ def test_rerunning_a_day_replaces_it_and_earlier_days_keep_what_hubspot_said_the
     # The export reads the newest snapshot of each period.
     n = compute_kpis(db, october, settings)["kpis"]["revenue"]["n"]
     lines = export_csv(db, settings, periods=1, now=NOW + timedelta(days=2)).split("\r\n")
-    assert (f"2026-10,2026-10-01T00:00:00+00:00,2026-11-01T00:00:00+00:00,revenue,{after!r},{n},,currency,"
+    assert (f"2026-10,2026-10-01T00:00:00+00:00,2026-11-01T00:00:00+00:00,revenue,{after!r},{n},,currency,EUR,"
             "2026-11-21T12:00:00.000Z") in lines
