@@ -1,135 +1,267 @@
 """The HTML report: one self-contained file (inline CSS and SVG, no scripts, no network).
 
-It shows the last closed month against the one before with arrows, a 12-month trend chart
-per KPI, the definitions, and the data-quality warnings. Every text from HubSpot or the
-configuration is escaped.
+`gather_history` is the one place that decides which results the report shows; the rest
+turns them into what a reader needs (comparisons, colours, chart geometry) and hands that to
+the Jinja2 template `templates/report.html.j2`, which escapes every text it prints.
+
+Results are read defensively (`result.get("partial")`, a key that may be absent) so the
+report works with KPI results that do or do not carry `partial`, `as_of` and `currency`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from html import escape
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.metrics import DEFINITION_VERSION, LABELS, compute_kpis, definitions
-from hubspot_metrics.metrics.catalog import HEADLINE_KPIS
-from hubspot_metrics.metrics.render import format_value
-from hubspot_metrics.periods import closed_periods
+from hubspot_metrics.metrics.catalog import HEADLINE_KPIS, KPI_UNITS
+from hubspot_metrics.metrics.render import format_change, format_value
+from hubspot_metrics.periods import Period, closed_periods, zone
+from hubspot_metrics.results.charts import Point, Series, axis_unit, line_chart, missing_reasons
+from hubspot_metrics.results.export import home_currency
+from hubspot_metrics.values import parse_instant
 
-TREND_KPIS = HEADLINE_KPIS + ("revenue", "new_customers", "win_rate", "leads")
-# A rising churn rate, response time or sales cycle is bad news: their arrows turn red going up.
-LOWER_IS_BETTER = {"churn_rate", "avg_first_response_hours", "avg_sales_cycle_days", "cac",
-                   "median_first_response_hours", "median_sales_cycle_days", "tickets_unanswered", "deals_lost"}
-
-STYLE = """
-body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1100px;color:#1d2430;padding:0 1rem}
-h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px solid #dde3ea;padding-bottom:.3rem}
-.sub{color:#5b6573}table{border-collapse:collapse;width:100%}th,td{padding:.35rem .6rem;text-align:left;border-bottom:1px solid #eef1f4}
-th.num,td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.up{color:#12805c}.down{color:#c2362f}.flat{color:#5b6573}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:1rem}
-.card{border:1px solid #e3e8ee;border-radius:8px;padding:.6rem .8rem}.card h3{font-size:.95rem;margin:.1rem 0 .3rem}
-.card .last{font-size:1.1rem;font-weight:600}.card .sub{font-size:.8rem}svg{display:block}dl dt{font-weight:600;margin-top:.6rem}dl dd{margin-left:0;color:#3a4350}
-.warn li{margin:.2rem 0}.ok{color:#12805c}
-"""
-
-
-def _arrow(key: str, current: float | None, previous: float | None) -> tuple[str, str]:
-    if current is None or previous is None:
-        return "", "flat"
-    if current == previous:
-        return "→", "flat"
-    rising = current > previous
-    good = rising != (key in LOWER_IS_BETTER)
-    return ("▲" if rising else "▼"), ("up" if good else "down")
-
-
-def _chart(points: list[tuple[str, float | None]]) -> str:
-    """A small SVG line chart; months without a value leave a gap."""
-    width, height, pad = 240, 70, 6
-    values = [v for _, v in points if v is not None]
-    if not values:
-        return '<p class="sub">no values in these months</p>'
-    low, high = min(values), max(values)
-    span = (high - low) or 1.0
-    step = (width - 2 * pad) / max(1, len(points) - 1)
-    segments, current = [], []
-    for i, (_, v) in enumerate(points):
-        if v is None:
-            if current:
-                segments.append(current)
-            current = []
-            continue
-        x = pad + i * step
-        y = height - pad - (v - low) / span * (height - 2 * pad)
-        current.append(f"{x:.1f},{y:.1f}")
-    if current:
-        segments.append(current)
-    lines = "".join(f'<polyline fill="none" stroke="#2f6fdb" stroke-width="2" points="{" ".join(s)}"/>'
-                    for s in segments)
-    dots = "".join(f'<circle cx="{p.split(",")[0]}" cy="{p.split(",")[1]}" r="2.2" fill="#2f6fdb"/>'
-                   for s in segments for p in s)
-    first, last = escape(points[0][0]), escape(points[-1][0])
-    return (f'<svg viewBox="0 0 {width} {height + 14}" width="100%" role="img">{lines}{dots}'
-            f'<text x="{pad}" y="{height + 12}" font-size="9" fill="#5b6573">{first}</text>'
-            f'<text x="{width - pad}" y="{height + 12}" font-size="9" fill="#5b6573" text-anchor="end">{last}</text>'
-            f'</svg>')
+# The KPI cards, grouped by the question they answer (the ten KPIs, plus LTV : CAC).
+CARD_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Acquisition", ("cac", "conversion_rate", "ltv_to_cac")),
+    ("Retention and value", ("customer_retention_rate", "churn_rate", "customer_lifetime_value")),
+    ("Sales", ("avg_sales_cycle_days", "pipeline_velocity")),
+    ("Service", ("nps", "csat", "avg_first_response_hours")),
+)
+# Supporting metrics under the same headings; keys a result does not have are skipped, and
+# keys named nowhere here land under "Other", so a new metric is never lost.
+SUPPORTING_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Acquisition", ("leads", "new_customers", "spend", "lead_to_customer_days")),
+    ("Retention and value", ("customers_at_start", "customers_retained", "active_customers", "paying_customers",
+                             "revenue_per_customer", "arpa", "monthly_churn_rate")),
+    ("Sales", ("revenue", "revenue_per_day", "deals_won", "deals_lost", "win_rate", "avg_deal_size",
+               "opportunities", "new_deals", "open_deals_at_start", "median_sales_cycle_days", "deal_throughput",
+               "pipeline_speed", "open_deals", "open_pipeline_value")),
+    ("Service", ("nps_responses", "csat_responses", "tickets_created", "tickets_unanswered",
+                 "median_first_response_hours")),
+)
+# +1: a rise is good news; -1: a rise is bad news. Keys not named (spend, counts) are neutral.
+GOOD_DIRECTION: dict[str, int] = {
+    "cac": -1, "conversion_rate": +1, "ltv_to_cac": +1, "customer_retention_rate": +1, "churn_rate": -1,
+    "customer_lifetime_value": +1, "avg_sales_cycle_days": -1, "pipeline_velocity": +1, "nps": +1, "csat": +1,
+    "avg_first_response_hours": -1, "revenue": +1, "revenue_per_day": +1, "revenue_per_customer": +1, "arpa": +1,
+    "monthly_churn_rate": -1, "win_rate": +1, "avg_deal_size": +1, "median_sales_cycle_days": -1,
+    "deal_throughput": +1, "pipeline_speed": +1, "open_pipeline_value": +1, "median_first_response_hours": -1,
+    "lead_to_customer_days": -1,
+}
+# Rates and scores move in points: a relative change of a percentage misleads.
+POINT_UNITS = ("percent", "score")
+# What counts as a big move: the change against the previous value, with a floor for rates
+# and scores so that 0.2 % -> 0.5 % does not outrank a real shift.
+MOVE_FLOOR = {"percent": 1.0, "score": 10.0}
+TREND_MONTHS = 12
 
 
-def build_report(db, settings: MetricsSettings, now: datetime | None = None, months: int = 12) -> str:
+@dataclass(frozen=True)
+class History:
+    closed: list[dict]       # the closed months, oldest first; the last is the report's period
+    open: dict | None        # the month still running, measured up to its `as_of`, if any
+
+
+def gather_history(db, settings: MetricsSettings, now: datetime, months: int = TREND_MONTHS) -> History:
+    """The results the report shows: `months` closed months and the month still running."""
+    closed = [compute_kpis(db, p, settings) for p in closed_periods("month", months, settings.timezone, now)]
+    return History(closed, _open_month(db, settings, now))
+
+
+def _open_month(db, settings: MetricsSettings, now: datetime) -> dict | None:
+    """The current month up to the start of the last completed sync (nothing after it was read)."""
+    tz = zone(settings.timezone)
+    local = now.astimezone(tz)
+    start = datetime(local.year, local.month, 1, tzinfo=tz)
+    synced = last_sync(db)
+    as_of = min(synced[0], now) if synced else None
+    if as_of is None or as_of <= start:
+        return None
+    period = Period(f"{local.year:04d}-{local.month:02d}", "range", start, as_of.astimezone(tz).replace(microsecond=0))
+    result = compute_kpis(db, period, settings)
+    result.setdefault("partial", True)
+    result.setdefault("as_of", period.end.isoformat())
+    return result
+
+
+def last_sync(db) -> tuple[datetime, datetime | None] | None:
+    """Start and end of the latest successful sync."""
+    row = db.conn.execute("SELECT started_at, ended_at FROM sync_runs WHERE status = 'ok' "
+                          "ORDER BY id DESC LIMIT 1").fetchone()
+    if not row or parse_instant(row[0]) is None:
+        return None
+    return _aware(parse_instant(row[0])), _aware(parse_instant(row[1])) if row[1] else None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+# --- comparisons -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Comparison:
+    key: str
+    label: str
+    unit: str
+    current: str
+    previous: str
+    change: str          # "+3.4 pts", "-46.00 EUR"; empty when either value is missing
+    relative: str        # "+85.0 %"; empty for rates, scores, and a previous value of 0
+    arrow: str           # ▲ ▼ or =, only ever shown beside `change`
+    tone: str            # good, bad, neutral (no judgement) or none (nothing to compare)
+    n: int
+    size: float          # how large the move is, for the summary's top three
+
+
+def compare_kpi(key: str, now: dict, before: dict | None, currency: str | None) -> Comparison:
+    unit = now.get("unit") or KPI_UNITS.get(key, "")
+    value = now.get("value")
+    previous = before.get("value") if before else None
+    current_text = format_value(value, unit, currency, now.get("reason"))
+    previous_text = format_value(previous, unit, currency, before.get("reason")) if before else ""
+    if value is None or previous is None:
+        return Comparison(key, LABELS.get(key, key), unit, current_text, previous_text, "", "", "", "none",
+                          now.get("n", 0), 0.0)
+    delta = value - previous
+    change = format_change({"value": delta, "percent": None}, unit, currency)
+    relative = ""
+    if unit not in POINT_UNITS and previous > 0:
+        relative = f"{100 * delta / previous:+.1f} %"
+    direction = GOOD_DIRECTION.get(key, 0)
+    if delta == 0:
+        arrow, tone = "=", "neutral"
+    else:
+        arrow = "▲" if delta > 0 else "▼"
+        tone = "neutral" if direction == 0 else "good" if (delta > 0) == (direction > 0) else "bad"
+    size = abs(delta) / max(abs(previous), MOVE_FLOOR.get(unit, 1e-9))
+    return Comparison(key, LABELS.get(key, key), unit, current_text, previous_text, change, relative, arrow, tone,
+                      now.get("n", 0), size)
+
+
+def largest_moves(comparisons: list[Comparison], count: int = 3) -> list[Comparison]:
+    moved = [c for c in comparisons if c.tone != "none" and c.size > 0]
+    return sorted(moved, key=lambda c: -c.size)[:count]
+
+
+# --- charts ---------------------------------------------------------------------------------------
+
+def _reason_text(reason: str | None) -> str:
+    return (reason or "no value").replace("_", " ")
+
+
+def _revenue_per_day(result: dict) -> dict:
+    """Revenue per calendar day of the period (measured part, for an open month)."""
+    if "revenue_per_day" in result["kpis"]:
+        return result["kpis"]["revenue_per_day"]
+    revenue = result["kpis"]["revenue"]
+    start, end = datetime.fromisoformat(result["start"]), datetime.fromisoformat(result.get("as_of") or result["end"])
+    days = (end - start).total_seconds() / 86400
+    value = revenue["value"] / days if revenue["value"] is not None and days > 0 else None
+    return {"value": value, "n": revenue["n"], "reason": revenue["reason"], "unit": "currency_per_day"}
+
+
+def _kpi_of(result: dict, key: str) -> dict:
+    return _revenue_per_day(result) if key == "revenue_per_day" else result["kpis"].get(key, {})
+
+
+def trend(history: History, keys: tuple[str, ...], currency: str | None, title: str):
+    results = history.closed + ([history.open] if history.open else [])
+    unit = (_kpi_of(results[-1], keys[0]).get("unit") or KPI_UNITS.get(keys[0], ""))
+    series = [Series(LABELS.get(key, "Revenue per day" if key == "revenue_per_day" else key),
+                     [Point(r["period"], _kpi_of(r, key).get("value"), _kpi_of(r, key).get("reason"),
+                            bool(r.get("partial", False))) for r in results], muted=i > 0)
+              for i, key in enumerate(keys)]
+    chart = line_chart(series, axis_unit(unit, currency), lambda v: format_value(v, unit, currency),
+                       _reason_text, title)
+    reasons = {p.reason for p in series[0].points}
+    # With no value in any month, one reason (nearly always) says it all.
+    empty = None if chart else (_reason_text(reasons.pop()) if len(reasons) == 1
+                                else "; ".join(missing_reasons(series[0], _reason_text)))
+    return chart, empty
+
+
+# --- the page -------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _environment():
+    import jinja2  # here, not at the top: cron's `sync` and `kpis` never pay for loading it
+
+    # Autoescape on for every template: HubSpot's texts (currency, property names, warnings)
+    # reach the page only through the template, so none of them can become markup.
+    return jinja2.Environment(loader=jinja2.PackageLoader("hubspot_metrics.results", "templates"),
+                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                              lstrip_blocks=True)
+
+
+def _moment(iso_or_datetime, tz: ZoneInfo) -> str:
+    moment = iso_or_datetime if isinstance(iso_or_datetime, datetime) else datetime.fromisoformat(iso_or_datetime)
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def build_report(db, settings: MetricsSettings, now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
-    periods = closed_periods("month", months + 1, settings.timezone, now)
-    results = [compute_kpis(db, p, settings) for p in periods]
-    account = db.conn.execute("SELECT portalId, companyCurrency FROM account").fetchone() or (None, None)
-    currency = account[1]
-    current, previous = results[-1], results[-2]
-    trend = results[1:]
+    history = gather_history(db, settings, now)
+    current, previous = history.closed[-1], history.closed[-2] if len(history.closed) > 1 else None
+    account = db.conn.execute("SELECT portalId, timeZone FROM account").fetchone() or (None, None)
+    currency = current.get("currency") or home_currency(db)
+    used_zone = current["timezone"]
+    tz = zone(used_zone)
 
-    rows = []
-    for key in current["kpis"]:
-        cur, prev = current["kpis"][key], previous["kpis"][key]
-        arrow, css = _arrow(key, cur["value"], prev["value"])
-        rows.append(f'<tr><td>{escape(LABELS[key])}</td>'
-                    f'<td class="num">{escape(format_value(cur["value"], cur["unit"], currency, cur["reason"]))}</td>'
-                    f'<td class="num">{escape(format_value(prev["value"], prev["unit"], currency, prev["reason"]))}</td>'
-                    f'<td class="num {css}">{arrow}</td><td class="num">{cur["n"]}</td></tr>')
-    cards = []
-    for key in TREND_KPIS:
-        points = [(r["period"], r["kpis"][key]["value"]) for r in trend]
-        last = current["kpis"][key]
-        # The chart scales to its own low and high: print them, or a flat line and a cliff look alike.
-        known = [v for _, v in points if v is not None]
-        scale = (f'<div class="sub">{escape(format_value(min(known), last["unit"], currency))} – '
-                 f'{escape(format_value(max(known), last["unit"], currency))}</div>' if known else "")
-        cards.append(f'<div class="card"><h3>{escape(LABELS[key])}</h3><div class="last">'
-                     f'{escape(format_value(last["value"], last["unit"], currency, last["reason"]))}</div>'
-                     f'{scale}{_chart(points)}</div>')
-    warnings = current["warnings"]
-    quality = ("".join(f"<li>{escape(w)}</li>" for w in warnings) if warnings
-               else '<li class="ok">No data-quality gaps in this month.</li>')
+    def compared(key: str, result: dict | None = None) -> Comparison:
+        before = _kpi_of(previous, key) if previous else None
+        return compare_kpi(key, _kpi_of(result or current, key), before, currency)
+
+    card_keys = [k for _, keys in CARD_GROUPS for k in keys]
+    card_groups = []
+    for name, keys in CARD_GROUPS:
+        cards = []
+        for key in keys:
+            if key not in current["kpis"]:
+                continue
+            shown = (key, "revenue_per_day") if key == "pipeline_velocity" else (key,)
+            extra = compared("revenue_per_day") if key == "pipeline_velocity" else None
+            open_kpi = history.open["kpis"].get(key) if history.open else None
+            chart, empty = trend(history, shown, currency, f"{LABELS.get(key, key)} by month")
+            cards.append({"kpi": compared(key), "beside": extra, "chart": chart, "empty": empty,
+                          "so_far": format_value(open_kpi["value"], open_kpi["unit"], currency, open_kpi["reason"])
+                          if open_kpi else None,
+                          "definition": definitions.get(key, "")})
+        card_groups.append({"name": name, "cards": cards})
+
+    listed = {k for _, keys in SUPPORTING_GROUPS for k in keys}
+    supporting = [{"name": name, "rows": [compared(k) for k in keys if k in current["kpis"]]}
+                  for name, keys in SUPPORTING_GROUPS]
+    others = [k for k in current["kpis"] if k not in listed and k not in card_keys]
+    if others:
+        supporting.append({"name": "Other", "rows": [compared(k) for k in others]})
+
+    synced = last_sync(db)
+    open_result = history.open
     issues = db.conn.execute("SELECT object_type, property, count(*) FROM value_issues "
                              "GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 20").fetchall()
-    issue_rows = "".join(f"<tr><td>{escape(o)}</td><td>{escape(p)}</td><td class='num'>{n}</td></tr>"
-                         for o, p, n in issues)
-    defs = "".join(f"<dt>{escape(LABELS[k])} <code>{escape(k)}</code></dt><dd>{escape(definitions[k])}</dd>"
-                   for k in current["kpis"])
-    portal = f"portal {escape(str(account[0]))}, " if account[0] is not None else ""
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>CRM KPIs {escape(current["period"])}</title><style>{STYLE}</style></head>
-<body>
-<h1>CRM KPIs: {escape(current["period"])}</h1>
-<p class="sub">{portal}home currency {escape(currency or "unknown")}, time zone {escape(current["timezone"])};
-generated {escape(now.strftime("%Y-%m-%d %H:%M UTC"))}; definitions {escape(DEFINITION_VERSION)}.</p>
-<h2>Last closed month against the one before</h2>
-<table><thead><tr><th>KPI</th><th class="num">{escape(current["period"])}</th>
-<th class="num">{escape(previous["period"])}</th><th class="num">change</th><th class="num">n</th></tr></thead>
-<tbody>{"".join(rows)}</tbody></table>
-<h2>Trends over the last {months} months</h2>
-<div class="grid">{"".join(cards)}</div>
-<h2>Data quality</h2>
-<ul class="warn">{quality}</ul>
-{"<table><thead><tr><th>object</th><th>property</th><th class='num'>unparsable values</th></tr></thead><tbody>" + issue_rows + "</tbody></table>" if issue_rows else ""}
-<h2>Definitions</h2>
-<dl>{defs}</dl>
-</body></html>
-"""
+    page = {
+        "period": current["period"],
+        "previous_period": previous["period"] if previous else None,
+        "period_span": f"{_moment(current['start'], tz)} to {_moment(current['end'], tz)}",
+        "open": {"period": open_result["period"], "as_of": _moment(open_result["as_of"], tz)} if open_result else None,
+        "portal": account[0],
+        "portal_zone": account[1],
+        "zone": used_zone,
+        "currency": currency,
+        "last_sync": _moment(synced[1] or synced[0], tz) if synced else None,
+        "generated": _moment(now, tz),
+        "definitions_version": current.get("definition_version", DEFINITION_VERSION),
+        "moves": largest_moves([compared(k) for k in HEADLINE_KPIS if k in current["kpis"]]),
+        "card_groups": card_groups,
+        "supporting": [g for g in supporting if g["rows"]],
+        "warnings": current["warnings"],
+        "issues": issues,
+        "definitions": [(LABELS.get(k, k), k, definitions.get(k, "")) for k in current["kpis"]],
+        "months": len(history.closed),
+    }
+    return _environment().get_template("report.html.j2").render(page)
