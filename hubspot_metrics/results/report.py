@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
+from html import escape
 from zoneinfo import ZoneInfo
 
 from hubspot_metrics.config import MetricsSettings
@@ -190,12 +191,18 @@ def trend(history: History, keys: tuple[str, ...], currency: str | None, title: 
 @lru_cache(maxsize=1)
 def _environment():
     import jinja2  # here, not at the top: cron's `sync` and `kpis` never pay for loading it
+    from markupsafe import Markup
+
+    def escaped(value):
+        # The entities of html.escape (&quot; &#x27;), as the report has always written them;
+        # autoescape would write &#34; &#39;. Markup (a macro's output) is already escaped.
+        return value if isinstance(value, Markup) else Markup(escape(str(value)))
 
     # Autoescape on for every template: HubSpot's texts (currency, property names, warnings)
     # reach the page only through the template, so none of them can become markup.
     return jinja2.Environment(loader=jinja2.PackageLoader("hubspot_metrics.results", "templates"),
-                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-                              lstrip_blocks=True)
+                              autoescape=True, finalize=escaped, undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True)
 
 
 def _moment(iso_or_datetime, tz: ZoneInfo) -> str:
