@@ -1,4 +1,5 @@
-"""`report`: one self-contained HTML file; HubSpot's text escaped; arrows that mean good or bad."""
+"""`report`: a summary first, the KPIs as grouped cards with their numbers, supporting metrics
+grouped below; one self-contained file; HubSpot's text escaped; colour that means good or bad."""
 
 from __future__ import annotations
 
@@ -11,15 +12,18 @@ from click.testing import CliRunner
 import hubspot_metrics.results.report as report_module
 from hubspot_metrics.cli import _register, cli
 from hubspot_metrics.config import MetricsSettings
-from hubspot_metrics.metrics import KPI_KEYS, KPI_UNITS
+from hubspot_metrics.metrics import KPI_KEYS, KPI_UNITS, LABELS
 from hubspot_metrics.portal import PortalServer, generate_portal
-from hubspot_metrics.results.report import build_report
+from hubspot_metrics.results.report import Comparison, build_report, compare_kpi, gather_history, largest_moves
 from hubspot_metrics.store import open_store, transaction
 from tests.sync.conftest import TOKEN, make_config, run_sync
 
 _register()
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 HOSTILE = '<script>alert("x")</script> & \'quotes\' 🚀'
+ESCAPED = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#x27;quotes&#x27; 🚀"
+CARDS = ["cac", "conversion_rate", "ltv_to_cac", "customer_retention_rate", "churn_rate", "customer_lifetime_value",
+         "avg_sales_cycle_days", "pipeline_velocity", "nps", "csat", "avg_first_response_hours"]
 
 
 @pytest.fixture(scope="module")
@@ -31,73 +35,176 @@ def synced_store(tmp_path_factory):
     return path
 
 
-def test_the_report_loads_nothing_from_anywhere_and_has_its_four_sections(synced_store):
+def test_the_report_loads_nothing_from_anywhere_and_opens_with_its_summary(synced_store):
     db = open_store(synced_store, create=False, readonly=True)
     html = build_report(db, MetricsSettings(), NOW)
+    portal_id, = db.conn.execute("SELECT portalId FROM account").fetchone()
+    ended, = db.conn.execute("SELECT ended_at FROM sync_runs WHERE status = 'ok'").fetchone()
     db.conn.close()
     lowered = html.lower()
     # No resource can be fetched: no scripts, stylesheets, images, frames, fonts or CSS urls.
     for tag in ("<script", "<link", "<img", "<iframe", "<object", "<embed", "@import", "url(", "src=", "href="):
         assert tag not in lowered, tag
     assert not re.search(r"https?://", html)
-    assert re.findall(r"<h2>(.*?)</h2>", html) == [
-        "Last closed month against the one before", "Trends over the last 12 months", "Data quality", "Definitions"]
     assert "<h1>CRM KPIs: 2026-10</h1>" in html
-    assert '<th class="num">2026-10</th>' in html and '<th class="num">2026-09</th>' in html
-    # A comparison row and a definition for every KPI, a 12-month chart for the headline KPIs.
-    assert len(re.findall(r"<tr><td>[^<]+</td><td class=\"num\">", html)) == len(KPI_KEYS)
+    # The sync ran on today's clock, after NOW: the open month is measured up to NOW.
+    last_sync = datetime.fromisoformat(ended.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M")
+    assert re.search(r"<dl>.*?</dl>", html, re.S).group(0) == (
+        "<dl>\n"
+        "<dt>Period</dt><dd>2026-10 (2026-10-01 00:00 to 2026-11-01 00:00), closed, against 2026-09</dd>\n"
+        "<dt>Open month</dt><dd>2026-11, as of 2026-11-20 12:00 (shown hollow and dashed in the charts)</dd>\n"
+        f"<dt>Portal</dt><dd>{portal_id}, home currency EUR</dd>\n"
+        "<dt>Time zone</dt><dd>UTC (the portal's own zone is Europe/Berlin)</dd>\n"
+        f"<dt>Last sync</dt><dd>{last_sync} (UTC)</dd>\n"
+        "</dl>")
+    assert len(re.findall(r'<ol class="moves">\n(?:<li>.*?</li>\n){3}</ol>', html)) == 1
+    assert re.findall(r"<h2>(.*?)</h2>", html) == ["The ten KPIs", "Supporting metrics", "Data quality", "Definitions"]
+    assert re.findall(r"<h3>(.*?)</h3>", html) == ["Acquisition", "Retention and value", "Sales", "Service"]
+    assert re.findall(r'<article class="card" id="kpi-(\w+)">', html) == CARDS
+    assert re.findall(r'<tbody>\n<tr><th colspan="5">(.*?)</th></tr>', html) == [
+        "Acquisition", "Retention and value", "Sales", "Service"]
+    supporting = re.findall(r'<tr><td>([^<]*)</td><td class="num" data-label', html)
+    assert supporting == [LABELS[k] for k in (
+        "leads", "new_customers", "spend", "customers_at_start", "customers_retained", "paying_customers",
+        "revenue_per_customer", "revenue", "deals_won", "deals_lost", "win_rate", "avg_deal_size", "opportunities",
+        "median_sales_cycle_days", "deal_throughput", "open_deals", "open_pipeline_value", "nps_responses",
+        "csat_responses", "tickets_created", "tickets_unanswered", "median_first_response_hours")]
+    assert len(supporting) + len(CARDS) == len(KPI_KEYS)  # every KPI once: a card or a row
     assert len(re.findall(r"<dt>.*?<code>(\w+)</code></dt>", html)) == len(KPI_KEYS)
-    charts = re.findall(r"<svg .*?</svg>", html)
-    assert len(charts) >= 10
-    assert all(">2025-11</text>" in c and ">2026-10</text>" in c for c in charts)
+    # A chart per card but CAC and LTV : CAC (no spend configured): 12 closed months and the open one.
+    charts = re.findall(r'<svg class="chart".*?</svg>', html, re.S)
+    assert len(charts) == 9
+    for chart in charts:
+        assert re.findall(r'class="axis x-label" text-anchor="middle">(.*?)</text>', chart) == [
+            "Nov 25", "Feb", "May", "Aug", "Nov"]
+        assert len(re.findall(r'class="axis y-label"', chart)) == 3
+        # The open month: a hollow point (a hollow triangle when beyond the scale) on a dashed step.
+        series = chart.count('<g class="series')  # velocity is drawn with revenue per day
+        assert len(re.findall(r'class="point[^"]* open"', chart)) == series == chart.count('class="dashed"')
 
 
-def _empty_store(tmp_path, currency):
+def _store(tmp_path, currency="EUR", zone="Europe/Berlin"):
     db = open_store(tmp_path / "s.db")
     with transaction(db) as conn:
-        conn.execute("INSERT INTO account (portalId, companyCurrency) VALUES (?, ?)", [123, currency])
+        conn.execute("INSERT INTO account (portalId, timeZone, companyCurrency) VALUES (?, ?, ?)",
+                     [123, zone, currency])
     return db
 
 
 def test_text_from_hubspot_is_escaped(tmp_path):
-    db = _empty_store(tmp_path, HOSTILE)
+    db = _store(tmp_path, HOSTILE, HOSTILE)
     with transaction(db) as conn:
         conn.execute("INSERT INTO value_issues VALUES ('deals', '1', ?, 'x')", [HOSTILE])
     html = build_report(db, MetricsSettings(), NOW)
-    escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#x27;quotes&#x27; 🚀"
     assert HOSTILE not in html and "<script" not in html
-    assert f"home currency {escaped}, time zone UTC" in html
-    assert f"<tr><td>deals</td><td>{escaped}</td><td class='num'>1</td></tr>" in html
+    assert f"<dt>Portal</dt><dd>123, home currency {ESCAPED}</dd>" in html
+    assert f"<dd>UTC (the portal's own zone is {ESCAPED})</dd>" in html
+    assert f'<tr><td>deals</td><td>{ESCAPED}</td><td class="num">1</td></tr>' in html
 
 
-def test_arrows_point_the_way_the_value_moved_and_are_coloured_by_whether_that_is_good(tmp_path, monkeypatch):
-    # October against September, per key: (October, September).
-    pairs = {"revenue": (150.0, 100.0), "churn_rate": (7.4, 4.0), "cac": (287.36, 333.33), "nps": (43.1, None),
-             "win_rate": (50.0, 50.0), "deals_won": (3.0, 5.0)}
+# (October, September) per key; every other key has no value.
+PAIRS = {"revenue": (3100.0, 100.0), "churn_rate": (7.4, 4.0), "cac": (287.36, 333.33), "nps": (43.1, None),
+         "conversion_rate": (12.0, 10.0), "csat": (80.0, 80.0), "win_rate": (50.0, 50.0), "deals_won": (3.0, 5.0),
+         "spend": (2000.0, 1000.0), "pipeline_velocity": (130.0, 100.0)}
 
+
+@pytest.fixture
+def faked(monkeypatch):
     def fake_compute(db, period, settings):
-        slot = 0 if period.label == "2026-10" else 1
-        kpis = {k: {"value": pairs[k][slot] if k in pairs else None, "n": 3, "reason": None if k in pairs else "x",
-                    "unit": KPI_UNITS[k]} for k in KPI_KEYS}
-        return {"period": period.label, "start": "", "end": "", "timezone": "UTC", "warnings": [], "kpis": kpis}
+        slot = {"2026-10": 0, "2026-09": 1}.get(period.label)
+        kpis = {k: {"value": PAIRS[k][slot] if k in PAIRS and slot is not None else None, "n": 3,
+                    "reason": None if k in PAIRS and slot is not None else "no_won_deals", "unit": KPI_UNITS[k]}
+                for k in KPI_KEYS}
+        return {"period": period.label, "start": period.start.isoformat(), "end": period.end.isoformat(),
+                "timezone": "UTC", "warnings": [], "kpis": kpis}
 
     monkeypatch.setattr(report_module, "compute_kpis", fake_compute)
-    html = build_report(_empty_store(tmp_path, "EUR"), MetricsSettings(), NOW)
+
+
+def test_each_kpi_shows_both_values_and_the_change_coloured_by_what_it_means(tmp_path, faked):
+    html = build_report(_store(tmp_path), MetricsSettings(), NOW)
     rows = {m.group(1): m.group(0) for m in re.finditer(r"<tr><td>([^<]+)</td>.*?</tr>", html)}
 
-    def row(label, october, september, cell):
-        return (f'<tr><td>{label}</td><td class="num">{october}</td><td class="num">{september}</td>'
-                f'{cell}<td class="num">3</td></tr>')
+    def row(label, october, september, change, n=3):
+        return (f'<tr><td>{label}</td><td class="num" data-label="2026-10">{october}</td>'
+                f'<td class="num" data-label="2026-09">{september}</td><td class="num" data-label="Change">{change}</td>'
+                f'<td class="num" data-label="n">{n}</td></tr>')
 
-    assert rows["Revenue"] == row("Revenue", "150.00 EUR", "100.00 EUR", '<td class="num up">▲</td>')
-    assert rows["Churn rate"] == row("Churn rate", "7.4 %", "4.0 %", '<td class="num down">▲</td>')
-    assert rows["Customer acquisition cost"] == row(
-        "Customer acquisition cost", "287.36 EUR", "333.33 EUR", '<td class="num up">▼</td>')
-    assert rows["Deals won"] == row("Deals won", "3", "5", '<td class="num down">▼</td>')
-    assert rows["Win rate"] == row("Win rate", "50.0 %", "50.0 %", '<td class="num flat">→</td>')
-    assert rows["Net Promoter Score"] == row("Net Promoter Score", "+43.1", "n/a: no value",
-                                             '<td class="num flat"></td>')
+    assert rows["Revenue"] == row("Revenue", "3,100.00 EUR", "100.00 EUR", '<span class="change good"><span class='
+                                  '"nowrap">▲ +3,000.00 EUR</span> <span class="nowrap">(+3000.0 %)</span></span>')
+    # Counts and spend are grey whichever way they move; a rate moves in points, with no per cent.
+    assert rows["Deals won"] == row("Deals won", "3", "5", '<span class="change neutral"><span class="nowrap">▼ -2'
+                                    '</span> <span class="nowrap">(-40.0 %)</span></span>')
+    assert rows["Sales and marketing spend"] == row(
+        "Sales and marketing spend", "2,000.00 EUR", "1,000.00 EUR", '<span class="change neutral"><span class='
+        '"nowrap">▲ +1,000.00 EUR</span> <span class="nowrap">(+100.0 %)</span></span>')
+    assert rows["Win rate"] == row("Win rate", "50.0 %", "50.0 %",
+                                   '<span class="change neutral"><span class="nowrap">= +0.0 pts</span></span>')
+    assert rows["Leads"] == row("Leads", "n/a: no won deals", "n/a: no won deals",
+                                '<span class="change none">no comparison</span>')
+
+    card = lambda key: re.search(rf'<article class="card" id="kpi-{key}">.*?</article>', html, re.S).group(0)
+    assert ('<div class="value">7.4 %</div>\n<div class="facts">\n<span>2026-09: 4.0 %</span>\n'
+            '<span><span class="change bad"><span class="nowrap">▲ +3.4 pts</span></span></span>') in card("churn_rate")
+    assert ('<span>2026-09: 333.33 EUR</span>\n<span><span class="change good"><span class="nowrap">▼ -45.97 EUR'
+            '</span> <span class="nowrap">(-13.8 %)</span></span></span>') in card("cac")
+    assert '<span>2026-09: n/a: no value</span>\n<span><span class="change none">no comparison</span>' in card("nps")
+    # Velocity stands beside the revenue actually won per day: 3,100 EUR over October's 31 days.
+    assert ("<br><span>Actual revenue per day: 100.00 EUR/day</span>\n<span>2026-09: 3.33 EUR/day</span> "
+            '<span><span class="change good"><span class="nowrap">▲ +96.67 EUR/day</span> '
+            '<span class="nowrap">(+2900.0 %)</span></span></span>') in card("pipeline_velocity")
+    # The three largest moves of the ten KPIs (revenue is not one of them), each with its numbers.
+    assert re.search(r'<ol class="moves">.*?</ol>', html, re.S).group(0) == (
+        '<ol class="moves">\n'
+        '<li><span class="bad">Churn rate: 4.0 % → 7.4 %, ▲ +3.4 pts</span></li>\n'
+        '<li><span class="good">Pipeline velocity: 100.00 EUR/day → 130.00 EUR/day, ▲ +30.00 EUR/day (+30.0 %)'
+        '</span></li>\n'
+        '<li><span class="good">Lead → customer conversion: 10.0 % → 12.0 %, ▲ +2.0 pts</span></li>\n'
+        '</ol>')
     assert "No data-quality gaps in this month." in html
+    # Colour is explained on the page itself.
+    assert '<span class="good">green is good news</span> and <span class="bad">red is bad news</span>' in html
+
+
+def test_comparisons_in_numbers():
+    kpi = lambda key, value: {"value": value, "n": 4, "reason": None if value is not None else "no_responses",
+                              "unit": KPI_UNITS[key]}
+    assert compare_kpi("nps", kpi("nps", -10.0), kpi("nps", -30.0), "EUR") == Comparison(
+        "nps", "Net Promoter Score", "score", "-10.0", "-30.0", "+20.0", "", "▲", "good", 4, 20.0 / 30.0)
+    assert compare_kpi("avg_first_response_hours", kpi("avg_first_response_hours", 6.0),
+                       kpi("avg_first_response_hours", 4.0), None) == Comparison(
+        "avg_first_response_hours", "Average first response", "hours", "6.00 h", "4.00 h", "+2.00 h", "+50.0 %",
+        "▲", "bad", 4, 0.5)
+    # A previous value of 0 has no relative change, but the move still counts.
+    grew = compare_kpi("ltv_to_cac", kpi("ltv_to_cac", 2.0), kpi("ltv_to_cac", 0.0), None)
+    assert (grew.change, grew.relative, grew.tone) == ("+2.00", "", "good")
+    missing = compare_kpi("csat", kpi("csat", None), kpi("csat", 80.0), None)
+    assert (missing.current, missing.previous, missing.change, missing.arrow, missing.tone) == (
+        "n/a: no responses", "80.0 %", "", "", "none")
+    assert [c.key for c in largest_moves([missing, grew, compare_kpi("csat", kpi("csat", 81.0), kpi("csat", 80.0),
+                                                                     None)])] == ["ltv_to_cac", "csat"]
+
+
+def _sync(db, started, status="ok"):
+    with transaction(db) as conn:
+        conn.execute("INSERT INTO sync_runs (started_at, ended_at, status) VALUES (?, ?, ?)",
+                     [started, started, status])
+
+
+def test_the_open_month_is_measured_up_to_the_start_of_the_last_completed_sync(tmp_path, faked):
+    db = _store(tmp_path)
+    assert gather_history(db, MetricsSettings(), NOW).open is None  # never synced: nothing is known of November
+    _sync(db, "2026-10-31T23:00:00.000Z")
+    assert gather_history(db, MetricsSettings(), NOW).open is None  # synced before November began
+    _sync(db, "2026-11-18T06:00:00.000Z")
+    _sync(db, "2026-11-19T06:00:00.000Z", "error")
+    history = gather_history(db, MetricsSettings(), NOW)
+    assert [r["period"] for r in history.closed] == [
+        "2025-11", "2025-12", "2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06", "2026-07", "2026-08",
+        "2026-09", "2026-10"]
+    assert {k: history.open[k] for k in ("period", "start", "end", "partial", "as_of")} == {
+        "period": "2026-11", "start": "2026-11-01T00:00:00+00:00", "end": "2026-11-18T06:00:00+00:00",
+        "partial": True, "as_of": "2026-11-18T06:00:00+00:00"}
 
 
 def test_the_report_command_writes_the_file(synced_store, tmp_path):
