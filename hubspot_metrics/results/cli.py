@@ -43,7 +43,7 @@ def export(app: App, out: str, grain: str, count: int, wide: bool) -> None:
 @click.option("--out", required=True, type=click.Path(), help="HTML file to write.")
 @pass_app
 def report(app: App, out: str) -> None:
-    """Write a self-contained HTML report: last closed month, 12-month trends, data quality."""
+    """Write a self-contained HTML report: summary, KPI cards with 13-month trends, supporting metrics."""
     from hubspot_metrics.metrics.cli import open_synced_store
     from hubspot_metrics.results.export import check_output, write_file
     from hubspot_metrics.results.report import build_report
