@@ -83,10 +83,9 @@ def _open_month(db, settings: MetricsSettings, now: datetime) -> dict | None:
     if as_of is None or as_of <= start:
         return None
     period = Period(f"{local.year:04d}-{local.month:02d}", "range", start, as_of.astimezone(tz).replace(microsecond=0))
-    result = compute_kpis(db, period, settings)
-    result.setdefault("partial", True)
-    result.setdefault("as_of", period.end.isoformat())
-    return result
+    # The range ends at as_of, so a computation that marks open periods itself would call it
+    # closed: the report knows better.
+    return {**compute_kpis(db, period, settings), "partial": True, "as_of": period.end.isoformat()}
 
 
 def last_sync(db) -> tuple[datetime, datetime | None] | None:
