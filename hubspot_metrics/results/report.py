@@ -21,7 +21,7 @@ from hubspot_metrics.metrics import DEFINITION_VERSION, LABELS, compute_kpis, de
 from hubspot_metrics.metrics.catalog import HEADLINE_KPIS, KPI_UNITS
 from hubspot_metrics.metrics.render import format_change, format_value
 from hubspot_metrics.periods import Period, closed_periods, zone
-from hubspot_metrics.results.charts import Point, Series, axis_unit, line_chart, missing_reasons
+from hubspot_metrics.results.charts import Chart, Point, Series, axis_unit, line_chart, missing_reasons
 from hubspot_metrics.results.export import home_currency
 from hubspot_metrics.values import parse_instant
 
@@ -155,7 +155,10 @@ def _reason_text(reason: str | None) -> str:
 
 
 def _revenue_per_day(result: dict) -> dict:
-    """Revenue per calendar day of the period (measured part, for an open month)."""
+    """Revenue per calendar day of the period (its measured part, for an open month).
+
+    KPI spec v2 computes it as `revenue_per_day`; results without that key get it derived
+    here, so velocity always has the revenue actually won beside it."""
     if "revenue_per_day" in result["kpis"]:
         return result["kpis"]["revenue_per_day"]
     revenue = result["kpis"]["revenue"]
@@ -169,7 +172,9 @@ def _kpi_of(result: dict, key: str) -> dict:
     return _revenue_per_day(result) if key == "revenue_per_day" else result["kpis"].get(key, {})
 
 
-def trend(history: History, keys: tuple[str, ...], currency: str | None, title: str):
+def trend(history: History, keys: tuple[str, ...], currency: str | None, title: str) -> tuple[Chart | None, str | None]:
+    """The chart of `keys` over the history (the first key leads, the others are drawn grey),
+    or None and the reason when no month has a value."""
     results = history.closed + ([history.open] if history.open else [])
     unit = (_kpi_of(results[-1], keys[0]).get("unit") or KPI_UNITS.get(keys[0], ""))
     series = [Series(LABELS.get(key, "Revenue per day" if key == "revenue_per_day" else key),
