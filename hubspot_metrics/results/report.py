@@ -10,6 +10,7 @@ report works with KPI results that do or do not carry `partial`, `as_of` and `cu
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -21,7 +22,7 @@ from hubspot_metrics.metrics import DEFINITION_VERSION, LABELS, compute_kpis, de
 from hubspot_metrics.metrics.catalog import HEADLINE_KPIS, KPI_UNITS
 from hubspot_metrics.metrics.render import format_change, format_value
 from hubspot_metrics.periods import Period, closed_periods, zone
-from hubspot_metrics.results.charts import Chart, Point, Series, axis_unit, line_chart, missing_reasons
+from hubspot_metrics.results.charts import Chart, Point, Series, axis_unit, line_chart
 from hubspot_metrics.results.export import home_currency
 from hubspot_metrics.values import parse_instant
 
@@ -183,11 +184,13 @@ def trend(history: History, keys: tuple[str, ...], currency: str | None, title: 
               for i, key in enumerate(keys)]
     chart = line_chart(series, axis_unit(unit, currency), lambda v: format_value(v, unit, currency),
                        _reason_text, title)
-    reasons = {p.reason for p in series[0].points}
-    # With no value in any month, one reason (nearly always) says it all.
-    empty = None if chart else (_reason_text(reasons.pop()) if len(reasons) == 1
-                                else "; ".join(missing_reasons(series[0], _reason_text)))
-    return chart, empty
+    if chart:
+        return chart, None
+    # No value in any month: name each reason once, with how many months it explains.
+    reasons = Counter(_reason_text(p.reason) for p in series[0].points)
+    if len(reasons) == 1:
+        return None, next(iter(reasons))
+    return None, ", ".join(f"{reason} in {n}" for reason, n in reasons.most_common())
 
 
 # --- the page -------------------------------------------------------------------------------------

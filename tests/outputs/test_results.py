@@ -84,6 +84,7 @@ def test_snapshots_replace_the_same_day_and_keep_history(tmp_path):
     assert report.count("<svg") == 9
     empty = re.findall(r'<p class="empty">No chart: no value in any of these 13 months \((.*?)\)\.</p>', report)
     assert len(empty) == 2 and empty[0] == "spend not configured"
+    assert re.fullmatch(r"(spend not configured|no churn|no customers at start) in \d+(, .* in \d+)+", empty[1]), empty
 
 
 def test_report_escapes_text_and_points_arrows(tmp_path, monkeypatch):

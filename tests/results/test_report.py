@@ -149,6 +149,9 @@ def test_each_kpi_shows_both_values_and_the_change_coloured_by_what_it_means(tmp
     assert ('<span>2026-09: 333.33 EUR</span>\n<span><span class="change good"><span class="nowrap">▼ -45.97 EUR'
             '</span> <span class="nowrap">(-13.8 %)</span></span></span>') in card("cac")
     assert '<span>2026-09: n/a: no value</span>\n<span><span class="change none">no comparison</span>' in card("nps")
+    # No value in any month (the store was never synced: no open month): no chart, the reason instead.
+    assert ('<p class="empty">No chart: no value in any of these 12 months (no won deals).</p>'
+            in card("ltv_to_cac"))
     # Velocity stands beside the revenue actually won per day: 3,100 EUR over October's 31 days.
     assert ("<br><span>Actual revenue per day: 100.00 EUR/day</span>\n<span>2026-09: 3.33 EUR/day</span> "
             '<span><span class="change good"><span class="nowrap">▲ +96.67 EUR/day</span> '
