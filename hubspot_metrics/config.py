@@ -110,7 +110,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any, Callable | None]]] = {
         "lookback_seconds": ((int,), 600, _non_negative),
     },
     "metrics": {
-        "timezone": ((str,), "UTC", _timezone),
+        # None: the portal's own time zone, stored by sync (UTC before the first sync)
+        "timezone": ((str,), None, _timezone),
         "customer_object": ((str,), "contacts", _one_of("contacts", "companies")),
         "gross_margin": (NUMBER, 1.0, _gross_margin),
         "deal_pipelines": ((list,), [], None),
@@ -152,7 +153,7 @@ class CsatSettings:
 
 @dataclass(frozen=True)
 class MetricsSettings:
-    timezone: str = "UTC"
+    timezone: str | None = None  # None: the portal's (metrics.compute.with_store_timezone)
     customer_object: str = "contacts"
     gross_margin: float = 1.0
     deal_pipelines: tuple[str, ...] = ()

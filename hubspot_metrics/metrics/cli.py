@@ -6,7 +6,7 @@ import click
 
 from hubspot_metrics.cli import App, pass_app
 from hubspot_metrics.errors import ConfigError, StoreError
-from hubspot_metrics.metrics.compute import BREAKDOWNS, compute_kpis
+from hubspot_metrics.metrics.compute import BREAKDOWNS, complete_to, compute_kpis, with_store_timezone
 from hubspot_metrics.metrics.render import compare, render_csv, render_json, render_table
 from hubspot_metrics.metrics.sql import StoreView
 from hubspot_metrics.periods import (
@@ -14,13 +14,14 @@ from hubspot_metrics.periods import (
 from hubspot_metrics.store import open_store
 
 
-def resolve_period(period: str | None, since: str | None, until: str | None, tz: str) -> Period:
-    """--period P, or --since D --until D (one or the other, and both of the pair)."""
+def resolve_period(period: str | None, since: str | None, until: str | None, tz: str, now) -> Period:
+    """--period P, or --since D --until D (one or the other, and both of the pair); named
+    periods (last_month, ...) are relative to `now`, the instant the store is complete to."""
     if period and (since or until):
         raise ConfigError(f"Give either --period or --since/--until, not both; {PERIOD_HELP}.")
     if period:
         if period.strip() in NAMED_PERIODS:
-            return named_period(period.strip(), tz)
+            return named_period(period.strip(), tz, now)
         return parse_period(period, tz)
     if since and until:
         return period_from_range(since, until, tz)
@@ -45,7 +46,7 @@ def open_synced_store(path: str):
 @click.option("--since", metavar="DATE", help="First day of a custom range (YYYY-MM-DD), with --until.")
 @click.option("--until", metavar="DATE", help="Day after the custom range (exclusive), with --since.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
-              help="table for people (rounded), json or csv for machines (unrounded).")
+              help="table for people (rounded for reading), json or csv for machines (6 decimals).")
 @click.option("--by", type=click.Choice(BREAKDOWNS),
               help="Break down: deal and ticket KPIs by owner or pipeline, customer KPIs by owner or source.")
 @click.option("--compare", "with_compare", is_flag=True, help="Add the previous period and the change.")
@@ -53,13 +54,14 @@ def open_synced_store(path: str):
 def kpis(app: App, period_text: str | None, since: str | None, until: str | None, fmt: str, by: str | None,
          with_compare: bool) -> None:
     """Compute the KPIs for a period from the store (never calls HubSpot)."""
-    settings = app.config.metrics
-    period = resolve_period(period_text, since, until, settings.timezone)
     db = open_synced_store(app.config.store_path)
     try:
-        result = compute_kpis(db, period, settings, by=by)
+        settings = with_store_timezone(db, app.config.metrics)
+        now = complete_to(db)
+        period = resolve_period(period_text, since, until, settings.timezone, now)
+        result = compute_kpis(db, period, settings, by=by, now=now)
         if with_compare:
-            result = compare(result, compute_kpis(db, previous_period(period), settings))
+            result = compare(result, compute_kpis(db, previous_period(period), settings, now=now))
     finally:
         db.conn.close()
     if fmt == "json":

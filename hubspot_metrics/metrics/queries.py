@@ -6,7 +6,7 @@ groups and every query runs once per call.
 
 Families: customers (the customer unit's records, plus their won deals for purchases and
 paying customers), deals, tickets and survey answers. Definitions are those of
-docs/kpi-spec.md; the comments name the spec's rule where a condition is not obvious.
+docs/metrics.md; the comments name its section where a condition is not obvious.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import copy
 import dataclasses
 import json
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.metrics.sql import (
-    CUSTOMER_ASSOCIATIONS, EXCLUDED_INDEX_WHERE, StoreView, bad_flag, bad_number, ms, number, quote)
-from hubspot_metrics.periods import Period
+    CUSTOMER_ASSOCIATIONS, DAY_SUFFIX, EXCLUDED_INDEX_WHERE, StoreView, bad_flag, bad_number, ms, number, quote)
+from hubspot_metrics.periods import Period, first_midnight_at_or_after
 from hubspot_metrics.values import TIMESTAMP_GLOB, format_instant
 
 ALL = "*"  # the only group key when there is no breakdown
@@ -68,6 +68,10 @@ class CustomerCounts(Counts):
     at_start: int = 0         # |S(P)|
     retained: int = 0         # |R(P)|
     paying: int = 0           # associated with a won deal closed in P
+    active: dict = field(default_factory=dict)  # cut i -> |A(b_i)| (Period.boundaries)
+    kept: dict = field(default_factory=dict)    # piece i -> active at b_i and at b_i+1: |R(m)|
+    lead_to_customer_ms: list = field(default_factory=list)  # cd - createdate, new customers of P, >= 0
+    lead_to_customer_negative: int = 0
     unparsable: dict = field(default_factory=dict)
 
 
@@ -76,17 +80,17 @@ class DealCounts(Counts):
     records: int = 0
     won: int = 0                      # won, close time in P
     lost: int = 0
-    won_with_amount: int = 0
-    revenue: float = 0.0
+    won_amounts: list = field(default_factory=list)       # amounts of the won deals of P that have one
+    customer_amounts: list = field(default_factory=list)  # of those, deals with a customer-unit record
     cycles_ms: list = field(default_factory=list)  # closedate - createdate of won deals in P, >= 0
     negative_cycle: int = 0
     won_without_createdate: int = 0
     won_without_amount: int = 0
     won_foreign_without_home: int = 0  # of those: an amount, but in another currency
-    opportunities: int = 0            # created in P
-    open: int = 0                     # open at P.end
-    open_with_amount: int = 0
-    open_value: float = 0.0
+    new_deals: int = 0                # created in P
+    open_at_start: int = 0            # open at P.start
+    open: int = 0                     # open at P.end (as_of for an open period)
+    open_amounts: list = field(default_factory=list)
     open_without_amount: int = 0
     closed_without_closedate: int = 0
     unknown_stage: int = 0            # open, in a stage missing from the pipeline settings
@@ -112,11 +116,26 @@ class SurveyCounts(Counts):
 
 # --- the queries ---------------------------------------------------------------------------
 
+DEAL_PROPERTIES = ("closedate", "createdate", "amount", "amount_in_home_currency", "deal_currency_code",
+                   "hs_is_closed_won", "hs_is_closed")
+# Over the deal facts: open at P.start / at the end of P = created before it and not closed
+# before it; a closed deal without a close time is neither open nor counted in a period.
+OPEN_AT_START = "create_pos = -1 AND (state IN ('O', 'U') OR close_pos >= 0)"
+OPEN_AT_END = "create_pos <= 0 AND (state IN ('O', 'U') OR close_pos = 1)"
+
 def _shifted(moment: datetime, days: float) -> str:
     try:
         return format_instant(moment - timedelta(days=days))
     except OverflowError:  # an inactivity window longer than recorded history
         return "0000-01-01T00:00:00.000Z"
+
+
+def _day_twin(instant: str, zone) -> str:
+    try:
+        moment = datetime.fromisoformat(instant.replace("Z", "+00:00"))
+        return format_instant(first_midnight_at_or_after(moment, zone))
+    except (ValueError, OverflowError):  # the far-past bound of a window longer than history
+        return instant
 
 
 def _count(condition: str) -> str:
@@ -136,11 +155,18 @@ class Queries:
         self.inactivity = settings.churn.mode == "inactivity"
         start, end = period.utc_bounds()
         days = settings.churn.inactivity_days
+        self.cuts = [moment.astimezone(timezone.utc) for moment in period.boundaries()]
         self.params: dict = {"s": format_instant(start), "e": format_instant(end),
                              # active(c, t) in inactivity mode: the latest purchase p < t has p >= t - L
                              "thr_s": _shifted(start, days), "thr_e": _shifted(end, days),
-                             "deals_pipelines": json.dumps(list(settings.deal_pipelines)),
-                             "tickets_pipelines": json.dumps(list(settings.ticket_pipelines))}
+                             **{f"b{i}": format_instant(cut) for i, cut in enumerate(self.cuts)},
+                             **{f"thr{i}": _shifted(cut, days) for i, cut in enumerate(self.cuts)}}
+        # Date-only values compare by local date (sql.Instant): every instant gets its twin.
+        zone = period.start.tzinfo
+        for name, value in list(self.params.items()):
+            self.params[name + DAY_SUFFIX] = _day_twin(value, zone)
+        self.params.update({"deals_pipelines": json.dumps(list(settings.deal_pipelines)),
+                            "tickets_pipelines": json.dumps(list(settings.ticket_pipelines))})
         self.excluded = {t: view.merged_ids(t) for t in ("contacts", "companies", "deals", "tickets",
                                                          "feedback_submissions") if view.has(t)}
         for table, ids in self.excluded.items():
@@ -258,18 +284,34 @@ class Queries:
             # spec 2.4: a cohort of the leads of P; converted = customer date before P.end
             ("converted", _count(f"{ld.between(':s', ':e')} AND {cd.before(':e')}")),
         ]
+        created = self.view.instant(table, "createdate", alias="c")
+        if created.columns:
+            # lead_to_customer_days: from the record's creation to its customer date
+            since_created = f"{cd.between(':s', ':e')} AND {created.value()} IS NOT NULL"
+            aggregates += [
+                ("lead_to_customer_ms", f"json_group_array({ms(cd.value())} - {ms(created.value())}) FILTER "
+                                        f"(WHERE {since_created} AND {cd.value()} >= {created.value()})"),
+                ("lead_to_customer_negative", _count(f"{since_created} AND {cd.value()} < {created.value()}")),
+            ]
         dated = list(CUSTOMER_DATE + LEAD_DATE)
+        last = len(self.cuts) - 1
         if self.inactivity:
             # Active by the customer date alone (it is a purchase): cd in [t - L, t). Customers
             # kept active by a won deal are added by `purchases`, which sees their deals.
             aggregates += [("at_start", _count(cd.between(":thr_s", ":s"))),
                            ("retained", _count(cd.between(":thr_e", ":s")))]
+            aggregates += [(f"active:{i}", _count(cd.between(f":thr{i}", f":b{i}"))) for i in range(last + 1)]
+            aggregates += [(f"kept:{i}", _count(cd.between(f":thr{i + 1}", f":b{i}"))) for i in range(last)]
         else:
             churn = self.view.instant(table, self.settings.churn.property, alias="c")
-            # spec 7.7: an empty or unparsable churn date means not churned
+            # an empty or unparsable churn date means not churned (docs/metrics.md, "Churn")
             not_churned = lambda t: f"({churn.missing()} OR {churn.at_or_after(t)})"
             aggregates += [("at_start", _count(f"{cd.before(':s')} AND {not_churned(':s')}")),
                            ("retained", _count(f"{cd.before(':s')} AND {not_churned(':e')}"))]
+            aggregates += [(f"active:{i}", _count(f"{cd.before(f':b{i}')} AND {not_churned(f':b{i}')}"))
+                           for i in range(last + 1)]
+            aggregates += [(f"kept:{i}", _count(f"{cd.before(f':b{i}')} AND {not_churned(f':b{i + 1}')}"))
+                           for i in range(last)]
             dated.append(self.settings.churn.property)
         aggregates += self._unparsable_instants(table, dated, "c")
         rows = self._run(f"{quote(table)} c", self.live(table, "c"), self._group("customers", table, by, "c"),
@@ -277,9 +319,7 @@ class Queries:
         groups = {key: _counts(CustomerCounts, values) for key, values in rows.items()}
         for key, extra in self.purchases(by).items():
             counts = groups.setdefault(key, CustomerCounts())
-            counts.paying += extra.paying
-            counts.at_start += extra.at_start
-            counts.retained += extra.retained
+            counts.add(extra)
         return groups
 
     def purchases(self, by: str | None = None) -> dict[str, CustomerCounts]:
@@ -297,13 +337,17 @@ class Queries:
         if assoc not in self.view.tables or not self.view.has("deals") or not self.view.has(table) or close is None:
             return {}
         low = ":thr_s" if self.inactivity else ":s"
+        last = len(self.cuts) - 1
+        # the latest purchase before each cut b_i, for A(b_i) and the monthly pieces
+        cut_purchases = "".join(f",\n        max(close) FILTER (WHERE close < :b{i}) AS p{i}"
+                                for i in range(last + 1)) if self.inactivity else ""
         prefix = f"""WITH won AS (
     SELECT a.{quote(customer_column)} AS cid, {close} AS close
     FROM deals d CROSS JOIN {quote(assoc)} a ON a.{quote(deal_column)} = d.id
     WHERE +{close} >= {low} AND +{close} < :e AND {close} GLOB '{TIMESTAMP_GLOB}'
       AND {self.live('deals', 'd')} AND {self.in_pipelines('deals', 'd')} AND {self.deal_won('d')}
 ), per_customer AS (
-    SELECT cid, max(close) FILTER (WHERE close < :s) AS p_s, max(close) AS p_e, max(close >= :s) AS paid
+    SELECT cid, max(close) FILTER (WHERE close < :s) AS p_s, max(close) AS p_e, max(close >= :s) AS paid{cut_purchases}
     FROM won GROUP BY cid
 )
 """
@@ -318,6 +362,12 @@ class Queries:
                 ("at_start", _count(f"{active_s} AND NOT {cd.between(':thr_s', ':s')}")),
                 ("retained", _count(f"{active_s} AND {active_e} AND NOT {cd.between(':thr_e', ':s')}")),
             ]
+            active = lambda i: (f"({cd.before(f':b{i}')} AND ({cd.at_or_after(f':thr{i}')} "
+                                f"OR coalesce(p.p{i} >= :thr{i}, 0)))")
+            aggregates += [(f"active:{i}", _count(f"{active(i)} AND NOT {cd.between(f':thr{i}', f':b{i}')}"))
+                           for i in range(last + 1)]
+            aggregates += [(f"kept:{i}", _count(f"{active(i)} AND {active(i + 1)} AND NOT "
+                                                f"{cd.between(f':thr{i + 1}', f':b{i}')}")) for i in range(last)]
         rows = self._run(f"per_customer p JOIN {quote(table)} c ON c.id = p.cid", self.live(table, "c"),
                          self._group("customers", table, by, "c"), aggregates, by, prefix=prefix)
         return {key: _counts(CustomerCounts, values) for key, values in rows.items()}
@@ -332,14 +382,11 @@ class Queries:
 
     # --- deals -----------------------------------------------------------------------------
 
-    def deals(self, by: str | None = None) -> dict[str, DealCounts]:
-        """One pass: an inner query states each deal's facts once (won / closed / open, where
-        its close and create times fall against P), the outer query counts them."""
-        if not self.view.has("deals"):
-            return {}
+    def _deal_facts(self, by: str | None) -> str:
+        """Each live deal of the configured pipelines with its facts stated once: won / closed /
+        open, where its close and create times fall against P, its group."""
         col = lambda prop: self.view.column("deals", prop, "d")
-        passed = {p: col(p) for p in ("closedate", "createdate", "amount", "amount_in_home_currency",
-                                      "deal_currency_code", "hs_is_closed_won", "hs_is_closed") if col(p)}
+        passed = {p: col(p) for p in DEAL_PROPERTIES if col(p)}
         # Without any stage settings, no stage is "unknown": every open deal is simply open.
         stage_known = (f"{col('dealstage')} IS NULL OR {self.stage_is('deals', 'known', 'd')}"
                        if col("dealstage") and self.params["deals_known_pairs"] != "[]" else "1")
@@ -351,33 +398,42 @@ class Queries:
             f"{self.view.instant('deals', 'closedate', alias='d').position(':s', ':e')} AS close_pos",
             f"{self.view.instant('deals', 'createdate', alias='d').position(':s', ':e')} AS create_pos",
             f"{self._group('deals', 'deals', by, 'd')} AS grp",
+            "d.id AS deal_id",
             *(f"{c} AS {quote(p)}" for p, c in passed.items()),
         ])
-        inner = (f"(SELECT {facts}\n  FROM deals d WHERE {self.live('deals', 'd')} AND {self.in_pipelines('deals', 'd')}"
-                 # LIMIT keeps SQLite from flattening the facts into every aggregate below
-                 f"\n  LIMIT -1) x")
-        ref = lambda prop: quote(prop) if col(prop) else "NULL"
+        return (f"(SELECT {facts}\n  FROM deals d WHERE {self.live('deals', 'd')} AND {self.in_pipelines('deals', 'd')}"
+                # LIMIT keeps SQLite from flattening the facts into every aggregate below
+                f"\n  LIMIT -1) x")
+
+    def _deal_ref(self, prop: str) -> str:
+        return quote(prop) if self.view.column("deals", prop) else "NULL"
+
+    def deals(self, by: str | None = None) -> dict[str, DealCounts]:
+        """One pass: an inner query states each deal's facts once, the outer query counts them."""
+        if not self.view.has("deals"):
+            return {}
+        col = lambda prop: self.view.column("deals", prop, "d")
+        ref = self._deal_ref
         amount = self._amount(ref)
         won_in_p = "state = 'W' AND close_pos = 0"
-        # spec 3 / 7.4: open at P.end = created before P.end and not closed before P.end; a
-        # closed deal without a close time is neither open nor counted in a period
-        open_at_end = "create_pos <= 0 AND (state IN ('O', 'U') OR close_pos = 1)"
         cycle = f"{ms(ref('closedate'))} - {ms(ref('createdate'))}"
         aggregates = [
             ("records", "count(*)"),
             ("won", _count(won_in_p)),
             ("lost", _count("state = 'L' AND close_pos = 0")),
-            ("won_with_amount", f"count({amount}) FILTER (WHERE {won_in_p})"),
-            ("revenue", f"total({amount}) FILTER (WHERE {won_in_p})"),
+            # Amounts come back one by one so that Python adds them exactly (math.fsum).
+            ("won_amounts", f"json_group_array({amount}) FILTER (WHERE {won_in_p} AND {amount} IS NOT NULL)"),
+            ("customer_amounts", f"json_group_array({amount}) FILTER (WHERE {won_in_p} AND {amount} IS NOT NULL "
+                                 f"AND {self._has_customer('x.deal_id')})"),
             ("cycles_ms", f"json_group_array({cycle}) FILTER (WHERE {won_in_p} AND create_pos IS NOT NULL "
                           f"AND {ref('closedate')} >= {ref('createdate')})"),
             ("negative_cycle", _count(f"{won_in_p} AND create_pos IS NOT NULL AND {ref('closedate')} < {ref('createdate')}")),
             ("won_without_createdate", _count(f"{won_in_p} AND create_pos IS NULL")),
             ("won_foreign_without_home", _count(f"{won_in_p} AND {amount} IS NULL AND {number(ref('amount'))} IS NOT NULL")),
-            ("opportunities", _count("create_pos = 0")),
-            ("open", _count(open_at_end)),
-            ("open_with_amount", f"count({amount}) FILTER (WHERE {open_at_end})"),
-            ("open_value", f"total({amount}) FILTER (WHERE {open_at_end})"),
+            ("new_deals", _count("create_pos = 0")),
+            ("open_at_start", _count(OPEN_AT_START)),
+            ("open", _count(OPEN_AT_END)),
+            ("open_amounts", f"json_group_array({amount}) FILTER (WHERE {OPEN_AT_END} AND {amount} IS NOT NULL)"),
             ("closed_without_closedate", _count("state IN ('W', 'L') AND close_pos IS NULL")),
             ("unknown_stage", _count("state = 'U'")),
         ]
@@ -390,12 +446,30 @@ class Queries:
             else:
                 bad = bad_number(quote(prop)) if kind == "number" else bad_flag(quote(prop))
             aggregates.append((f"unparsable:{prop}", _count(bad)))
-        rows = self._run(inner, "1", "grp" if by else "NULL", aggregates, by)
+        rows = self._run(self._deal_facts(by), "1", "grp" if by else "NULL", aggregates, by)
         groups = {key: _counts(DealCounts, values) for key, values in rows.items()}
         for counts in groups.values():
-            counts.won_without_amount = counts.won - counts.won_with_amount
-            counts.open_without_amount = counts.open - counts.open_with_amount
+            counts.won_without_amount = counts.won - len(counts.won_amounts)
+            counts.open_without_amount = counts.open - len(counts.open_amounts)
         return groups
+
+    def stale_open_deals(self, created_before: datetime) -> int:
+        """Deals open at the end of P that were created before `created_before` (docs/metrics.md,
+        "Data quality": they inflate pipeline velocity)."""
+        if not self.view.has("deals") or not self.view.column("deals", "createdate"):
+            return 0
+        sql = (f"SELECT count(*) FROM {self._deal_facts(None)} WHERE {OPEN_AT_END} "
+               f"AND {quote('createdate')} < :stale_before")
+        return self.view.conn.execute(sql, {**self.params, "stale_before": format_instant(created_before)}).fetchone()[0]
+
+    def _has_customer(self, deal_id: str) -> str:
+        """The deal is associated with at least one live record of the customer unit."""
+        table = self.settings.customer_object
+        assoc, deal_column, customer_column = CUSTOMER_ASSOCIATIONS[table]
+        if assoc not in self.view.tables or not self.view.has(table):
+            return "0"
+        return (f"EXISTS (SELECT 1 FROM {quote(assoc)} a JOIN {quote(table)} c ON c.id = a.{quote(customer_column)} "
+                f"WHERE a.{quote(deal_column)} = {deal_id} AND {self.live(table, 'c')})")
 
     def _amount(self, ref) -> str:
         """amount_in_home_currency, else amount when the deal is in the home currency (spec 7.3)."""
@@ -500,7 +574,10 @@ def _counts(cls, values: dict):
         if name.startswith("unparsable:"):
             if value:
                 counts.unparsable[name.split(":", 1)[1]] = value
-        elif name in ("cycles_ms", "responses_ms"):
+        elif ":" in name:  # active:3 -> counts.active[3]
+            field_name, index = name.split(":")
+            getattr(counts, field_name)[int(index)] = value or 0
+        elif isinstance(getattr(counts, name), list):  # json arrays of durations or amounts
             setattr(counts, name, json.loads(value) if value else [])
         else:
             setattr(counts, name, value or (0.0 if isinstance(getattr(counts, name), float) else 0))

@@ -6,6 +6,7 @@ import pytest
 
 from hubspot_metrics.config import ChurnSettings, CsatSettings, MetricsSettings
 from hubspot_metrics.metrics import compute_kpis
+from hubspot_metrics.metrics.kpis import output_number
 from hubspot_metrics.periods import parse_period, period_from_range
 
 from .builder import DEFAULT_DEAL_STAGES, StoreBuilder
@@ -38,7 +39,7 @@ def kpis(builder: StoreBuilder, period: str, by: str | None = None, **overrides)
 
 def kpi(v, n: int, unit: str, reason: str | None = None) -> dict:
     """The expected output of one KPI."""
-    return {"value": None if v is None else float(v), "n": n, "reason": reason, "unit": unit}
+    return {"value": output_number(v, unit), "n": n, "reason": reason, "unit": unit}
 
 
 def with_default_pipeline(builder: StoreBuilder) -> StoreBuilder:
