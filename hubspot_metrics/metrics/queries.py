@@ -133,7 +133,8 @@ def _shifted(moment: datetime, days: float) -> str:
 def _day_twin(instant: str, zone) -> str:
     try:
         moment = datetime.fromisoformat(instant.replace("Z", "+00:00"))
-        return format_instant(first_midnight_at_or_after(moment, zone))
+        # in the stored form of a date-only value: its date at midnight UTC
+        return first_midnight_at_or_after(moment, zone).date().isoformat() + "T00:00:00.000Z"
     except (ValueError, OverflowError):  # the far-past bound of a window longer than history
         return instant
 
