@@ -168,7 +168,10 @@ def kpi_values(c: CustomerCounts, d: DealCounts, t: TicketCounts, s: SurveyTally
     k["monthly_churn_rate"] = entry("monthly_churn_rate", None if monthly_churn is None else 100 * monthly_churn,
                                     c.at_start, "no_customers_at_start")
     k["customer_lifetime_value"] = _lifetime_value(c, arpa, monthly_churn, settings)
-    k["ltv_to_cac"] = _ltv_to_cac(k["customer_lifetime_value"], k["cac"])
+    # from the unrounded values: the ratio of two rounded numbers would differ in its 6th decimal
+    clv_value = arpa * settings.gross_margin / monthly_churn if arpa is not None and monthly_churn else None
+    cac_value = spend / c.new_customers if spend is not None and c.new_customers else None
+    k["ltv_to_cac"] = _ltv_to_cac(k["customer_lifetime_value"], k["cac"], clv_value, cac_value)
 
     # Tickets (docs/metrics.md, "Tickets")
     responses = t.responses_ms
@@ -239,14 +242,15 @@ def _lifetime_value(c: CustomerCounts, arpa: float | None, monthly_churn: float 
     return entry("customer_lifetime_value", arpa * settings.gross_margin / monthly_churn, c.at_start)
 
 
-def _ltv_to_cac(clv: dict, cac: dict) -> dict:
+def _ltv_to_cac(clv: dict, cac: dict, clv_value: float | None, cac_value: float | None) -> dict:
+    # CLV's reason, then CAC's, then zero_cac
     if clv["value"] is None:
         return entry("ltv_to_cac", None, clv["n"], clv["reason"])
     if cac["value"] is None:
         return entry("ltv_to_cac", None, clv["n"], cac["reason"])
-    if cac["value"] == 0:
+    if cac_value == 0:
         return entry("ltv_to_cac", None, clv["n"], "zero_cac")
-    return entry("ltv_to_cac", clv["value"] / cac["value"], clv["n"])
+    return entry("ltv_to_cac", clv_value / cac_value, clv["n"])
 
 
 def not_applicable(key: str) -> dict:
