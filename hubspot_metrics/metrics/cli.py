@@ -54,6 +54,8 @@ def open_synced_store(path: str):
 def kpis(app: App, period_text: str | None, since: str | None, until: str | None, fmt: str, by: str | None,
          with_compare: bool) -> None:
     """Compute the KPIs for a period from the store (never calls HubSpot)."""
+    # The period's syntax first, so a mistyped period is named even where there is no store.
+    resolve_period(period_text, since, until, "UTC", None)
     db = open_synced_store(app.config.store_path)
     try:
         settings = with_store_timezone(db, app.config.metrics)

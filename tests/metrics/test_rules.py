@@ -148,8 +148,8 @@ def test_won_deals_without_an_amount_are_left_out_of_money_and_counted(store):
     assert k["kpis"]["pipeline_velocity"] == kpi(None, 0, "currency_per_day", "no_won_deals")
     assert k["kpis"]["avg_sales_cycle_days"] == kpi(10.0, 1, "days")
     assert k["data_quality"]["deals"]["won_without_amount"] == 1
-    assert k["warnings"] == ["1 deal won in the period has no amount; revenue, avg_deal_size, revenue_per_customer, "
-                             "customer_lifetime_value and pipeline_velocity leave it out."]
+    assert k["warnings"] == ["1 deal won in the period has no amount; revenue, revenue_per_day, avg_deal_size, "
+                             "revenue_per_customer, arpa, customer_lifetime_value and pipeline_velocity leave it out."]
 
 
 def test_amount_fallbacks_follow_the_currency(store):
@@ -250,8 +250,8 @@ def test_negative_durations_are_dropped_and_counted(store):
     assert result["data_quality"]["deals"]["won_negative_cycle"] == 1
     assert result["data_quality"]["tickets"]["negative_response"] == 1
     assert result["warnings"] == [
-        "1 deal won in the period closed before it was created; avg_sales_cycle_days, median_sales_cycle_days "
-        "and pipeline_velocity leave it out.",
+        "1 deal won in the period closed before it was created; avg_sales_cycle_days, median_sales_cycle_days, "
+        "pipeline_speed and pipeline_velocity leave it out.",
         "1 ticket created in the period has a first reply before creation; the response-time KPIs leave it out."]
 
 
@@ -303,7 +303,7 @@ def test_excluded_records_never_count(store):
     assert k["paying_customers"] == kpi(1, 1, "count")  # live; "named" is merged away
     assert k["deals_won"] == kpi(1, 1, "count")
     assert result["data_quality"]["contacts"] == {"records": 2, "excluded_archived": 1, "excluded_merged": 2,
-                                                  "unparsable": {}}
+                                                  "unparsable": {}, "new_customer_before_creation": 0}
 
 
 def test_paying_customers_need_no_customer_date_and_revenue_needs_no_customer(store):
