@@ -129,6 +129,14 @@ def m004_pending_window(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE sync_state ADD COLUMN pending_start_ms INTEGER")
 
 
+@migrations()
+def m005_snapshot_definition(db: sqlite_utils.Database) -> None:
+    # What a snapshot's values meant (spec version and settings, metrics/definition.py) and
+    # how far it measured: rows of v1, which have no definition, never mix into a v2 history.
+    for column in ("definition TEXT", "as_of TEXT", "partial INTEGER"):
+        db.execute(f"ALTER TABLE kpi_snapshots ADD COLUMN {column}")
+
+
 def _create_private(path: Path) -> None:
     """Create the database file readable by its owner only: it holds customer personal data."""
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)

@@ -13,17 +13,16 @@ import io
 import os
 import secrets
 import stat
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.errors import ConfigError
-from hubspot_metrics.metrics import KPI_KEYS, compute_kpis
-from hubspot_metrics.periods import Period, closed_periods
-from hubspot_metrics.results.snapshots import latest_rows
-from hubspot_metrics.values import format_instant
+from hubspot_metrics.metrics import KPI_KEYS, complete_to, with_store_timezone
+from hubspot_metrics.periods import closed_periods
+from hubspot_metrics.results.history import SNAPSHOT, history
 
-LONG_COLUMNS = ("period", "start", "end", "key", "value", "n", "reason", "unit", "computed_at")
+LONG_COLUMNS = ("period", "start", "end", "key", "value", "n", "reason", "unit", "currency", "computed_at", "source")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -38,45 +37,41 @@ def cell(value) -> str | int:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, (int, float)):
-        return repr(float(value)) if isinstance(value, float) else value
+        return repr(value) if isinstance(value, float) else value
     return safe_text(str(value))
 
 
-def period_rows(db, period: Period, settings: MetricsSettings, now: datetime) -> list[dict]:
-    """The period's latest snapshot; computed from the store when it was never snapshotted."""
-    rows = latest_rows(db, period.label)
-    if not rows:
-        result = compute_kpis(db, period, settings)
-        computed_at = format_instant(now)
-        rows = [{"period": period.label, "start": result["start"], "end": result["end"], "key": key,
-                 "value": kpi["value"], "n": kpi["n"], "reason": kpi["reason"], "unit": kpi["unit"],
-                 "computed_at": computed_at} for key, kpi in result["kpis"].items()]
-    order = {key: i for i, key in enumerate(KPI_KEYS)}
-    return sorted(rows, key=lambda r: order.get(r["key"], len(order)))
+def export_history(db, settings: MetricsSettings, *, grain: str = "month", periods: int = 12, wide: bool = False,
+                   now: datetime | None = None) -> tuple[str, int]:
+    """The CSV of the `periods` most recent closed periods of `grain` (history.py's rule), and
+    how many of them came from snapshots. `now`: the instant the store is complete to (by
+    default the start of its last completed sync)."""
+    if periods < 1:
+        raise ConfigError("--periods must be 1 or more.")
+    settings = with_store_timezone(db, settings)
+    now = now or complete_to(db)
+    results = history(db, closed_periods(grain, periods, settings.timezone, now), settings, now)
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    if wide:
+        writer.writerow(["period", "start", "end", "currency", "computed_at", "source", *KPI_KEYS])
+        for r in results:
+            writer.writerow([cell(r["period"]), cell(r["start"]), cell(r["end"]), cell(r["currency"]),
+                             cell(r["computed_at"]), r["source"], *(cell(r["kpis"][k]["value"]) for k in KPI_KEYS)])
+    else:
+        writer.writerow(LONG_COLUMNS)
+        for r in results:
+            for key in KPI_KEYS:
+                k = r["kpis"][key]
+                writer.writerow([cell(v) for v in (r["period"], r["start"], r["end"], key, k["value"], k["n"],
+                                                   k["reason"], k["unit"], r["currency"], r["computed_at"],
+                                                   r["source"])])
+    return out.getvalue(), sum(r["source"] == SNAPSHOT for r in results)
 
 
 def export_csv(db, settings: MetricsSettings, *, grain: str = "month", periods: int = 12, wide: bool = False,
                now: datetime | None = None) -> str:
-    if periods < 1:
-        raise ConfigError("--periods must be 1 or more.")
-    now = now or datetime.now(timezone.utc)
-    chosen = closed_periods(grain, periods, settings.timezone, now)
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    if wide:
-        writer.writerow(["period", "start", "end", "computed_at", *KPI_KEYS])
-        for period in chosen:
-            rows = period_rows(db, period, settings, now)
-            values = {r["key"]: r["value"] for r in rows}
-            first = rows[0]
-            writer.writerow([cell(first["period"]), cell(first["start"]), cell(first["end"]),
-                             cell(first["computed_at"]), *(cell(values.get(k)) for k in KPI_KEYS)])
-    else:
-        writer.writerow(LONG_COLUMNS)
-        for period in chosen:
-            for row in period_rows(db, period, settings, now):
-                writer.writerow([cell(row[c]) for c in LONG_COLUMNS])
-    return out.getvalue()
+    return export_history(db, settings, grain=grain, periods=periods, wide=wide, now=now)[0]
 
 
 # The store's own files: SQLite's write-ahead log and shared memory, and the sync lock.

@@ -1,20 +1,22 @@
 """The HTML report: one self-contained file (inline CSS and SVG, no scripts, no network).
 
 It shows the last closed month against the one before with arrows, a 12-month trend chart
-per KPI, the definitions, and the data-quality warnings. Every text from HubSpot or the
-configuration is escaped.
+per KPI, the definitions (from the metrics catalogue, as docs/metrics.md quotes them), and the
+data-quality warnings. Its months follow the same history rule as the CSV export (history.py),
+so the two always show the same numbers. Every text from HubSpot or the configuration is escaped.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from html import escape
 
 from hubspot_metrics.config import MetricsSettings
-from hubspot_metrics.metrics import DEFINITION_VERSION, LABELS, compute_kpis, definitions
+from hubspot_metrics.metrics import DEFINITION_VERSION, LABELS, complete_to, compute_kpis, definitions, with_store_timezone
 from hubspot_metrics.metrics.catalog import HEADLINE_KPIS
 from hubspot_metrics.metrics.render import format_value
-from hubspot_metrics.periods import closed_periods
+from hubspot_metrics.periods import closed_periods, format_moment
+from hubspot_metrics.results.history import SNAPSHOT, history
 
 TREND_KPIS = HEADLINE_KPIS + ("revenue", "new_customers", "win_rate", "leads")
 # A rising churn rate, response time or sales cycle is bad news: their arrows turn red going up.
@@ -76,9 +78,12 @@ def _chart(points: list[tuple[str, float | None]]) -> str:
 
 
 def build_report(db, settings: MetricsSettings, now: datetime | None = None, months: int = 12) -> str:
-    now = now or datetime.now(timezone.utc)
+    """`now`: the instant the store is complete to (by default the start of its last completed sync)."""
+    settings = with_store_timezone(db, settings)
+    now = now or complete_to(db)
     periods = closed_periods("month", months + 1, settings.timezone, now)
-    results = [compute_kpis(db, p, settings) for p in periods]
+    results = history(db, periods, settings, now)
+    from_snapshots = sum(r["source"] == SNAPSHOT for r in results)
     account = db.conn.execute("SELECT portalId, companyCurrency FROM account").fetchone() or (None, None)
     currency = account[1]
     current, previous = results[-1], results[-2]
@@ -103,7 +108,8 @@ def build_report(db, settings: MetricsSettings, now: datetime | None = None, mon
         cards.append(f'<div class="card"><h3>{escape(LABELS[key])}</h3><div class="last">'
                      f'{escape(format_value(last["value"], last["unit"], currency, last["reason"]))}</div>'
                      f'{scale}{_chart(points)}</div>')
-    warnings = current["warnings"]
+    # Data quality is about the store as it is now, whatever the month's values came from.
+    warnings = compute_kpis(db, periods[-1], settings, now=now)["warnings"]
     quality = ("".join(f"<li>{escape(w)}</li>" for w in warnings) if warnings
                else '<li class="ok">No data-quality gaps in this month.</li>')
     issues = db.conn.execute("SELECT object_type, property, count(*) FROM value_issues "
@@ -119,7 +125,8 @@ def build_report(db, settings: MetricsSettings, now: datetime | None = None, mon
 <body>
 <h1>CRM KPIs: {escape(current["period"])}</h1>
 <p class="sub">{portal}home currency {escape(currency or "unknown")}, time zone {escape(current["timezone"])};
-generated {escape(now.strftime("%Y-%m-%d %H:%M UTC"))}; definitions {escape(DEFINITION_VERSION)}.</p>
+data as of {escape(format_moment(now))} (the last completed sync); closed months only (partial: no);
+{from_snapshots} of {len(results)} months from snapshots, the others computed now; definitions {escape(DEFINITION_VERSION)}.</p>
 <h2>Last closed month against the one before</h2>
 <table><thead><tr><th>KPI</th><th class="num">{escape(current["period"])}</th>
 <th class="num">{escape(previous["period"])}</th><th class="num">change</th><th class="num">n</th></tr></thead>
