@@ -105,7 +105,7 @@ def test_a_store_from_an_older_version_is_migrated_and_keeps_its_data(tmp_path):
 
     db = open_store(path)
     assert [m.name for m in migrations.applied(db)] == ["m001_initial", "m002_portal_totals", "m003_kpi_snapshots",
-                                                      "m004_pending_window"]
+                                                      "m004_pending_window", "m005_snapshot_definition"]
     assert db.conn.execute("SELECT id FROM contacts").fetchall() == [("42",)]
     assert db.conn.execute("SELECT object_type, mode, cursor_ms, portal_total FROM sync_state").fetchall() == [
         ("contacts", "incremental", 7, None)]

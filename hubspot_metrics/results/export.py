@@ -57,12 +57,12 @@ def export_history(db, settings: MetricsSettings, *, grain: str = "month", perio
         writer.writerow(["period", "start", "end", "currency", "computed_at", "source", *KPI_KEYS])
         for r in results:
             writer.writerow([cell(r["period"]), cell(r["start"]), cell(r["end"]), cell(r["currency"]),
-                             cell(r["computed_at"]), r["source"], *(cell(r["kpis"][k]["value"]) for k in KPI_KEYS)])
+                             cell(r["computed_at"]), r["source"],
+                             *(cell(r["kpis"][k]["value"] if k in r["kpis"] else None) for k in KPI_KEYS)])
     else:
         writer.writerow(LONG_COLUMNS)
         for r in results:
-            for key in KPI_KEYS:
-                k = r["kpis"][key]
+            for key, k in r["kpis"].items():
                 writer.writerow([cell(v) for v in (r["period"], r["start"], r["end"], key, k["value"], k["n"],
                                                    k["reason"], k["unit"], r["currency"], r["computed_at"],
                                                    r["source"])])

@@ -26,13 +26,13 @@ def history(db, periods: list[Period], settings: MetricsSettings, now: datetime)
     currency = StoreView.open(db).home_currency()
     for period in periods:
         rows = latest_closed_rows(db, period.label, definition_fingerprint(settings, period))
-        if rows and {r["key"] for r in rows} >= set(KPI_KEYS):
+        if rows:
             kpis = {r["key"]: {"value": output_number(r["value"], KPI_UNITS[r["key"]]), "n": int(r["n"] or 0),
                                "reason": r["reason"], "unit": r["unit"]} for r in rows if r["key"] in KPI_UNITS}
             first = rows[0]
             out.append({"period": period.label, "start": first["start"], "end": first["end"], "as_of": first["end"],
                         "partial": False, "timezone": settings.timezone, "currency": currency,
-                        "kpis": {key: kpis[key] for key in KPI_KEYS}, "source": SNAPSHOT,
+                        "kpis": {key: kpis[key] for key in KPI_KEYS if key in kpis}, "source": SNAPSHOT,
                         "computed_at": first["computed_at"]})
             continue
         result = compute_kpis(db, period, settings, now=now)
