@@ -15,7 +15,7 @@ from datetime import date, datetime, timezone
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.{ms:03d}Z"
 # A stored instant is exactly this shape; anything else in a datetime column is a raw value.
 TIMESTAMP_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z"
-_EPOCH_MS = re.compile(r"^\d{10,}$")  # spec 7.13: ten or more digits and nothing else
+_EPOCH_MS = re.compile(r"^\d{10,}$")  # ten or more digits and nothing else (docs/metrics.md, "Reading HubSpot's values")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\Z")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")

@@ -2,7 +2,7 @@
 
 This is the one source of each KPI's definition: docs/metrics.md quotes every line of it (a
 test holds the two together) and the HTML report prints it. The order of `KPI_KEYS` is the
-order of every output: the ten KPIs, then the supporting metrics (docs/metrics.md, "Keys").
+order of every output: the ten KPIs, then the supporting metrics (docs/metrics.md, "Output").
 """
 
 from __future__ import annotations

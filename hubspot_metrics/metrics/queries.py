@@ -192,7 +192,7 @@ class Queries:
         return " AND ".join(terms) or "1"
 
     def in_pipelines(self, table: str, alias: str) -> str:
-        """The configured deal or ticket pipelines (spec 7.5: every use of deals and tickets)."""
+        """The configured deal or ticket pipelines: they filter every use of deals and tickets."""
         wanted = self.settings.deal_pipelines if table == "deals" else self.settings.ticket_pipelines
         if not wanted:
             return "1"
@@ -204,7 +204,7 @@ class Queries:
     def _stage_params(self, table: str) -> None:
         stages = self.view.stages(table)
         kinds = {"known": lambda s: True, "closed": lambda s: s.is_closed,
-                 # spec 1: won by stage metadata = isClosed "true" and probability "1.0"
+                 # won by stage metadata = isClosed "true" and probability "1.0"
                  "won": lambda s: s.is_closed and s.probability == 1.0}
         for kind, keep in kinds.items():
             chosen = [s for s in stages if keep(s)]
@@ -224,14 +224,14 @@ class Queries:
                 f"(SELECT value FROM json_each(:{table}_{kind}_pairs)), 0) ELSE {by_id} END)")
 
     def deal_won(self, alias: str) -> str:
-        """hs_is_closed_won = true; empty or unparsable: the stage metadata decides (spec 1, 7.3)."""
+        """hs_is_closed_won = true; empty or unparsable: the stage metadata decides, per record."""
         column = self.view.column("deals", "hs_is_closed_won", alias)
         if column is None:
             return self.stage_is("deals", "won", alias)
         return f"({column} IS 1 OR (({column} IS NULL OR {column} NOT IN (0, 1)) AND {self.stage_is('deals', 'won', alias)}))"
 
     def deal_closed_flag(self, alias: str) -> str:
-        """hs_is_closed = true or stage isClosed (spec 1: lost = this and not won)."""
+        """hs_is_closed = true or stage isClosed (lost = this and not won)."""
         column = self.view.column("deals", "hs_is_closed", alias)
         stage = self.stage_is("deals", "closed", alias)
         return stage if column is None else f"({column} IS 1 OR {stage})"
@@ -282,7 +282,7 @@ class Queries:
             ("records", "count(*)"),
             ("new_customers", _count(cd.between(":s", ":e"))),
             ("leads", _count(ld.between(":s", ":e"))),
-            # spec 2.4: a cohort of the leads of P; converted = customer date before P.end
+            # a cohort of the leads of P; converted = customer date before P.end (docs/metrics.md, "conversion_rate")
             ("converted", _count(f"{ld.between(':s', ':e')} AND {cd.before(':e')}")),
         ]
         created = self.view.instant(table, "createdate", alias="c")
@@ -325,7 +325,8 @@ class Queries:
 
     def purchases(self, by: str | None = None) -> dict[str, CustomerCounts]:
         """Customers' won deals: paying customers of P and, in inactivity mode, the customers a
-        won deal keeps active (spec 1: purchases = cd plus the close times of won deals).
+        won deal keeps active (purchases = cd plus the close times of won deals; docs/metrics.md,
+        "Churn").
 
         Only won deals closed in [P.start - L, P.end) can matter: an older one is too old to
         keep anyone active at P.start. The deals are read by a sequential scan (`+` keeps
@@ -473,7 +474,7 @@ class Queries:
                 f"WHERE a.{quote(deal_column)} = {deal_id} AND {self.live(table, 'c')})")
 
     def _amount(self, ref) -> str:
-        """amount_in_home_currency, else amount when the deal is in the home currency (spec 7.3)."""
+        """amount_in_home_currency, else amount when the deal is in the home currency."""
         home, raw = number(ref("amount_in_home_currency")), number(ref("amount"))
         currency = ref("deal_currency_code")
         in_home = "1" if currency == "NULL" else (
@@ -489,7 +490,7 @@ class Queries:
             return {}
         col = lambda prop: self.view.column("tickets", prop, "t")
         in_p = self.view.instant("tickets", "createdate", alias="t").between(":s", ":e")
-        # spec 2.8 / 7.9: the reply is the earliest of the two timestamps that hold one
+        # the reply is the earliest of the two timestamps that hold one (docs/metrics.md, "Tickets")
         replies = [c for c in (col(p) for p in REPLY_DATES) if c]
         glob = f"GLOB '{TIMESTAMP_GLOB}'"
         if len(replies) == 2:
@@ -529,7 +530,8 @@ class Queries:
         kind, value = self.view.column(table, "hs_survey_type", "f"), self.view.column(table, "hs_value", "f")
         stamp = self.view.instant(table, "hs_submission_timestamp", alias="f")
         in_p = f"{kind} IN ('NPS', 'CSAT') AND {stamp.between(':s', ':e')}" if kind else "0"
-        # The raw answers of P come back as one JSON list; parsing them (spec 7.8) is Python's job.
+        # The raw answers of P come back as one JSON list; parsing them (docs/metrics.md, "Surveys")
+        # is Python's job.
         aggregates = [("records", "count(*)"), *self._unparsable_instants(table, ("hs_submission_timestamp",), "f"),
                       ("answers", f"json_group_array(json_array({kind or 'NULL'}, {value or 'NULL'})) FILTER (WHERE {in_p})")]
         values = self._run(f"{table} f", self.live(table, "f"), "NULL", aggregates, None)[ALL]

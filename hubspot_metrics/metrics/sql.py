@@ -1,5 +1,5 @@
 """The store as the metrics see it: which columns exist, which records count, and SQL pieces
-that read values the way the spec says.
+that read values as docs/metrics.md, "Reading HubSpot's values", says.
 
 Values follow the store contract: an instant is valid only in the canonical form
 `2024-01-17T19:55:04.281Z` (it matches `TIMESTAMP_GLOB`; anything else in a datetime column
@@ -50,8 +50,7 @@ DAY_SUFFIX = "__day"  # a :parameter's twin for date-only columns (see Instant)
 @dataclass(frozen=True)
 class Instant:
     """A datetime property, or a property with fallbacks (legacy, then its `hs_v2_` twin):
-    the value is the first of `columns` that holds a valid instant (docs/metrics.md, "Reading
-    HubSpot's values").
+    the value is the first of `columns` that holds a valid instant (its legacy-then-v2 fallback).
 
     A HubSpot `date` property (a churn date) is stored as midnight UTC of its date, but means
     midnight in the configured zone. Comparing it with an instant t is comparing its date with
@@ -207,8 +206,8 @@ class StoreView:
         return terms
 
     def merged_ids(self, table: str) -> list[str]:
-        """Ids named in another record's hs_merged_object_ids (same object type only, spec
-        7.12) that are not already marked archived or merged; the sync marks most of them."""
+        """Ids named in another record's hs_merged_object_ids (same object type only) that are not
+        already marked archived or merged; the sync marks most of them."""
         column = self.column(table, "hs_merged_object_ids")
         if column is None:
             return []
