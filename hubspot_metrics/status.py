@@ -10,6 +10,7 @@ from hubspot_metrics.client import HubSpotClient, MissingScopeError
 from hubspot_metrics.config import Config
 from hubspot_metrics.errors import HubSpotError
 from hubspot_metrics.objects import OBJECTS, OWNERS_SCOPE
+from hubspot_metrics.metrics.compute import timezone_in_use
 from hubspot_metrics.store import open_store, sync_running
 
 
@@ -90,6 +91,8 @@ def render_status(config: Config, live: bool | None = None) -> str:
                      f"{_age(state[1]) if state else 'never':>10}  {state[0] if state else '-'}{flag}")
     owners = conn.execute("SELECT count(*), coalesce(sum(archived), 0) FROM owners").fetchone()
     lines.append(f"{'owners':<22}{owners[0] - owners[1]:>10}{owners[1]:>10}")
+    zone, source = timezone_in_use(db, config.metrics)
+    lines += ["", f"KPI time zone: {zone} ({source})"]
     warnings = []
     if runs and runs[0][9]:
         warnings += json.loads(runs[0][9])
@@ -111,8 +114,10 @@ def run_check(config: Config) -> tuple[str, bool]:
         account = client.account_details()
         lines.append(f"  token accepted: portal {account.get('portalId')}, time zone {account.get('timeZone')}, "
                      f"home currency {account.get('companyCurrency')}")
+        portal_zone = account.get("timeZone")
     except MissingScopeError:
         lines.append("  token accepted (account details not readable)")
+        portal_zone = None
     missing: dict[str, str] = {}
     for name in config.sync.objects:
         try:
@@ -127,7 +132,14 @@ def run_check(config: Config) -> tuple[str, bool]:
         lines.append(f"  {'owners':<22} readable")
     except MissingScopeError:
         lines.append(f"  {'owners':<22} NOT readable: needs {OWNERS_SCOPE} (only --by owner needs it)")
+    if config.metrics.timezone:
+        zone, source = config.metrics.timezone, "[metrics] timezone"
+    elif portal_zone:
+        zone, source = portal_zone, "the portal's"
+    else:
+        zone, source = "UTC", "the account details are not readable"
     blocked = sorted({k for obj in missing for k in kpis_needing(config).get(obj, [])})
+    lines += ["", f"KPI time zone: {zone} ({source})"]
     lines.append("")
     if blocked:
         lines.append("KPIs that cannot be computed: " + ", ".join(blocked))

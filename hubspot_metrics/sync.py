@@ -383,7 +383,8 @@ class Sync:
     def configured_properties(self, obj: CrmObject) -> list[str]:
         """What the config adds to the object's own properties: extra ones and the churn date."""
         names = list(self.config.sync.extra_properties.get(obj.name, ()))
-        if self.config.metrics.churn.mode == "property" and obj.name in ("contacts", "companies"):
+        # Only the customer unit's records carry the churn date the KPIs read.
+        if self.config.metrics.churn.mode == "property" and obj.name == self.config.metrics.customer_object:
             names.append(self.config.metrics.churn.property)
         return names
 

@@ -34,12 +34,20 @@ def complete_to(db) -> datetime:
     return datetime.fromisoformat(moment.replace("Z", "+00:00"))
 
 
+def timezone_in_use(db, settings: MetricsSettings) -> tuple[str, str]:
+    """The zone KPIs use and where it comes from: [metrics] timezone when configured, else the
+    portal's own zone as the sync stored it, else (before the first sync) UTC."""
+    if settings.timezone:
+        return settings.timezone, "[metrics] timezone"
+    portal = StoreView.open(db).portal_timezone()
+    return (portal, "the portal's, from its account details") if portal else ("UTC", "no account details synced yet")
+
+
 def with_store_timezone(db, settings: MetricsSettings) -> MetricsSettings:
-    """Settings whose `timezone` is the one KPIs use: [metrics] timezone when configured, else
-    the portal's own zone as the sync stored it, else (before the first sync) UTC."""
+    """Settings whose `timezone` is the one KPIs use (`timezone_in_use`)."""
     if settings.timezone:
         return settings
-    return replace(settings, timezone=StoreView.open(db).portal_timezone() or "UTC")
+    return replace(settings, timezone=timezone_in_use(db, settings)[0])
 
 
 def compute_kpis(db, period: Period, settings: MetricsSettings, by: str | None = None,
