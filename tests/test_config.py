@@ -23,7 +23,7 @@ def test_defaults_without_any_file(tmp_path, monkeypatch):
     config = load_config(env={})
     assert config.hubspot.base_url == "https://api.hubapi.com"
     assert config.store_path == "hubspot-metrics.db"
-    assert config.metrics.timezone == "UTC"
+    assert config.metrics.timezone is None  # the portal's own zone, resolved from the store (KPI spec v2)
     assert config.metrics.customer_object == "contacts"
     assert config.metrics.churn.mode == "inactivity" and config.metrics.churn.inactivity_days == 365
     assert (config.metrics.csat.scale_min, config.metrics.csat.scale_max, config.metrics.csat.satisfied_min) == (1, 5, 4)
