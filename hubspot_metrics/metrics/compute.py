@@ -141,7 +141,8 @@ def _compute(db, period: Period, settings: MetricsSettings, by: str | None) -> d
         "period": period.label,
         "start": period.start.isoformat(),
         "end": period.end.isoformat(),
-        "as_of": period.until.isoformat(),
+        # whole milliseconds, as the store keeps instants
+        "as_of": period.until.isoformat(timespec="milliseconds" if period.until.microsecond else "auto"),
         "partial": period.partial,
         "timezone": period.timezone,
         "currency": queries.home_currency,
