@@ -11,7 +11,9 @@ from hubspot_metrics.metrics import KPI_KEYS, compute_kpis
 from hubspot_metrics.periods import closed_periods, named_period
 from hubspot_metrics.portal import PortalServer, generate_portal
 from hubspot_metrics.metrics.definition import definition_fingerprint
+from hubspot_metrics.metrics.render import format_value
 from hubspot_metrics.results.export import export_csv
+from hubspot_metrics.results.report import build_report
 from hubspot_metrics.results.snapshots import snapshot
 from hubspot_metrics.store import open_store
 from tests.sync.conftest import TOKEN, make_config, run_sync
@@ -102,3 +104,34 @@ def test_rerunning_a_day_replaces_it_and_earlier_days_keep_what_hubspot_said_the
     lines = export_csv(db, settings, periods=1, now=NOW + timedelta(days=2)).split("\r\n")
     assert (f"2026-10,2026-10-01T00:00:00+00:00,2026-11-01T00:00:00+00:00,revenue,{after!r},{n},,currency,EUR,"
             "2026-11-21T12:00:00.000Z,snapshot") in lines
+
+
+def test_export_and_report_read_one_history_and_a_definition_change_recomputes(synced):
+    _, _, _, db = synced
+    settings = MetricsSettings(timezone="UTC")
+    october = closed_periods("month", 1, "UTC", NOW)[0]
+    snapshot(db, [october], settings, NOW)
+    # Later the store changes (a deal won in October is re-priced): history keeps the snapshot.
+    before = compute_kpis(db, october, settings, now=NOW)["kpis"]["revenue"]
+    db.conn.execute("UPDATE deals SET amount_in_home_currency = amount_in_home_currency + 1000 WHERE id = ("
+                    "SELECT id FROM deals WHERE hs_is_closed_won = 1 AND closedate LIKE '2026-10-%' "
+                    "AND amount_in_home_currency IS NOT NULL LIMIT 1)")
+    db.conn.commit()
+    assert compute_kpis(db, october, settings, now=NOW)["kpis"]["revenue"]["value"] == before["value"] + 1000
+
+    def exported(settings):
+        rows = export_csv(db, settings, periods=1, now=NOW).split("\r\n")[1:-1]
+        return {r.split(",")[3]: r.split(",") for r in rows}
+
+    rows = exported(settings)
+    assert (rows["revenue"][4], rows["revenue"][-1]) == (repr(before["value"]), "snapshot")
+    report = build_report(db, settings, NOW)
+    assert f'<td class="num">{format_value(before["value"], "currency", "EUR")}</td>' in report
+    assert "1 of 13 months from snapshots" in report
+
+    # Another gross margin is another definition: the month is computed again, with today's data.
+    halved = MetricsSettings(timezone="UTC", gross_margin=0.5)
+    rows = exported(halved)
+    assert (rows["revenue"][4], rows["revenue"][-1]) == (repr(before["value"] + 1000), "computed")
+    clv = compute_kpis(db, october, halved, now=NOW)["kpis"]["customer_lifetime_value"]["value"]
+    assert rows["customer_lifetime_value"][4] == repr(clv)
