@@ -22,6 +22,7 @@ from hubspot_metrics.metrics.queries import (
 from hubspot_metrics.metrics.sql import StoreView, connection
 from hubspot_metrics.periods import Period, measured_up_to
 from hubspot_metrics.store import sync_running
+from hubspot_metrics.values import format_instant
 
 BREAKDOWNS = tuple(DIMENSIONS)
 
@@ -131,7 +132,7 @@ def _compute(db, period: Period, settings: MetricsSettings, by: str | None) -> d
                         f"customers, ARPA and lifetime value have no value; run `hubspot-metrics sync` to read it "
                         f"from the {settings.customer_object} (and check that HubSpot defines it there).")
     kpis = kpi_values(*totals, tally, period, settings, churn_synced)
-    stale = _stale_open_deals(queries, kpis["avg_sales_cycle_days"]["value"], period)
+    stale = _stale_open_deals(totals[1].open_created, kpis["avg_sales_cycle_days"]["value"], period)
     quality["deals"]["stale_open"] = stale
     if stale:
         warnings.append(f"{stale} open {'deal was' if stale == 1 else 'deals were'} created more than "
@@ -156,10 +157,12 @@ def _compute(db, period: Period, settings: MetricsSettings, by: str | None) -> d
     return result
 
 
-def _stale_open_deals(queries: Queries, avg_cycle_days: float | None, period: Period) -> int:
-    """Open deals older than 3 average sales cycles of P (a year when P has none) at its end."""
+def _stale_open_deals(open_created: list[str], avg_cycle_days: float | None, period: Period) -> int:
+    """Open deals created more than 3 average sales cycles of P (365 days when P has none)
+    before its end (docs/metrics.md, "Data quality")."""
     age = timedelta(days=3 * avg_cycle_days) if avg_cycle_days else timedelta(days=365)
-    return queries.stale_open_deals(period.until - age)
+    threshold = format_instant(period.until - age)
+    return sum(1 for created in open_created if created < threshold)
 
 
 def _stale_age(avg_cycle_days: float | None) -> str:

@@ -11,9 +11,11 @@ docs/metrics.md; the comments name its section where a condition is not obvious.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import dataclasses
 import json
+from collections import Counter
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 
@@ -70,8 +72,10 @@ class CustomerCounts(Counts):
     paying: int = 0           # associated with a won deal closed in P
     active: dict = field(default_factory=dict)  # cut i -> |A(b_i)| (Period.boundaries)
     kept: dict = field(default_factory=dict)    # piece i -> active at b_i and at b_i+1: |R(m)|
+    both: dict = field(default_factory=dict)    # (i, j) -> active at b_i and at b_j
     lead_to_customer_ms: list = field(default_factory=list)  # cd - createdate, new customers of P, >= 0
     lead_to_customer_negative: int = 0
+    cd_dates: list = field(default_factory=list)  # customer dates (and churn dates) that can matter
     unparsable: dict = field(default_factory=dict)
 
 
@@ -91,6 +95,7 @@ class DealCounts(Counts):
     open_at_start: int = 0            # open at P.start
     open: int = 0                     # open at P.end (as_of for an open period)
     open_amounts: list = field(default_factory=list)
+    open_created: list = field(default_factory=list)  # createdate of the open deals, for stale ones
     open_without_amount: int = 0
     closed_without_closedate: int = 0
     unknown_stage: int = 0            # open, in a stage missing from the pipeline settings
@@ -166,6 +171,15 @@ class Queries:
         zone = period.start.tzinfo
         for name, value in list(self.params.items()):
             self.params[name + DAY_SUFFIX] = _day_twin(value, zone)
+        # The instants the customer dates and churn dates are compared with, sorted: each record
+        # gets the index of its date among them once (a "cell"), and Python counts the cells.
+        self.cd_points = sorted({self.params[f"{k}{i}"] for i in range(len(self.cuts)) for k in ("b", "thr")})
+        self.params.update({f"cdpt{k}": v for k, v in enumerate(self.cd_points)})
+        # a date-only churn date is compared with the cut instants' local dates (sql.Instant)
+        churn = view.instant(settings.customer_object, settings.churn.property).fact("churn")
+        self.churn_cut_points = [self.params[churn._at(f":b{i}")[1:]] for i in range(len(self.cuts))]
+        self.churn_points = sorted(set(self.churn_cut_points))
+        self.params.update({f"chpt{k}": v for k, v in enumerate(self.churn_points)})
         self.params.update({"deals_pipelines": json.dumps(list(settings.deal_pipelines)),
                             "tickets_pipelines": json.dumps(list(settings.ticket_pipelines))})
         self.excluded = {t: view.merged_ids(t) for t in ("contacts", "companies", "deals", "tickets",
@@ -270,9 +284,34 @@ class Queries:
                 out[key] = values
         return out
 
+    def _cells(self, inner: str, cells: list[tuple[str, str]], aggregates: list[tuple[str, str]], by: str | None,
+               prefix: str = "") -> dict[str, list[tuple[tuple, dict]]]:
+        """Like `_run`, but grouped by `cells` (name, expression) too: group key -> [(cell
+        values, aggregates)]."""
+        select = ",\n  ".join([*(f"{expr} AS {name}" for name, expr in cells),
+                               *(f"{expr} AS {quote(name)}" for name, expr in aggregates)])
+        sql = (f"{prefix}SELECT {'grp' if by else 'NULL'} AS grp,\n  {select}\nFROM {inner}\n"
+               f"GROUP BY {', '.join(['grp', *(name for name, _ in cells)])}")
+        out: dict[str, list[tuple[tuple, dict]]] = {}
+        for row in self.view.conn.execute(sql, self.params):
+            key = ALL if by is None else _group_key(row[0])
+            values = dict(zip((name for name, _ in aggregates), row[1 + len(cells):]))
+            out.setdefault(key, []).append((tuple(row[1:1 + len(cells)]), values))
+        return out
+
+    @staticmethod
+    def _ladder(fact: str, points: list[str], param: str) -> str:
+        """The index of `fact` among the sorted `points` (how many are <= it); -1 when NULL."""
+        steps = " ".join(f"WHEN {fact} < :{param}{k} THEN {k}" for k in range(len(points)))
+        return f"(CASE WHEN {fact} IS NULL THEN -1 {steps} ELSE {len(points)} END)"
+
     # --- customers ------------------------------------------------------------------------
 
     def customers(self, by: str | None = None) -> dict[str, CustomerCounts]:
+        """One scan. The counts of P are conditions of the scan; who is active at each cut
+        instant of P is counted in Python from the customer dates (and churn dates) that can
+        matter, which come back as one list: a year's twelve monthly pieces would otherwise
+        cost dozens of conditions per record."""
         table = self.settings.customer_object
         if not self.view.has(table):
             return {}
@@ -297,31 +336,73 @@ class Queries:
         dated = list(CUSTOMER_DATE + LEAD_DATE)
         last = len(self.cuts) - 1
         if self.inactivity:
-            # Active by the customer date alone (it is a purchase): cd in [t - L, t). Customers
-            # kept active by a won deal are added by `purchases`, which sees their deals.
-            aggregates += [("at_start", _count(cd.between(":thr_s", ":s"))),
-                           ("retained", _count(cd.between(":thr_e", ":s")))]
-            aggregates += [(f"active:{i}", _count(cd.between(f":thr{i}", f":b{i}"))) for i in range(last + 1)]
-            aggregates += [(f"kept:{i}", _count(cd.between(f":thr{i + 1}", f":b{i}"))) for i in range(last)]
+            # Active by the customer date alone (it is a purchase): cd in [t - L, t), so only
+            # dates in [b_0 - L, b_last) matter. Customers kept active by a won deal are added
+            # by `purchases`, which sees their deals.
+            aggregates.append(("cd_dates", f"json_group_array({cd.value()}) FILTER "
+                                           f"(WHERE {cd.between(':thr0', f':b{last}')})"))
         else:
             churn = self.view.instant(table, self.settings.churn.property, alias="c")
             # an empty or unparsable churn date means not churned (docs/metrics.md, "Churn")
-            not_churned = lambda t: f"({churn.missing()} OR {churn.at_or_after(t)})"
-            aggregates += [("at_start", _count(f"{cd.before(':s')} AND {not_churned(':s')}")),
-                           ("retained", _count(f"{cd.before(':s')} AND {not_churned(':e')}"))]
-            aggregates += [(f"active:{i}", _count(f"{cd.before(f':b{i}')} AND {not_churned(f':b{i}')}"))
-                           for i in range(last + 1)]
-            aggregates += [(f"kept:{i}", _count(f"{cd.before(f':b{i}')} AND {not_churned(f':b{i + 1}')}"))
-                           for i in range(last)]
+            aggregates.append(("cd_dates", f"json_group_array({cd.value()} || ' ' || coalesce({churn.value()}, '')) "
+                                           f"FILTER (WHERE {cd.before(f':b{last}')})"))
             dated.append(self.settings.churn.property)
         aggregates += self._unparsable_instants(table, dated, "c")
         rows = self._run(f"{quote(table)} c", self.live(table, "c"), self._group("customers", table, by, "c"),
                          aggregates, by)
         groups = {key: _counts(CustomerCounts, values) for key, values in rows.items()}
+        places = _Places(self.cd_points, self.churn_points)
+        for counts in groups.values():
+            cells = Counter()
+            for text in counts.cd_dates:
+                date, _, churned = text.partition(" ")
+                cells[(bisect.bisect_right(self.cd_points, date),
+                       bisect.bisect_right(self.churn_points, churned) if churned else -1)] += 1
+            counts.cd_dates = []
+            for (cd_cell, churn_cell), n in cells.items():
+                self._count_active(counts, places, cd_cell, churn_cell, n, None)
         for key, extra in self.purchases(by).items():
-            counts = groups.setdefault(key, CustomerCounts())
-            counts.add(extra)
+            groups.setdefault(key, CustomerCounts()).add(extra)
+        for counts in groups.values():
+            counts.at_start = counts.active.get(0, 0)
+            counts.retained = counts.both.get((0, last), 0)
         return groups
+
+    def _count_active(self, counts: "CustomerCounts", places: "_Places", cd_cell: int, churn_cell: int, n: int,
+                      purchased: tuple | None) -> None:
+        """Add `n` records whose customer date lies in `cd_cell` (and churn date in `churn_cell`)
+        to A(b_i), to each piece's kept customers and to R(P) (docs/metrics.md, "Churn").
+
+        `purchased` (inactivity mode, from `purchases`): per cut, whether a won deal closed in
+        [b_i - L, b_i); then only what the customer date alone did not already count is added."""
+        last = len(self.cuts) - 1
+        b = lambda i: self.params[f"b{i}"]
+        thr = lambda i: self.params[f"thr{i}"]
+        if self.inactivity:
+            by_date = lambda i, j: places.cd_in(cd_cell, thr(j), b(i))  # cd in [b_j - L, b_i)
+            if purchased is None:
+                active = lambda i: by_date(i, i)
+                both = by_date
+            else:
+                full = lambda i: places.cd_before(cd_cell, b(i)) and (places.cd_at_or_after(cd_cell, thr(i))
+                                                                      or bool(purchased[i]))
+                active = lambda i: full(i) and not by_date(i, i)
+                both = lambda i, j: full(i) and full(j) and not by_date(i, j)
+        else:
+            # no churn date (empty or unparsable): not churned
+            not_churned = lambda i: churn_cell == -1 or places.churn_at_or_after(churn_cell,
+                                                                                 self.churn_cut_points[i])
+            active = lambda i: places.cd_before(cd_cell, b(i)) and not_churned(i)
+            both = lambda i, j: places.cd_before(cd_cell, b(i)) and not_churned(j)
+        for i in range(last + 1):
+            if active(i):
+                counts.active[i] = counts.active.get(i, 0) + n
+        pairs = [(i, i + 1) for i in range(last)] + ([(0, last)] if last > 1 else [])
+        for i, j in pairs:
+            if both(i, j):
+                counts.both[(i, j)] = counts.both.get((i, j), 0) + n
+        for i in range(last):
+            counts.kept[i] = counts.both.get((i, i + 1), 0)
 
     def purchases(self, by: str | None = None) -> dict[str, CustomerCounts]:
         """Customers' won deals: paying customers of P and, in inactivity mode, the customers a
@@ -339,40 +420,39 @@ class Queries:
         if assoc not in self.view.tables or not self.view.has("deals") or not self.view.has(table) or close is None:
             return {}
         low = ":thr_s" if self.inactivity else ":s"
-        last = len(self.cuts) - 1
-        # the latest purchase before each cut b_i, for A(b_i) and the monthly pieces
-        cut_purchases = "".join(f",\n        max(close) FILTER (WHERE close < :b{i}) AS p{i}"
-                                for i in range(last + 1)) if self.inactivity else ""
+        cut_range = range(len(self.cuts)) if self.inactivity else range(0)
+        # per cut b_i: did a won deal close in [b_i - L, b_i)? (then the customer is active at b_i)
+        # one bit per cut, so that customers group by a single number
+        windows = ", " + " + ".join(f"(max(close >= :thr{i} AND close < :b{i}) << {i})" for i in cut_range) + \
+            " AS windows" if self.inactivity else ""
         prefix = f"""WITH won AS (
     SELECT a.{quote(customer_column)} AS cid, {close} AS close
     FROM deals d CROSS JOIN {quote(assoc)} a ON a.{quote(deal_column)} = d.id
     WHERE +{close} >= {low} AND +{close} < :e AND {close} GLOB '{TIMESTAMP_GLOB}'
       AND {self.live('deals', 'd')} AND {self.in_pipelines('deals', 'd')} AND {self.deal_won('d')}
 ), per_customer AS (
-    SELECT cid, max(close) FILTER (WHERE close < :s) AS p_s, max(close) AS p_e, max(close >= :s) AS paid{cut_purchases}
+    SELECT cid, max(close >= :s) AS paid{windows}
     FROM won GROUP BY cid
 )
 """
-        aggregates = [("paying", "count(*) FILTER (WHERE p.paid)")]
-        if self.inactivity:
-            cd = self.view.instant(table, *CUSTOMER_DATE, alias="c")
-            # active(c, t) <=> cd < t and (cd >= t - L or a won deal closed in [t - L, t))
-            active_s = f"({cd.before(':s')} AND ({cd.at_or_after(':thr_s')} OR p.p_s IS NOT NULL))"
-            active_e = f"({cd.at_or_after(':thr_e')} OR coalesce(p.p_e >= :thr_e, 0))"
-            aggregates += [
-                # those the customer-date-only counts of `customers` missed
-                ("at_start", _count(f"{active_s} AND NOT {cd.between(':thr_s', ':s')}")),
-                ("retained", _count(f"{active_s} AND {active_e} AND NOT {cd.between(':thr_e', ':s')}")),
-            ]
-            active = lambda i: (f"({cd.before(f':b{i}')} AND ({cd.at_or_after(f':thr{i}')} "
-                                f"OR coalesce(p.p{i} >= :thr{i}, 0)))")
-            aggregates += [(f"active:{i}", _count(f"{active(i)} AND NOT {cd.between(f':thr{i}', f':b{i}')}"))
-                           for i in range(last + 1)]
-            aggregates += [(f"kept:{i}", _count(f"{active(i)} AND {active(i + 1)} AND NOT "
-                                                f"{cd.between(f':thr{i + 1}', f':b{i}')}")) for i in range(last)]
-        rows = self._run(f"per_customer p JOIN {quote(table)} c ON c.id = p.cid", self.live(table, "c"),
-                         self._group("customers", table, by, "c"), aggregates, by, prefix=prefix)
-        return {key: _counts(CustomerCounts, values) for key, values in rows.items()}
+        cd = self.view.instant(table, *CUSTOMER_DATE, alias="c")
+        inner = (f"(SELECT p.*, {cd.value()} AS cd, {self._group('customers', table, by, 'c')} AS grp\n"
+                 f"  FROM per_customer p JOIN {quote(table)} c ON c.id = p.cid WHERE {self.live(table, 'c')}\n"
+                 f"  LIMIT -1) x")
+        cells = [("paid_cell", "paid")]
+        cells += [("cd_cell", self._ladder("cd", self.cd_points, "cdpt"))] if self.inactivity else []
+        cells += [("windows_cell", "windows")] if self.inactivity else []
+        places = _Places(self.cd_points, [])
+        groups = {}
+        for key, rows in self._cells(inner, cells, [("n", "count(*)")], by, prefix=prefix).items():
+            counts = groups[key] = CustomerCounts()
+            for cell, values in rows:
+                if cell[0]:
+                    counts.paying += values["n"]
+                if self.inactivity:
+                    windows = [bool(cell[2] >> i & 1) for i in cut_range]
+                    self._count_active(counts, places, cell[1], -1, values["n"], windows)
+        return groups
 
     def _unparsable_instants(self, table: str, props, alias: str) -> list[tuple[str, str]]:
         out = []
@@ -436,6 +516,8 @@ class Queries:
             ("open_at_start", _count(OPEN_AT_START)),
             ("open", _count(OPEN_AT_END)),
             ("open_amounts", f"json_group_array({amount}) FILTER (WHERE {OPEN_AT_END} AND {amount} IS NOT NULL)"),
+            # canonical instants, so that stale deals are a text comparison once the cycle is known
+            ("open_created", f"json_group_array({ref('createdate')}) FILTER (WHERE {OPEN_AT_END})"),
             ("closed_without_closedate", _count("state IN ('W', 'L') AND close_pos IS NULL")),
             ("unknown_stage", _count("state = 'U'")),
         ]
@@ -454,15 +536,6 @@ class Queries:
             counts.won_without_amount = counts.won - len(counts.won_amounts)
             counts.open_without_amount = counts.open - len(counts.open_amounts)
         return groups
-
-    def stale_open_deals(self, created_before: datetime) -> int:
-        """Deals open at the end of P that were created before `created_before` (docs/metrics.md,
-        "Data quality": they inflate pipeline velocity)."""
-        if not self.view.has("deals") or not self.view.column("deals", "createdate"):
-            return 0
-        sql = (f"SELECT count(*) FROM {self._deal_facts(None)} WHERE {OPEN_AT_END} "
-               f"AND {quote('createdate')} < :stale_before")
-        return self.view.conn.execute(sql, {**self.params, "stale_before": format_instant(created_before)}).fetchone()[0]
 
     def _has_customer(self, deal_id: str) -> str:
         """The deal is associated with at least one live record of the customer unit."""
@@ -586,3 +659,24 @@ def _counts(cls, values: dict):
             setattr(counts, name, value or (0.0 if isinstance(getattr(counts, name), float) else 0))
     return counts
 
+
+
+class _Places:
+    """Where a date lies among sorted cut instants, as `Queries._ladder` numbers it: cell k
+    means points[k-1] <= date < points[k]; -1 means no date (every comparison is false)."""
+
+    def __init__(self, cd_points: list[str], churn_points: list[str]):
+        self.cd_index = {p: k for k, p in enumerate(cd_points)}
+        self.churn_index = {p: k for k, p in enumerate(churn_points)}
+
+    def cd_at_or_after(self, cell: int, point: str) -> bool:
+        return cell != -1 and cell > self.cd_index[point]
+
+    def cd_before(self, cell: int, point: str) -> bool:
+        return cell != -1 and cell <= self.cd_index[point]
+
+    def cd_in(self, cell: int, low: str, high: str) -> bool:
+        return self.cd_at_or_after(cell, low) and self.cd_before(cell, high)
+
+    def churn_at_or_after(self, cell: int, point: str) -> bool:
+        return cell != -1 and cell > self.churn_index[point]
