@@ -176,8 +176,8 @@ class Queries:
         self.cd_points = sorted({self.params[f"{k}{i}"] for i in range(len(self.cuts)) for k in ("b", "thr")})
         self.params.update({f"cdpt{k}": v for k, v in enumerate(self.cd_points)})
         # a date-only churn date is compared with the cut instants' local dates (sql.Instant)
-        churn = view.instant(settings.customer_object, settings.churn.property).fact("churn")
-        self.churn_cut_points = [self.params[churn._at(f":b{i}")[1:]] for i in range(len(self.cuts))]
+        day = DAY_SUFFIX if view.instant(settings.customer_object, settings.churn.property).date_only else ""
+        self.churn_cut_points = [self.params[f"b{i}{day}"] for i in range(len(self.cuts))]
         self.churn_points = sorted(set(self.churn_cut_points))
         self.params.update({f"chpt{k}": v for k, v in enumerate(self.churn_points)})
         self.params.update({"deals_pipelines": json.dumps(list(settings.deal_pipelines)),

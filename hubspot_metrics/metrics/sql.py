@@ -113,41 +113,14 @@ class Instant:
         lo, hi = self._at(c, lo), self._at(c, hi)
         return f"(CASE WHEN {self._valid(c)} THEN (CASE WHEN {c} < {lo} THEN -1 WHEN {c} < {hi} THEN 0 ELSE 1 END) END)"
 
-    def fact(self, name: str) -> Fact:
-        """The `Fact` an inner query selecting `self.value() AS name` provides."""
-        return Fact(name, bool(self.columns) and set(self.columns) <= self.day_columns)
+    @property
+    def date_only(self) -> bool:
+        """Every column holds date-only values: its value() compares with `:name__day` twins."""
+        return bool(self.columns) and set(self.columns) <= self.day_columns
 
     def unparsable(self) -> dict[str, str]:
         """Per column: a condition true when it holds a value that is not an instant."""
         return {c: f"({c} IS NOT NULL AND NOT {c} GLOB '{TIMESTAMP_GLOB}')" for c in self.columns}
-
-
-@dataclass(frozen=True)
-class Fact:
-    """An instant an inner query has already chosen once per row (`Instant.value() AS name`):
-    the conditions of `Instant`, as plain text comparisons. Many conditions over one value
-    then cost a comparison each, not a GLOB each."""
-
-    name: str
-    day_only: bool = False  # from date-only columns only (see Instant)
-
-    def _at(self, x: str) -> str:
-        return x + DAY_SUFFIX if self.day_only and x.startswith(":") else x
-
-    def between(self, lo: str, hi: str) -> str:
-        return f"({self.name} IS NOT NULL AND {self.name} >= {self._at(lo)} AND {self.name} < {self._at(hi)})"
-
-    def before(self, x: str) -> str:
-        return f"({self.name} IS NOT NULL AND {self.name} < {self._at(x)})"
-
-    def at_or_after(self, x: str) -> str:
-        return f"({self.name} IS NOT NULL AND {self.name} >= {self._at(x)})"
-
-    def missing(self) -> str:
-        return f"({self.name} IS NULL)"
-
-    def value(self) -> str:
-        return self.name
 
 
 def number(c: str | None) -> str:
