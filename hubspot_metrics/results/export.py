@@ -21,16 +21,9 @@ from hubspot_metrics.errors import ConfigError
 from hubspot_metrics.metrics import KPI_KEYS, compute_kpis
 from hubspot_metrics.periods import Period, closed_periods
 from hubspot_metrics.results.snapshots import latest_rows
-from hubspot_metrics.values import format_instant
+from hubspot_metrics.values import format_instant, spreadsheet_safe
 
 LONG_COLUMNS = ("period", "start", "end", "key", "value", "n", "reason", "unit", "computed_at")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_text(text: str) -> str:
-    """A spreadsheet runs a cell starting with = + - @ as a formula (CSV injection)."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
 
 def cell(value) -> str | int:
     if value is None:
@@ -39,7 +32,7 @@ def cell(value) -> str | int:
         return int(value)
     if isinstance(value, (int, float)):
         return repr(float(value)) if isinstance(value, float) else value
-    return safe_text(str(value))
+    return spreadsheet_safe(str(value))
 
 
 def period_rows(db, period: Period, settings: MetricsSettings, now: datetime) -> list[dict]:
