@@ -256,19 +256,30 @@ class PropertyColumns:
         self.object_type = object_type
         self.columns: dict[str, str] = {}
         self.kinds: dict[str, str] = {}
-        for name, column, typ in db.execute(
-                "SELECT name, column_name, type FROM properties WHERE object_type = ?", [object_type]).fetchall():
+        self.types: dict[str, str | None] = {}
+        self.undescribed: set[str] = set()  # stored before HubSpot's properties API defined them
+        for name, column, typ, described in db.execute(
+                "SELECT name, column_name, type, described FROM properties WHERE object_type = ?",
+                [object_type]).fetchall():
             self.columns[name] = column
             self.kinds[name] = store_kind(typ)
+            self.types[name] = typ
+            if not described:
+                self.undescribed.add(name)
 
     def ensure(self, conn: sqlite3.Connection, definitions: dict[str, dict]) -> list[str]:
         """Add columns for properties not seen before; returns their names.
 
-        `definitions`: name -> {type, ...}."""
+        `definitions`: name -> {type, ...}; `described: False` marks a guess (the properties API
+        did not define it), which never changes a stored column. A definition from HubSpot whose
+        type differs from the stored one re-types the column's values (`retype`)."""
         added = []
         existing = {row[1].lower() for row in conn.execute(f"PRAGMA table_info([{self.object_type}])")}
         for name, definition in definitions.items():
             if name in self.columns:
+                if definition.get("described", True) and (
+                        name in self.undescribed or definition.get("type") != self.types[name]):
+                    self.retype(conn, name, definition)
                 continue
             column = name
             n = 1
@@ -278,16 +289,61 @@ class PropertyColumns:
             kind = store_kind(definition.get("type"))
             conn.execute(f'ALTER TABLE [{self.object_type}] ADD COLUMN "{column.replace(chr(34), chr(34) * 2)}" {SQL_TYPES[kind]}')
             existing.add(column.lower())
-            conn.execute(
-                "INSERT OR REPLACE INTO properties (object_type, name, column_name, type, field_type, label, hubspot_defined, described)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [self.object_type, name, column, definition.get("type"), definition.get("fieldType"),
-                 definition.get("label"), int(bool(definition.get("hubspotDefined", True))),
-                 int(bool(definition.get("described", True)))])
             self.columns[name] = column
-            self.kinds[name] = kind
+            self._describe(conn, name, definition)
             added.append(name)
         return added
+
+    def _describe(self, conn: sqlite3.Connection, name: str, definition: dict) -> None:
+        described = bool(definition.get("described", True))
+        conn.execute(
+            "INSERT OR REPLACE INTO properties (object_type, name, column_name, type, field_type, label, hubspot_defined, described)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [self.object_type, name, self.columns[name], definition.get("type"), definition.get("fieldType"),
+             definition.get("label"), int(bool(definition.get("hubspotDefined", True))), int(described)])
+        self.kinds[name] = store_kind(definition.get("type"))
+        self.types[name] = definition.get("type")
+        if described:
+            self.undescribed.discard(name)
+        else:
+            self.undescribed.add(name)
+
+    def retype(self, conn: sqlite3.Connection, name: str, definition: dict) -> None:
+        """HubSpot (re)defined a stored property: convert what the column holds to the new kind.
+
+        E.g. a churn date named in the config before HubSpot defined it was stored as text;
+        once it is a date, its values must become instants or the KPIs never see them. The
+        raw text of every value is recovered (from `value_issues` where it did not parse, else
+        from the column) and converted again, exactly as a fresh read would store it.
+        """
+        table, column = self.object_type, self.columns[name]
+        old_kind = self.kinds[name]
+        self._describe(conn, name, definition)
+        new_kind = self.kinds[name]
+        if new_kind == old_kind:
+            return
+        raws = {rid: _as_hubspot_text(value, old_kind) for rid, value in conn.execute(
+            f"SELECT id, {quote(column)} FROM [{table}] WHERE {quote(column)} IS NOT NULL")}
+        raws.update(conn.execute("SELECT record_id, raw_value FROM value_issues WHERE object_type = ? AND property = ?",
+                                 [table, name]).fetchall())
+        if SQL_TYPES[new_kind] != SQL_TYPES[old_kind]:
+            # SQLite cannot change a column's type: drop it (and the indexes that use it: the
+            # metrics create them again after the sync) and add it with the new type.
+            for index, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+                                           "tbl_name = ? AND sql IS NOT NULL", [table]).fetchall():
+                if column.lower() in sql.lower():
+                    conn.execute(f"DROP INDEX {quote(index)}")
+            conn.execute(f"ALTER TABLE [{table}] DROP COLUMN {quote(column)}")
+            conn.execute(f"ALTER TABLE [{table}] ADD COLUMN {quote(column)} {SQL_TYPES[new_kind]}")
+        conn.execute("DELETE FROM value_issues WHERE object_type = ? AND property = ?", [table, name])
+        updates, issues = [], []
+        for rid, raw in raws.items():
+            value, unparsed = stored_value(raw, new_kind)
+            if unparsed is not None:
+                issues.append((table, rid, name, unparsed))
+            updates.append((value, rid))
+        conn.executemany(f"UPDATE [{table}] SET {quote(column)} = ? WHERE id = ?", updates)
+        conn.executemany("INSERT OR REPLACE INTO value_issues VALUES (?, ?, ?, ?)", issues)
 
 
 def quote(identifier: str) -> str:
@@ -323,15 +379,9 @@ def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: 
         is_archived = archived and record.get("archived") is not False
         row = [rid, 1 if is_archived else 0, record.get("archivedAt") if is_archived else None, None]
         for name, kind in zip(names, kinds):
-            raw = props.get(name)
-            value = convert(raw, kind)
-            if value is UNPARSED:
-                if not isinstance(raw, str):
-                    raw = json.dumps(raw, ensure_ascii=False)
-                issues.append((table, rid, name, raw))
-                # Kept raw, except where SQLite's REAL affinity would turn it into a number
-                # ("1e400" becomes inf): then only value_issues keeps it.
-                value = None if kind == "number" and _float_or_none(raw) is not None else raw
+            value, unparsed = stored_value(props.get(name), kind)
+            if unparsed is not None:
+                issues.append((table, rid, name, unparsed))
             row.append(value)
         rows.append(row)
     if not rows:
@@ -343,6 +393,27 @@ def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: 
     if issues:
         conn.executemany("INSERT OR REPLACE INTO value_issues VALUES (?, ?, ?, ?)", issues)
     return len(rows)
+
+
+def stored_value(raw, kind: str) -> tuple[object, str | None]:
+    """(what the column holds, the raw text for `value_issues` when it did not parse)."""
+    value = convert(raw, kind)
+    if value is not UNPARSED:
+        return value, None
+    if not isinstance(raw, str):
+        raw = json.dumps(raw, ensure_ascii=False)
+    # Kept raw, except where SQLite's REAL affinity would turn it into a number ("1e400"
+    # becomes inf): then only value_issues keeps it.
+    return (None if kind == "number" and _float_or_none(raw) is not None else raw), raw
+
+
+def _as_hubspot_text(value, kind: str) -> str:
+    """A stored value as HubSpot sent it: booleans as true/false, numbers without a needless `.0`."""
+    if kind == "bool" and value in (0, 1):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _float_or_none(raw) -> float | None:

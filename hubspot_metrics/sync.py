@@ -395,10 +395,13 @@ class Sync:
 
     def prepare_columns(self, obj: CrmObject, state: dict | None) -> tuple[PropertyColumns, list[str], list[str]]:
         columns = PropertyColumns(self.db, obj.name)
-        # Definitions change rarely: read them on a full sync, or when a wanted property has no column yet.
+        # Definitions change rarely: read them on a full sync, when a wanted property has no
+        # column yet, or while a property named in the config is stored without HubSpot's
+        # definition (it may be defined now, e.g. as a date: its column is then re-typed).
         provisional = self.wanted_properties(obj, {})
         need_definitions = (self.config.sync.all_properties or state is None or state.get("mode") == "full"
-                            or self.full or any(p not in columns.columns for p in provisional))
+                            or self.full or any(p not in columns.columns for p in provisional)
+                            or any(p in columns.undescribed for p in self.configured_properties(obj)))
         described: dict[str, dict] = {}
         if need_definitions:
             for d in _items(self.client.properties(obj.name)):
