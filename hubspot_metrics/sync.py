@@ -669,9 +669,13 @@ class Sync:
     # --- associations -------------------------------------------------------------------
 
     def sync_associations(self) -> None:
+        pending = set()  # objects whose changes a pair outside this run (`--only`) still has to read
         for pair in ASSOCIATIONS:
             involved = {pair.from_object, pair.to_object}
-            if not involved & set(self.objects) or involved & self.unavailable:
+            if not involved & set(self.objects):
+                pending |= involved
+                continue
+            if involved & self.unavailable:
                 continue
             if not self.db.conn.execute(f"SELECT 1 FROM [{pair.from_object}] LIMIT 1").fetchone():
                 continue  # e.g. `--only contacts` on a store that never synced deals
@@ -685,7 +689,8 @@ class Sync:
                 self.warn(f"Skipped {pair.from_object}-{pair.to_object} associations: the token lacks "
                           f"{', '.join(exc.scopes) or 'a scope'}.")
         with transaction(self.db) as conn:
-            conn.execute("DELETE FROM sync_changed")
+            conn.execute(f"DELETE FROM sync_changed WHERE object_type NOT IN ({','.join('?' * len(pending))})",
+                         sorted(pending))
 
     def _read_associations(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, dict[str, list]]:
         """All associations of `ids`, following each record's own paging."""
