@@ -227,6 +227,12 @@ def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
                          "choose another --db path.")
 
 
+def stored_portal_id(conn: sqlite3.Connection) -> str | None:
+    """The HubSpot portal this store belongs to (that of its first sync), if known."""
+    row = conn.execute("SELECT portalId FROM account WHERE portalId IS NOT NULL LIMIT 1").fetchone()
+    return None if row is None else str(row[0])
+
+
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
     """One write transaction: a page and the state that describes it commit together."""

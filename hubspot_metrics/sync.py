@@ -27,7 +27,8 @@ from hubspot_metrics.client import (
 from hubspot_metrics.config import Config
 from hubspot_metrics.errors import HubSpotError, StoreError, UserError
 from hubspot_metrics.objects import ASSOCIATIONS, OBJECTS, PIPELINE_OBJECTS, AssociationPair, CrmObject
-from hubspot_metrics.store import PropertyColumns, refuse_folder, save_json, transaction, upsert_records
+from hubspot_metrics.store import (
+    PropertyColumns, refuse_folder, save_json, stored_portal_id, transaction, upsert_records)
 from hubspot_metrics.values import format_instant, parse_instant, parse_number
 
 if TYPE_CHECKING:
@@ -251,6 +252,15 @@ class Sync:
 
     def run(self) -> SyncResult:
         conn = self.db.conn
+        # The account is read before anything is written: a store of another portal is refused
+        # untouched. (A failure to read it is recorded with the run, as any other failure.)
+        details, failure = None, None
+        try:
+            details = self.read_account()
+        except BaseException as exc:
+            failure = exc
+        else:
+            self.check_portal(details)
         # A lock holder is the only writer: any 'running' row left is from a killed sync.
         conn.execute("UPDATE sync_runs SET status = 'interrupted', ended_at = COALESCE(ended_at, ?) "
                      "WHERE status = 'running'", [now_iso()])
@@ -259,7 +269,9 @@ class Sync:
             [now_iso(), "full" if self.full else "auto", os.getpid()]).lastrowid
         status, message = "ok", None
         try:
-            self._sync_all()
+            if failure is not None:
+                raise failure
+            self._sync_all(details)
         except UserError as exc:
             status, message = ("quota" if exc.exit_code == 5 else "failed"), str(exc)
             raise
@@ -287,8 +299,9 @@ class Sync:
         log.info("warning: %s", message)
         self.warnings.append(message)
 
-    def _sync_all(self) -> None:
-        self.sync_account()
+    def _sync_all(self, details: dict | None) -> None:
+        if details is not None:
+            self.save_account(details)
         self.run_server_ms = self.client.server_time_ms
         self.sync_owners()
         for object_type in PIPELINE_OBJECTS:
@@ -313,13 +326,29 @@ class Sync:
 
     # --- account, owners, pipelines -----------------------------------------------------
 
-    def sync_account(self) -> None:
+    def read_account(self) -> dict | None:
+        """The account details, or None when the token may not read them."""
         try:
             details = self.client.account_details()
-            details = details if isinstance(details, dict) else {}
         except MissingScopeError:
             self.warn("Could not read the account details (scope); the home currency falls back to deal currencies.")
+            return None
+        if not isinstance(details, dict):
+            self.warn("HubSpot sent the account details as something other than an object; the stored account "
+                      "(portal id, home currency) is kept as it was.")
+            return None
+        return details
+
+    def check_portal(self, details: dict | None) -> None:
+        """One store, one portal: records of two portals mixed in one store cannot be told apart."""
+        theirs = (details or {}).get("portalId")
+        ours = stored_portal_id(self.db.conn)
+        if ours is None or theirs in (None, "") or str(theirs) == ours:
             return
+        raise StoreError(f"The store {self.config.store_path} holds HubSpot portal {ours}, but the token reads "
+                         f"portal {theirs}; give that portal a store of its own with another --db path.")
+
+    def save_account(self, details: dict) -> None:
         row = {k: details.get(k) for k in ("portalId", "accountType", "timeZone", "companyCurrency", "utcOffset",
                                            "utcOffsetMilliseconds", "uiDomain", "dataHostingLocation")}
         row["additionalCurrencies"] = save_json(details.get("additionalCurrencies"))
