@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import sqlite3
+import urllib.parse
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -153,9 +154,11 @@ def open_store(path: str | os.PathLike, *, create: bool = True, readonly: bool =
     if not readonly:
         _check_writable(path)
     try:
-        uri = f"file:{path}?mode=ro" if readonly else str(path)
-        conn = sqlite3.connect(uri, uri=readonly, timeout=30, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 30000")
+        if readonly:
+            conn = connect_read_only(path, isolation_level=None, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 30000")
         if not readonly:
             _check_ours(conn, path)
             conn.execute("PRAGMA journal_mode = WAL")  # readers (kpis, export) keep working during a sync
@@ -174,6 +177,30 @@ def open_store(path: str | os.PathLike, *, create: bool = True, readonly: bool =
             raise StoreError(f"The store {path} is locked by another process; wait for it to finish and try again.")
         raise StoreError(f"Cannot open the store {path} ({message}); check the path and its permissions.")
     return db
+
+
+def connect_read_only(path: str | os.PathLike, **options) -> sqlite3.Connection:
+    """A read-only connection that works wherever the file can be read.
+
+    The path is escaped for SQLite's `file:` URI: an unescaped `#`, `?` or `%` would cut it
+    short, and SQLite would open (and create) a stray database at the cut. A WAL store
+    needs its `-shm` file beside it; in a folder this user cannot write (a read-only mount,
+    a backup), it is opened `immutable`, reading the database file as it is on disk (no sync
+    can be writing it there).
+    """
+    base = f"file:{urllib.parse.quote(os.fspath(path))}?mode=ro"
+    conn = sqlite3.connect(base, uri=True, timeout=30, **options)
+    try:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if "unable to open" not in str(exc) or os.access(Path(path).parent, os.W_OK):
+            raise
+    conn = sqlite3.connect(base + "&immutable=1", uri=True, timeout=30, **options)
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    return conn
 
 
 def refuse_folder(path: Path) -> None:
