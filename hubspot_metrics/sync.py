@@ -208,6 +208,19 @@ def _next_after(payload) -> str | None:
     return str(after) if after not in (None, "") else None
 
 
+def id_text(value) -> str | None:
+    """An id as text, or None when it is missing or neither text nor a number (HubSpot's ids
+    are numbers, usually sent as text)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        return None
+    return str(value)
+
+
+def record_id(record) -> str | None:
+    """A record's id as text, or None for junk (not an object, or no usable id)."""
+    return id_text(record.get("id")) if isinstance(record, dict) else None
+
+
 def modified_ms(record, prop: str) -> int | None:
     if not isinstance(record, dict):
         return None
@@ -247,6 +260,7 @@ class Sync:
         self.results: dict[str, ObjectResult] = {}
         self.unavailable: set[str] = set()
         self.run_server_ms: int | None = None
+        self.unread_associations: set[tuple[str, str]] = set()  # (object, id) to read again next run
 
     # --- run bookkeeping ----------------------------------------------------------------
 
@@ -349,8 +363,9 @@ class Sync:
                          f"portal {theirs}; give that portal a store of its own with another --db path.")
 
     def save_account(self, details: dict) -> None:
-        row = {k: details.get(k) for k in ("portalId", "accountType", "timeZone", "companyCurrency", "utcOffset",
-                                           "utcOffsetMilliseconds", "uiDomain", "dataHostingLocation")}
+        names = ("portalId", "accountType", "timeZone", "companyCurrency", "utcOffset", "utcOffsetMilliseconds",
+                 "uiDomain", "dataHostingLocation")
+        row = dict(zip(names, self._bindable("the account details", [details.get(k) for k in names])))
         row["additionalCurrencies"] = save_json(details.get("additionalCurrencies"))
         with transaction(self.db) as conn:
             conn.execute("DELETE FROM account")
@@ -365,12 +380,12 @@ class Sync:
                 while True:
                     page = self.client.owners_page(after=after, archived=archived)
                     for o in _items(page):
-                        if o.get("id") in (None, ""):
+                        if record_id(o) is None:
                             continue
-                        rows.append([str(o.get("id")), o.get("email"), o.get("firstName"), o.get("lastName"),
-                                     o.get("type"), o.get("userId"), o.get("userIdIncludingInactive"),
-                                     o.get("createdAt"), o.get("updatedAt"), 1 if archived else 0,
-                                     save_json(o.get("teams"))])
+                        rows.append(self._bindable("owners", [
+                            record_id(o), o.get("email"), o.get("firstName"), o.get("lastName"), o.get("type"),
+                            o.get("userId"), o.get("userIdIncludingInactive"), o.get("createdAt"),
+                            o.get("updatedAt"), 1 if archived else 0, save_json(o.get("teams"))]))
                     after = _next_after(page)
                     if not after:
                         break
@@ -388,24 +403,38 @@ class Sync:
             return  # the object itself will be skipped with its own warning
         pipelines, stages = [], []
         for p in _items(payload):
-            if p.get("id") in (None, ""):
+            if record_id(p) is None:
                 continue
-            pipelines.append([object_type, str(p["id"]), p.get("label"), p.get("displayOrder"),
-                              int(bool(p.get("archived"))), p.get("createdAt"), p.get("updatedAt")])
+            pipelines.append(self._bindable(f"{object_type} pipelines", [
+                object_type, record_id(p), p.get("label"), p.get("displayOrder"), int(bool(p.get("archived"))),
+                p.get("createdAt"), p.get("updatedAt")]))
             for s in _items(p, "stages"):
-                if s.get("id") in (None, ""):
+                if record_id(s) is None:
                     continue
                 meta = s.get("metadata") if isinstance(s.get("metadata"), dict) else {}
                 closed = str(meta.get("isClosed", "")).lower()
-                stages.append([object_type, str(p["id"]), str(s["id"]), s.get("label"), s.get("displayOrder"),
-                               int(bool(s.get("archived"))), 1 if closed == "true" else 0 if closed == "false" else None,
-                               parse_number(str(meta["probability"])) if meta.get("probability") not in (None, "") else None,
-                               meta.get("ticketState"), save_json(meta)])
+                probability = meta.get("probability")
+                stages.append(self._bindable(f"{object_type} pipelines", [
+                    object_type, record_id(p), record_id(s), s.get("label"), s.get("displayOrder"),
+                    int(bool(s.get("archived"))), 1 if closed == "true" else 0 if closed == "false" else None,
+                    parse_number(str(probability)) if isinstance(probability, (str, int, float)) else None,
+                    meta.get("ticketState"), save_json(meta)]))
         with transaction(self.db) as conn:
             conn.execute("DELETE FROM pipelines WHERE object_type = ?", [object_type])
             conn.execute("DELETE FROM pipeline_stages WHERE object_type = ?", [object_type])
             conn.executemany("INSERT INTO pipelines VALUES (?,?,?,?,?,?,?)", pipelines)
             conn.executemany("INSERT INTO pipeline_stages VALUES (?,?,?,?,?,?,?,?,?,?)", stages)
+
+    def _bindable(self, what: str, row: list) -> list:
+        """Reference data as SQLite can store it: a list or object where HubSpot promises text
+        or a number is kept as JSON text, and the run says so once for each kind of data."""
+        if not any(isinstance(v, (dict, list)) for v in row):
+            return row
+        warning = (f"HubSpot sent {what} with a list or object where text or a number belongs; "
+                   "those fields are stored as JSON text.")
+        if warning not in self.warnings:
+            self.warn(warning)
+        return [save_json(v) if isinstance(v, (dict, list)) else v for v in row]
 
     # --- properties ---------------------------------------------------------------------
 
@@ -514,7 +543,7 @@ class Sync:
 
     def _write_page(self, conn, obj: CrmObject, columns: PropertyColumns, chunks: list[list[str]],
                     records: list[dict], *, archived: bool = False) -> int:
-        usable = [r for r in records if isinstance(r, dict) and r.get("id") not in (None, "")]
+        usable = [r for r in records if record_id(r) is not None]
         if len(usable) < len(records):
             self.warn(f"HubSpot returned {len(records) - len(usable)} {obj.name} without an id; they were skipped.")
             # (the caller's list is trimmed in place so that later steps see the same records)
@@ -539,7 +568,8 @@ class Sync:
     def apply_merges(self, conn, obj: CrmObject, records: list[dict]) -> None:
         updates = []
         for r in records:
-            merged = (r.get("properties") or {}).get("hs_merged_object_ids")
+            props = r.get("properties")
+            merged = props.get("hs_merged_object_ids") if isinstance(props, dict) else None
             if merged:
                 primary = str(r["id"])
                 updates += [(primary, mid.strip()) for mid in str(merged).split(";") if mid.strip() and mid.strip() != primary]
@@ -680,7 +710,8 @@ class Sync:
             if not (records and _next_after(page)):
                 yield records, None
                 return
-            last = max((str(r["id"]) for r in records), key=lambda i: int(i) if i.isdigit() else -1)
+            ids = [i for i in map(record_id, records) if i is not None]  # (junk records carry no id)
+            last = max(ids, key=lambda i: int(i) if i.isdigit() else -1, default="")
             if not last.isdigit() or int(last) <= int(floor):
                 raise HubSpotError(f"The {obj.name} search did not move past record {floor}; "
                                    "run `hubspot-metrics sync --full`.")
@@ -720,28 +751,46 @@ class Sync:
         with transaction(self.db) as conn:
             conn.execute(f"DELETE FROM sync_changed WHERE object_type NOT IN ({','.join('?' * len(pending))})",
                          sorted(pending))
+            conn.executemany("INSERT OR IGNORE INTO sync_changed VALUES (?, ?)", sorted(self.unread_associations))
 
     def _read_associations(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, dict[str, list]]:
         """All associations of `ids`, following each record's own paging."""
         found: dict[str, dict[str, list]] = {i: {} for i in ids}
+        unreadable: set[str] = set()
+        junk = 0
         inputs = [{"id": i} for i in ids]
         while inputs:
             payload = self.client.associations(from_type, to_type, inputs)
+            if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
+                # Read as "no associations", it would delete every stored one of these records.
+                raise HubSpotError(f"HubSpot's answer for the {from_type}-{to_type} associations was not a list of "
+                                   "results; run the sync again (the stored associations are kept).")
             inputs = []
-            for item in _items(payload):
-                source = (item.get("from") or {}).get("id") if isinstance(item.get("from"), dict) else None
-                if source in (None, ""):
+            for item in payload["results"]:
+                source = record_id(item.get("from")) if isinstance(item, dict) else None
+                if source is None:
+                    junk += 1
                     continue
-                source = str(source)
+                if not isinstance(item.get("to", []), list):
+                    unreadable.add(source)
+                    continue
                 targets = found.setdefault(source, {})
                 for to in _items(item, "to"):
-                    if to.get("toObjectId") in (None, ""):
+                    target = id_text(to.get("toObjectId"))
+                    if target is None:
                         continue
                     types = [t.get("typeId") for t in _items(to, "associationTypes")]
-                    targets.setdefault(str(to.get("toObjectId")), []).extend(types)
+                    targets.setdefault(target, []).extend(t for t in types if id_text(t) is not None)
                 after = _next_after(item)
                 if after:
                     inputs.append({"id": source, "after": after})
+        if junk or unreadable:
+            # A record whose answer cannot be read keeps the associations stored for it.
+            self.warn(f"HubSpot's answer held {junk + len(unreadable)} unreadable {from_type}-{to_type} associations "
+                      "entries; the associations stored for those records are kept.")
+            for source in unreadable:
+                found.pop(source, None)
+                self.unread_associations.add((from_type, source))
         return found
 
     def _replace_rows(self, conn, pair: AssociationPair, found: dict[str, dict[str, list]]) -> None:

@@ -232,3 +232,15 @@ def test_a_sync_starting_while_kpis_test_the_lock_waits_a_moment_instead_of_refu
         assert sync_running(path)
     os.close(probe)
     assert not sync_running(path)
+
+
+def test_compare_over_the_widest_range_ends_in_one_sentence(tmp_path):
+    path = tmp_path / "s.db"
+    _small_store(path)
+    _register()
+    result = CliRunner().invoke(cli, ["--db", str(path), "kpis", "--since", "1900-01-01", "--until", "9998-12-31",
+                                      "--compare"])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == ("Error: --compare needs an equally long period before this one, which would start "
+                             "before the year 1; compare a shorter range.\n")
+    assert _kpis(path, "--compare").exit_code == 0  # (an ordinary period still compares)

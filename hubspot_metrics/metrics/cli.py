@@ -38,6 +38,14 @@ def open_synced_store(path: str):
     return db
 
 
+def _period_before(period: Period) -> Period:
+    try:
+        return previous_period(period)
+    except (OverflowError, ValueError):  # e.g. --since 1900-01-01 --until 9998-12-31
+        raise ConfigError("--compare needs an equally long period before this one, which would start before "
+                          "the year 1; compare a shorter range.") from None
+
+
 @click.command()
 @click.option("--period", "period_text", metavar="PERIOD",
               help="2026-10 (month), 2026-Q3 (quarter), 2026 (year), or last_month, last_quarter, "
@@ -55,11 +63,12 @@ def kpis(app: App, period_text: str | None, since: str | None, until: str | None
     """Compute the KPIs for a period from the store (never calls HubSpot)."""
     settings = app.config.metrics
     period = resolve_period(period_text, since, until, settings.timezone)
+    previous = _period_before(period) if with_compare else None
     db = open_synced_store(app.config.store_path)
     try:
         result = compute_kpis(db, period, settings, by=by)
-        if with_compare:
-            result = compare(result, compute_kpis(db, previous_period(period), settings))
+        if previous is not None:
+            result = compare(result, compute_kpis(db, previous, settings))
     finally:
         db.conn.close()
     if fmt == "json":
