@@ -54,6 +54,10 @@ from hubspot_metrics.objects import ASSOCIATIONS, OBJECTS
 from hubspot_metrics.values import SQL_TYPES, UNPARSED, convert, store_kind
 
 RECORD_META_COLUMNS = ("id", "archived", "archived_at", "merged_into")
+# SQLite allows 2,000 columns in a table (SQLITE_MAX_COLUMN). A portal can define more
+# properties than that (`all_properties`): those past the limit share one JSON column.
+MAX_TABLE_COLUMNS = 2000
+OVERFLOW_COLUMN = "_more_properties"
 
 migrations = Migrations("hubspot_metrics")
 
@@ -281,7 +285,9 @@ class PropertyColumns:
 
     Columns are named exactly as the property unless SQLite would confuse it with another
     column (SQLite column names ignore case) or with a metadata column; then a suffix `__2`,
-    `__3`, ... is added and the `properties` table records the mapping.
+    `__3`, ... is added and the `properties` table records the mapping. Once a table holds as
+    many columns as SQLite allows, further properties map to `OVERFLOW_COLUMN`, a JSON object
+    of their stored values.
     """
 
     def __init__(self, db: sqlite_utils.Database, object_type: str):
@@ -313,6 +319,14 @@ class PropertyColumns:
                 if definition.get("described", True) and (
                         name in self.undescribed or definition.get("type") != self.types[name]):
                     self.retype(conn, name, definition)
+                continue
+            if len(existing) >= MAX_TABLE_COLUMNS - 1 or OVERFLOW_COLUMN.lower() in existing:
+                if OVERFLOW_COLUMN.lower() not in existing:
+                    conn.execute(f"ALTER TABLE [{self.object_type}] ADD COLUMN {quote(OVERFLOW_COLUMN)} TEXT")
+                    existing.add(OVERFLOW_COLUMN.lower())
+                self.columns[name] = OVERFLOW_COLUMN
+                self._describe(conn, name, definition)
+                added.append(name)
                 continue
             column = name
             n = 1
@@ -353,7 +367,7 @@ class PropertyColumns:
         old_kind = self.kinds[name]
         self._describe(conn, name, definition)
         new_kind = self.kinds[name]
-        if new_kind == old_kind:
+        if new_kind == old_kind or column == OVERFLOW_COLUMN:  # (JSON values are re-typed by the next read)
             return
         raws = {rid: _as_hubspot_text(value, old_kind) for rid, value in conn.execute(
             f"SELECT id, {quote(column)} FROM [{table}] WHERE {quote(column)} IS NOT NULL")}
@@ -391,12 +405,17 @@ def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: 
     chunk of a wide property list) does not blank the others. Returns the rows written.
     """
     table = columns.object_type
-    names = [p for p in property_names if p in columns.columns]
+    names = [p for p in property_names if p in columns.columns and columns.columns[p] != OVERFLOW_COLUMN]
+    overflow = [p for p in property_names if columns.columns.get(p) == OVERFLOW_COLUMN]
     cols = ["id", "archived", "archived_at", "merged_into"] + [columns.columns[p] for p in names]
+    cols += [OVERFLOW_COLUMN] if overflow else []
     kinds = [columns.kinds[p] for p in names]
     placeholders = ", ".join("?" * len(cols))
-    # merged_into is set by merge handling only; a re-read must not clear it.
-    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in cols[1:] if c != "merged_into")
+    # merged_into is set by merge handling only; a re-read must not clear it. The overflow
+    # object is merged (a null removes a property), since a chunk holds only some of them.
+    updates = ", ".join(
+        f"{quote(c)} = json_patch(COALESCE({quote(c)}, '{{}}'), excluded.{quote(c)})" if c == OVERFLOW_COLUMN
+        else f"{quote(c)} = excluded.{quote(c)}" for c in cols[1:] if c != "merged_into")
     sql = (f"INSERT INTO [{table}] ({', '.join(quote(c) for c in cols)}) VALUES ({placeholders}) "
            f"ON CONFLICT(id) DO UPDATE SET {updates}")
     rows = []
@@ -416,13 +435,24 @@ def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: 
             if unparsed is not None:
                 issues.append((table, rid, name, unparsed))
             row.append(value)
+        if overflow:
+            more = {}
+            for name in overflow:
+                more[name], unparsed = stored_value(props.get(name), columns.kinds[name])
+                if unparsed is not None:
+                    issues.append((table, rid, name, unparsed))
+            row.append(json.dumps(more, ensure_ascii=False, sort_keys=True))
         rows.append(row)
     if not rows:
         return 0
     conn.executemany(sql, rows)
+    if overflow:  # a newly inserted object still holds its nulls: drop them, as the merge does
+        conn.execute(f"UPDATE [{table}] SET {quote(OVERFLOW_COLUMN)} = json_patch('{{}}', {quote(OVERFLOW_COLUMN)}) "
+                     f"WHERE id IN ({','.join('?' * len(ids))})", ids)
     # A record re-read with good values clears its old issues for these properties.
+    written = names + overflow
     conn.execute(f"DELETE FROM value_issues WHERE object_type = ? AND record_id IN ({','.join('?' * len(ids))})"
-                 f" AND property IN ({','.join('?' * len(names))})", [table, *ids, *names])
+                 f" AND property IN ({','.join('?' * len(written))})", [table, *ids, *written])
     if issues:
         conn.executemany("INSERT OR REPLACE INTO value_issues VALUES (?, ?, ?, ?)", issues)
     return len(rows)

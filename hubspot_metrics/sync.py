@@ -28,7 +28,7 @@ from hubspot_metrics.config import Config
 from hubspot_metrics.errors import HubSpotError, StoreError, UserError
 from hubspot_metrics.objects import ASSOCIATIONS, OBJECTS, PIPELINE_OBJECTS, AssociationPair, CrmObject
 from hubspot_metrics.store import (
-    PropertyColumns, refuse_folder, save_json, stored_portal_id, transaction, upsert_records)
+    MAX_TABLE_COLUMNS, OVERFLOW_COLUMN, PropertyColumns, refuse_folder, save_json, stored_portal_id, transaction, upsert_records)
 from hubspot_metrics.values import format_instant, parse_instant, parse_number
 
 if TYPE_CHECKING:
@@ -480,6 +480,11 @@ class Sync:
                                      "hubspotDefined": name in obj.properties}
         with transaction(self.db) as conn:
             added = columns.ensure(conn, definitions)
+        overflowing = [name for name in added if columns.columns[name] == OVERFLOW_COLUMN]
+        if overflowing:
+            self.warn(f"{obj.name} has more properties than SQLite allows columns ({MAX_TABLE_COLUMNS}); "
+                      f"{len(overflowing)} of them are kept as JSON in the column {OVERFLOW_COLUMN} "
+                      f"(e.g. {overflowing[0]}).")
         return columns, wanted, added
 
     # --- one object ---------------------------------------------------------------------
