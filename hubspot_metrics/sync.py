@@ -347,8 +347,9 @@ class Sync:
         except MissingScopeError:
             self.warn("Could not read the account details (scope); the home currency falls back to deal currencies.")
             return None
-        if not isinstance(details, dict):
-            self.warn("HubSpot sent the account details as something other than an object; the stored account "
+        if not isinstance(details, dict) or details.get("portalId") in (None, ""):
+            # (without its portal id, a store could no longer tell which portal it belongs to)
+            self.warn("HubSpot's account details were not an object with a portalId; the stored account "
                       "(portal id, home currency) is kept as it was.")
             return None
         return details

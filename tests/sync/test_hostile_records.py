@@ -161,7 +161,7 @@ def test_account_details_as_a_list_and_non_scalar_reference_fields_are_kept_as_t
         result, _ = run_sync(through(config, proxy))
     assert result.status == "ok"
     assert result.warnings == [
-        "HubSpot sent the account details as something other than an object; the stored account (portal id, home "
+        "HubSpot's account details were not an object with a portalId; the stored account (portal id, home "
         "currency) is kept as it was.",
         "HubSpot sent owners with a list or object where text or a number belongs; those fields are stored as JSON "
         "text.",
