@@ -234,7 +234,7 @@ class HubSpotClient:
         self._answered = True
         try:
             payload = json.loads(data) if data else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # (JSON nested deeper than Python's recursion limit)
             self.stats.add("errors")
             raise _Retryable("an incomplete or malformed response body") from None
         date = headers.get("Date")

@@ -11,7 +11,7 @@ from hubspot_metrics.config import Config
 from hubspot_metrics.errors import HubSpotError
 from hubspot_metrics.objects import OBJECTS, OWNERS_SCOPE
 from hubspot_metrics.metrics.compute import timezone_in_use
-from hubspot_metrics.store import open_store, sync_running
+from hubspot_metrics.store import open_store, stored_portal_id, sync_running
 
 
 def kpis_needing(config: Config) -> dict[str, list[str]]:
@@ -58,7 +58,8 @@ def render_status(config: Config, live: bool | None = None) -> str:
     writable = os.access(config.store_path, os.W_OK) or not os.path.exists(config.store_path)
     db = open_store(config.store_path, create=False, readonly=not writable)
     conn = db.conn
-    lines = [f"Store: {config.store_path}", "", "Last runs:"]
+    portal = stored_portal_id(conn)
+    lines = [f"Store: {config.store_path}" + (f" (HubSpot portal {portal})" if portal else ""), "", "Last runs:"]
     runs = conn.execute("SELECT id, started_at, ended_at, status, requests, rate_limited, retries, errors, message, warnings "
                         "FROM sync_runs ORDER BY id DESC LIMIT 5").fetchall()
     if not runs:

@@ -27,7 +27,8 @@ from hubspot_metrics.client import (
 from hubspot_metrics.config import Config
 from hubspot_metrics.errors import HubSpotError, StoreError, UserError
 from hubspot_metrics.objects import ASSOCIATIONS, OBJECTS, PIPELINE_OBJECTS, AssociationPair, CrmObject
-from hubspot_metrics.store import PropertyColumns, refuse_folder, save_json, transaction, upsert_records
+from hubspot_metrics.store import (
+    MAX_TABLE_COLUMNS, OVERFLOW_COLUMN, PropertyColumns, refuse_folder, save_json, stored_portal_id, transaction, upsert_records)
 from hubspot_metrics.values import format_instant, parse_instant, parse_number
 
 if TYPE_CHECKING:
@@ -207,6 +208,19 @@ def _next_after(payload) -> str | None:
     return str(after) if after not in (None, "") else None
 
 
+def id_text(value) -> str | None:
+    """An id as text, or None when it is missing or neither text nor a number (HubSpot's ids
+    are numbers, usually sent as text)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        return None
+    return str(value)
+
+
+def record_id(record) -> str | None:
+    """A record's id as text, or None for junk (not an object, or no usable id)."""
+    return id_text(record.get("id")) if isinstance(record, dict) else None
+
+
 def modified_ms(record, prop: str) -> int | None:
     if not isinstance(record, dict):
         return None
@@ -246,11 +260,21 @@ class Sync:
         self.results: dict[str, ObjectResult] = {}
         self.unavailable: set[str] = set()
         self.run_server_ms: int | None = None
+        self.unread_associations: set[tuple[str, str]] = set()  # (object, id) to read again next run
 
     # --- run bookkeeping ----------------------------------------------------------------
 
     def run(self) -> SyncResult:
         conn = self.db.conn
+        # The account is read before anything is written: a store of another portal is refused
+        # untouched. (A failure to read it is recorded with the run, as any other failure.)
+        details, failure = None, None
+        try:
+            details = self.read_account()
+        except BaseException as exc:
+            failure = exc
+        else:
+            self.check_portal(details)
         # A lock holder is the only writer: any 'running' row left is from a killed sync.
         conn.execute("UPDATE sync_runs SET status = 'interrupted', ended_at = COALESCE(ended_at, ?) "
                      "WHERE status = 'running'", [now_iso()])
@@ -259,7 +283,9 @@ class Sync:
             [now_iso(), "full" if self.full else "auto", os.getpid()]).lastrowid
         status, message = "ok", None
         try:
-            self._sync_all()
+            if failure is not None:
+                raise failure
+            self._sync_all(details)
         except UserError as exc:
             status, message = ("quota" if exc.exit_code == 5 else "failed"), str(exc)
             raise
@@ -287,8 +313,9 @@ class Sync:
         log.info("warning: %s", message)
         self.warnings.append(message)
 
-    def _sync_all(self) -> None:
-        self.sync_account()
+    def _sync_all(self, details: dict | None) -> None:
+        if details is not None:
+            self.save_account(details)
         self.run_server_ms = self.client.server_time_ms
         self.sync_owners()
         for object_type in PIPELINE_OBJECTS:
@@ -313,15 +340,33 @@ class Sync:
 
     # --- account, owners, pipelines -----------------------------------------------------
 
-    def sync_account(self) -> None:
+    def read_account(self) -> dict | None:
+        """The account details, or None when the token may not read them."""
         try:
             details = self.client.account_details()
-            details = details if isinstance(details, dict) else {}
         except MissingScopeError:
             self.warn("Could not read the account details (scope); the home currency falls back to deal currencies.")
+            return None
+        if not isinstance(details, dict) or details.get("portalId") in (None, ""):
+            # (without its portal id, a store could no longer tell which portal it belongs to)
+            self.warn("HubSpot's account details were not an object with a portalId; the stored account "
+                      "(portal id, home currency) is kept as it was.")
+            return None
+        return details
+
+    def check_portal(self, details: dict | None) -> None:
+        """One store, one portal: records of two portals mixed in one store cannot be told apart."""
+        theirs = (details or {}).get("portalId")
+        ours = stored_portal_id(self.db.conn)
+        if ours is None or theirs in (None, "") or str(theirs) == ours:
             return
-        row = {k: details.get(k) for k in ("portalId", "accountType", "timeZone", "companyCurrency", "utcOffset",
-                                           "utcOffsetMilliseconds", "uiDomain", "dataHostingLocation")}
+        raise StoreError(f"The store {self.config.store_path} holds HubSpot portal {ours}, but the token reads "
+                         f"portal {theirs}; give that portal a store of its own with another --db path.")
+
+    def save_account(self, details: dict) -> None:
+        names = ("portalId", "accountType", "timeZone", "companyCurrency", "utcOffset", "utcOffsetMilliseconds",
+                 "uiDomain", "dataHostingLocation")
+        row = dict(zip(names, self._bindable("the account details", [details.get(k) for k in names])))
         row["additionalCurrencies"] = save_json(details.get("additionalCurrencies"))
         with transaction(self.db) as conn:
             conn.execute("DELETE FROM account")
@@ -336,12 +381,12 @@ class Sync:
                 while True:
                     page = self.client.owners_page(after=after, archived=archived)
                     for o in _items(page):
-                        if o.get("id") in (None, ""):
+                        if record_id(o) is None:
                             continue
-                        rows.append([str(o.get("id")), o.get("email"), o.get("firstName"), o.get("lastName"),
-                                     o.get("type"), o.get("userId"), o.get("userIdIncludingInactive"),
-                                     o.get("createdAt"), o.get("updatedAt"), 1 if archived else 0,
-                                     save_json(o.get("teams"))])
+                        rows.append(self._bindable("owners", [
+                            record_id(o), o.get("email"), o.get("firstName"), o.get("lastName"), o.get("type"),
+                            o.get("userId"), o.get("userIdIncludingInactive"), o.get("createdAt"),
+                            o.get("updatedAt"), 1 if archived else 0, save_json(o.get("teams"))]))
                     after = _next_after(page)
                     if not after:
                         break
@@ -359,24 +404,38 @@ class Sync:
             return  # the object itself will be skipped with its own warning
         pipelines, stages = [], []
         for p in _items(payload):
-            if p.get("id") in (None, ""):
+            if record_id(p) is None:
                 continue
-            pipelines.append([object_type, str(p["id"]), p.get("label"), p.get("displayOrder"),
-                              int(bool(p.get("archived"))), p.get("createdAt"), p.get("updatedAt")])
+            pipelines.append(self._bindable(f"{object_type} pipelines", [
+                object_type, record_id(p), p.get("label"), p.get("displayOrder"), int(bool(p.get("archived"))),
+                p.get("createdAt"), p.get("updatedAt")]))
             for s in _items(p, "stages"):
-                if s.get("id") in (None, ""):
+                if record_id(s) is None:
                     continue
                 meta = s.get("metadata") if isinstance(s.get("metadata"), dict) else {}
                 closed = str(meta.get("isClosed", "")).lower()
-                stages.append([object_type, str(p["id"]), str(s["id"]), s.get("label"), s.get("displayOrder"),
-                               int(bool(s.get("archived"))), 1 if closed == "true" else 0 if closed == "false" else None,
-                               parse_number(str(meta["probability"])) if meta.get("probability") not in (None, "") else None,
-                               meta.get("ticketState"), save_json(meta)])
+                probability = meta.get("probability")
+                stages.append(self._bindable(f"{object_type} pipelines", [
+                    object_type, record_id(p), record_id(s), s.get("label"), s.get("displayOrder"),
+                    int(bool(s.get("archived"))), 1 if closed == "true" else 0 if closed == "false" else None,
+                    parse_number(str(probability)) if isinstance(probability, (str, int, float)) else None,
+                    meta.get("ticketState"), save_json(meta)]))
         with transaction(self.db) as conn:
             conn.execute("DELETE FROM pipelines WHERE object_type = ?", [object_type])
             conn.execute("DELETE FROM pipeline_stages WHERE object_type = ?", [object_type])
             conn.executemany("INSERT INTO pipelines VALUES (?,?,?,?,?,?,?)", pipelines)
             conn.executemany("INSERT INTO pipeline_stages VALUES (?,?,?,?,?,?,?,?,?,?)", stages)
+
+    def _bindable(self, what: str, row: list) -> list:
+        """Reference data as SQLite can store it: a list or object where HubSpot promises text
+        or a number is kept as JSON text, and the run says so once for each kind of data."""
+        if not any(isinstance(v, (dict, list)) for v in row):
+            return row
+        warning = (f"HubSpot sent {what} with a list or object where text or a number belongs; "
+                   "those fields are stored as JSON text.")
+        if warning not in self.warnings:
+            self.warn(warning)
+        return [save_json(v) if isinstance(v, (dict, list)) else v for v in row]
 
     # --- properties ---------------------------------------------------------------------
 
@@ -396,10 +455,13 @@ class Sync:
 
     def prepare_columns(self, obj: CrmObject, state: dict | None) -> tuple[PropertyColumns, list[str], list[str]]:
         columns = PropertyColumns(self.db, obj.name)
-        # Definitions change rarely: read them on a full sync, or when a wanted property has no column yet.
+        # Definitions change rarely: read them on a full sync, when a wanted property has no
+        # column yet, or while a property named in the config is stored without HubSpot's
+        # definition (it may be defined now, e.g. as a date: its column is then re-typed).
         provisional = self.wanted_properties(obj, {})
         need_definitions = (self.config.sync.all_properties or state is None or state.get("mode") == "full"
-                            or self.full or any(p not in columns.columns for p in provisional))
+                            or self.full or any(p not in columns.columns for p in provisional)
+                            or any(p in columns.undescribed for p in self.configured_properties(obj)))
         described: dict[str, dict] = {}
         if need_definitions:
             for d in _items(self.client.properties(obj.name)):
@@ -420,6 +482,11 @@ class Sync:
                                      "hubspotDefined": name in obj.properties}
         with transaction(self.db) as conn:
             added = columns.ensure(conn, definitions)
+        overflowing = [name for name in added if columns.columns[name] == OVERFLOW_COLUMN]
+        if overflowing:
+            self.warn(f"{obj.name} has more properties than SQLite allows columns ({MAX_TABLE_COLUMNS}); "
+                      f"{len(overflowing)} of them are kept as JSON in the column {OVERFLOW_COLUMN} "
+                      f"(e.g. {overflowing[0]}).")
         return columns, wanted, added
 
     # --- one object ---------------------------------------------------------------------
@@ -483,7 +550,7 @@ class Sync:
 
     def _write_page(self, conn, obj: CrmObject, columns: PropertyColumns, chunks: list[list[str]],
                     records: list[dict], *, archived: bool = False) -> int:
-        usable = [r for r in records if isinstance(r, dict) and r.get("id") not in (None, "")]
+        usable = [r for r in records if record_id(r) is not None]
         if len(usable) < len(records):
             self.warn(f"HubSpot returned {len(records) - len(usable)} {obj.name} without an id; they were skipped.")
             # (the caller's list is trimmed in place so that later steps see the same records)
@@ -508,7 +575,8 @@ class Sync:
     def apply_merges(self, conn, obj: CrmObject, records: list[dict]) -> None:
         updates = []
         for r in records:
-            merged = (r.get("properties") or {}).get("hs_merged_object_ids")
+            props = r.get("properties")
+            merged = props.get("hs_merged_object_ids") if isinstance(props, dict) else None
             if merged:
                 primary = str(r["id"])
                 updates += [(primary, mid.strip()) for mid in str(merged).split(";") if mid.strip() and mid.strip() != primary]
@@ -649,7 +717,8 @@ class Sync:
             if not (records and _next_after(page)):
                 yield records, None
                 return
-            last = max((str(r["id"]) for r in records), key=lambda i: int(i) if i.isdigit() else -1)
+            ids = [i for i in map(record_id, records) if i is not None]  # (junk records carry no id)
+            last = max(ids, key=lambda i: int(i) if i.isdigit() else -1, default="")
             if not last.isdigit() or int(last) <= int(floor):
                 raise HubSpotError(f"The {obj.name} search did not move past record {floor}; "
                                    "run `hubspot-metrics sync --full`.")
@@ -667,9 +736,13 @@ class Sync:
     # --- associations -------------------------------------------------------------------
 
     def sync_associations(self) -> None:
+        pending = set()  # objects whose changes a pair outside this run (`--only`) still has to read
         for pair in ASSOCIATIONS:
             involved = {pair.from_object, pair.to_object}
-            if not involved & set(self.objects) or involved & self.unavailable:
+            if not involved & set(self.objects):
+                pending |= involved
+                continue
+            if involved & self.unavailable:
                 continue
             if not self.db.conn.execute(f"SELECT 1 FROM [{pair.from_object}] LIMIT 1").fetchone():
                 continue  # e.g. `--only contacts` on a store that never synced deals
@@ -683,29 +756,48 @@ class Sync:
                 self.warn(f"Skipped {pair.from_object}-{pair.to_object} associations: the token lacks "
                           f"{', '.join(exc.scopes) or 'a scope'}.")
         with transaction(self.db) as conn:
-            conn.execute("DELETE FROM sync_changed")
+            conn.execute(f"DELETE FROM sync_changed WHERE object_type NOT IN ({','.join('?' * len(pending))})",
+                         sorted(pending))
+            conn.executemany("INSERT OR IGNORE INTO sync_changed VALUES (?, ?)", sorted(self.unread_associations))
 
     def _read_associations(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, dict[str, list]]:
         """All associations of `ids`, following each record's own paging."""
         found: dict[str, dict[str, list]] = {i: {} for i in ids}
+        unreadable: set[str] = set()
+        junk = 0
         inputs = [{"id": i} for i in ids]
         while inputs:
             payload = self.client.associations(from_type, to_type, inputs)
+            if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
+                # Read as "no associations", it would delete every stored one of these records.
+                raise HubSpotError(f"HubSpot's answer for the {from_type}-{to_type} associations was not a list of "
+                                   "results; run the sync again (the stored associations are kept).")
             inputs = []
-            for item in _items(payload):
-                source = (item.get("from") or {}).get("id") if isinstance(item.get("from"), dict) else None
-                if source in (None, ""):
+            for item in payload["results"]:
+                source = record_id(item.get("from")) if isinstance(item, dict) else None
+                if source is None:
+                    junk += 1
                     continue
-                source = str(source)
+                if not isinstance(item.get("to", []), list):
+                    unreadable.add(source)
+                    continue
                 targets = found.setdefault(source, {})
                 for to in _items(item, "to"):
-                    if to.get("toObjectId") in (None, ""):
+                    target = id_text(to.get("toObjectId"))
+                    if target is None:
                         continue
                     types = [t.get("typeId") for t in _items(to, "associationTypes")]
-                    targets.setdefault(str(to.get("toObjectId")), []).extend(types)
+                    targets.setdefault(target, []).extend(t for t in types if id_text(t) is not None)
                 after = _next_after(item)
                 if after:
                     inputs.append({"id": source, "after": after})
+        if junk or unreadable:
+            # A record whose answer cannot be read keeps the associations stored for it.
+            self.warn(f"HubSpot's answer held {junk + len(unreadable)} unreadable {from_type}-{to_type} associations "
+                      "entries; the associations stored for those records are kept.")
+            for source in unreadable:
+                found.pop(source, None)
+                self.unread_associations.add((from_type, source))
         return found
 
     def _replace_rows(self, conn, pair: AssociationPair, found: dict[str, dict[str, list]]) -> None:

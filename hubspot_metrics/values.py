@@ -104,3 +104,12 @@ def store_kind(hubspot_type: str | None) -> str:
 
 
 SQL_TYPES = {"number": "REAL", "datetime": "TEXT", "bool": "INTEGER", "text": "TEXT"}
+
+# A spreadsheet opening a CSV runs a cell that starts with one of these as a formula; a tab or
+# carriage return in front hides the formula from a check of the first character only.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A text cell for every CSV the tool writes: a leading apostrophe defuses a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text

@@ -39,6 +39,14 @@ def open_synced_store(path: str):
     return db
 
 
+def _period_before(period: Period) -> Period:
+    try:
+        return previous_period(period)
+    except (OverflowError, ValueError):  # e.g. --since 1900-01-01 --until 9998-12-31
+        raise ConfigError("--compare needs an equally long period before this one, which would start before "
+                          "the year 1; compare a shorter range.") from None
+
+
 @click.command()
 @click.option("--period", "period_text", metavar="PERIOD",
               help="2026-10 (month), 2026-Q3 (quarter), 2026 (year), or last_month, last_quarter, "
@@ -63,7 +71,7 @@ def kpis(app: App, period_text: str | None, since: str | None, until: str | None
         period = resolve_period(period_text, since, until, settings.timezone, now)
         result = compute_kpis(db, period, settings, by=by, now=now)
         if with_compare:
-            result = compare(result, compute_kpis(db, previous_period(period), settings, now=now))
+            result = compare(result, compute_kpis(db, _period_before(period), settings, now=now))
     finally:
         db.conn.close()
     if fmt == "json":

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -21,7 +20,7 @@ from hubspot_metrics.metrics.queries import (
     DIMENSION_PROPERTIES, CustomerCounts, DealCounts, Queries, TicketCounts)
 from hubspot_metrics.metrics.sql import StoreView, connection
 from hubspot_metrics.periods import Period, measured_up_to
-from hubspot_metrics.store import sync_running
+from hubspot_metrics.store import connect_read_only, sync_running
 from hubspot_metrics.values import format_instant
 
 BREAKDOWNS = tuple(DIMENSIONS)
@@ -183,9 +182,8 @@ def _in_two_lanes(queries: Queries, first: Callable, second: Callable):
         return first(queries), second(queries)
 
     def on_second_connection():
-        other = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, timeout=30)
+        other = connect_read_only(path)
         try:
-            other.execute("PRAGMA busy_timeout = 30000")
             return second(queries.on(other))
         finally:
             other.close()

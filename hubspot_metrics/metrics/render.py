@@ -13,6 +13,7 @@ from typing import Iterable
 
 from hubspot_metrics.metrics.catalog import HEADLINE_KPIS, KPI_KEYS, KPI_UNITS, LABELS
 from hubspot_metrics.metrics.kpis import output_number
+from hubspot_metrics.values import spreadsheet_safe
 
 CSV_COLUMNS = ("period", "start", "end", "as_of", "partial", "key", "value", "n", "reason", "unit", "currency")
 BREAKDOWN_COLUMNS = ("by", "group", "group_label")
@@ -56,21 +57,32 @@ def render_csv(results: dict | Iterable[dict], *, header: bool = True) -> str:
     with_change = any("change" in r for r in results)
     columns = CSV_COLUMNS + (BREAKDOWN_COLUMNS if with_groups else ()) + (CHANGE_COLUMNS if with_change else ())
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # The csv module quotes a field only for the characters of its own line terminator, so a
+    # bare "\n" would leave a carriage return in a label unquoted: rows end "\r\n" while
+    # written, then lose the "\r".
+    writer = csv.writer(out, lineterminator="\r\n")
+
+    def writerow(row) -> None:
+        writer.writerow(row)
+        out.seek(out.tell() - 2)
+        out.write("\n")
+        out.truncate()
+
     if header:
-        writer.writerow(columns)
+        writerow(columns)
 
     def rows(result: dict, kpis: dict, group: tuple = ("", "", ""), change: dict | None = None):
         for key in KPI_KEYS:
             k = kpis[key]
-            row = [result["period"], result["start"], result["end"], result["as_of"], _csv_flag(result["partial"]),
-                   key, _csv_number(k["value"]), k["n"], k["reason"] or "", k["unit"], currency]
-            if with_groups:
-                row += list(group)
+            row = [_csv_text(result["period"]), _csv_text(result["start"]), _csv_text(result["end"]),
+                   _csv_text(result["as_of"]), _csv_flag(result["partial"]), key, _csv_number(k["value"]), k["n"],
+                   _csv_text(k["reason"]), _csv_text(k["unit"]), _csv_text(currency)]
+            if with_groups:  # owner names and pipeline labels come from HubSpot users: untrusted
+                row += [_csv_text(g) for g in group]
             if with_change:
                 c = (change or {}).get(key) or {}
                 row += [_csv_number(c.get("value")), _csv_number(c.get("percent"))]
-            writer.writerow(row)
+            writerow(row)
 
     currency = ""
     for result in results:
@@ -83,6 +95,10 @@ def render_csv(results: dict | Iterable[dict], *, header: bool = True) -> str:
             for g in breakdown["groups"]:
                 rows(result, g["kpis"], (breakdown["by"], "" if g["key"] is None else g["key"], g["label"]))
     return out.getvalue()
+
+
+def _csv_text(value) -> str:
+    return "" if value is None else spreadsheet_safe(str(value))
 
 
 def _csv_number(value) -> str:

@@ -21,14 +21,9 @@ from hubspot_metrics.errors import ConfigError
 from hubspot_metrics.metrics import KPI_KEYS, complete_to, with_store_timezone
 from hubspot_metrics.periods import closed_periods
 from hubspot_metrics.results.history import SNAPSHOT, history
+from hubspot_metrics.values import spreadsheet_safe
 
 LONG_COLUMNS = ("period", "start", "end", "key", "value", "n", "reason", "unit", "currency", "computed_at", "source")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_text(text: str) -> str:
-    """A spreadsheet runs a cell starting with = + - @ as a formula (CSV injection)."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def cell(value) -> str | int:
@@ -37,8 +32,8 @@ def cell(value) -> str | int:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, (int, float)):
-        return repr(value) if isinstance(value, float) else value
-    return safe_text(str(value))
+        return repr(float(value)) if isinstance(value, float) else value
+    return spreadsheet_safe(str(value))
 
 
 def export_history(db, settings: MetricsSettings, *, grain: str = "month", periods: int = 12, wide: bool = False,

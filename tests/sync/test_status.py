@@ -25,7 +25,7 @@ def test_status_shows_runs_counts_completeness_and_warnings(portal, server, tmp_
     result = invoke(server, db_path, "status")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == f"Store: {db_path}"
+    assert lines[0] == f"Store: {db_path} (HubSpot portal {portal.portal_id})"
     assert lines[2] == "Last runs:"
     assert lines[3].startswith("  #1 ") and lines[3].endswith(" ok: " + lines[3].split(" ok: ")[1])
     live = {name: sum(1 for _ in portal.records(name)) for name in ("contacts", "deals")}
