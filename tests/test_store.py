@@ -244,3 +244,14 @@ def test_compare_over_the_widest_range_ends_in_one_sentence(tmp_path):
     assert result.stderr == ("Error: --compare needs an equally long period before this one, which would start "
                              "before the year 1; compare a shorter range.\n")
     assert _kpis(path, "--compare").exit_code == 0  # (an ordinary period still compares)
+
+
+def test_a_century_long_range_is_measured_without_straining_sqlite(tmp_path):
+    # One monthly piece per month: 1,500 cuts once overflowed SQLite's expression depth ("check the disk").
+    path = tmp_path / "s.db"
+    _small_store(path)
+    _register()
+    result = CliRunner().invoke(cli, ["--db", str(path), "kpis", "--since", "1900-01-01", "--until", "2025-12-31",
+                                      "--format", "json"])
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert json.loads(result.stdout)["kpis"]["revenue"]["value"] == 500.0

@@ -69,9 +69,10 @@ def kpis(app: App, period_text: str | None, since: str | None, until: str | None
         settings = with_store_timezone(db, app.config.metrics)
         now = complete_to(db)
         period = resolve_period(period_text, since, until, settings.timezone, now)
+        previous = _period_before(period) if with_compare else None  # (before the work, to fail fast)
         result = compute_kpis(db, period, settings, by=by, now=now)
-        if with_compare:
-            result = compare(result, compute_kpis(db, _period_before(period), settings, now=now))
+        if previous is not None:
+            result = compare(result, compute_kpis(db, previous, settings, now=now))
     finally:
         db.conn.close()
     if fmt == "json":

@@ -40,6 +40,8 @@ REPLY_DATES = ("first_agent_reply_date", "hs_first_agent_message_sent_at")
 
 # --- additive counts ----------------------------------------------------------------------
 
+WINDOW_BITS = 60  # cuts per integer column of purchase windows (Queries.purchases)
+
 @dataclass
 class Counts:
     def add(self, other: "Counts") -> None:
@@ -422,9 +424,12 @@ class Queries:
         low = ":thr_s" if self.inactivity else ":s"
         cut_range = range(len(self.cuts)) if self.inactivity else range(0)
         # per cut b_i: did a won deal close in [b_i - L, b_i)? (then the customer is active at b_i)
-        # one bit per cut, so that customers group by a single number
-        windows = ", " + " + ".join(f"(max(close >= :thr{i} AND close < :b{i}) << {i})" for i in cut_range) + \
-            " AS windows" if self.inactivity else ""
+        # One bit per cut, so that customers group by a few numbers. A SQLite integer holds 63
+        # bits and a long sum nests one level per term, so a long range's cuts fill several columns.
+        chunks = [cut_range[k:k + WINDOW_BITS] for k in range(0, len(cut_range), WINDOW_BITS)]
+        windows = "".join(
+            ", " + " + ".join(f"(max(close >= :thr{i} AND close < :b{i}) << {i - k * WINDOW_BITS})" for i in chunk)
+            + f" AS windows{k}" for k, chunk in enumerate(chunks))
         prefix = f"""WITH won AS (
     SELECT a.{quote(customer_column)} AS cid, {close} AS close
     FROM deals d CROSS JOIN {quote(assoc)} a ON a.{quote(deal_column)} = d.id
@@ -441,7 +446,7 @@ class Queries:
                  f"  LIMIT -1) x")
         cells = [("paid_cell", "paid")]
         cells += [("cd_cell", self._ladder("cd", self.cd_points, "cdpt"))] if self.inactivity else []
-        cells += [("windows_cell", "windows")] if self.inactivity else []
+        cells += [(f"windows_cell{k}", f"windows{k}") for k in range(len(chunks))]
         places = _Places(self.cd_points, [])
         groups = {}
         for key, rows in self._cells(inner, cells, [("n", "count(*)")], by, prefix=prefix).items():
@@ -450,7 +455,7 @@ class Queries:
                 if cell[0]:
                     counts.paying += values["n"]
                 if self.inactivity:
-                    windows = [bool(cell[2] >> i & 1) for i in cut_range]
+                    windows = [bool(cell[2 + i // WINDOW_BITS] >> (i % WINDOW_BITS) & 1) for i in cut_range]
                     self._count_active(counts, places, cell[1], -1, values["n"], windows)
         return groups
 
