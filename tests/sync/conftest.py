@@ -52,6 +52,14 @@ def run_sync(config: Config, *, full=False, only=None, stats=None):
     return result, client.stats
 
 
+def clean_dump(portal, tmp_path, **overrides):
+    """The store a sync without faults makes of the portal as it is now."""
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        path = tmp_path / "clean.db"
+        run_sync(make_config(server, path, **overrides))
+    return full_store_dump(path)
+
+
 def request_counts(server) -> Counter:
     """(method, path) -> number of requests, with object paths kept whole."""
     return Counter((r.method, r.path.rstrip("/")) for r in server.request_log)

@@ -21,16 +21,9 @@ from hubspot_metrics.portal.api import resolve_type
 from hubspot_metrics.portal.faults import Fault, Faults
 from hubspot_metrics.store import open_store
 
-from .conftest import NOW, TOKEN, full_store_dump, make_config, run_sync, stored_rows
+from .conftest import NOW, TOKEN, clean_dump, full_store_dump, make_config, run_sync, stored_rows
 
 FAULT_KINDS = ("5xx", "reset", "truncate", "slow", "429", "index_lag")
-
-
-def clean_dump(portal, tmp_path, **overrides):
-    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
-        path = tmp_path / "clean.db"
-        run_sync(make_config(server, path, **overrides))
-    return full_store_dump(path)
 
 
 def test_a_fault_that_outlasts_the_retry_budget_stops_cleanly_and_the_next_run_completes(tmp_path):
