@@ -23,7 +23,7 @@ from hubspot_metrics.store import open_store
 
 from .conftest import NOW, TOKEN, clean_dump, full_store_dump, make_config, run_sync, stored_rows
 
-FAULT_KINDS = ("5xx", "reset", "truncate", "slow", "429", "index_lag")
+FAULT_KINDS = ("5xx", "reset", "truncate", "slow", "429", "hollow", "index_lag")
 
 
 def test_a_fault_that_outlasts_the_retry_budget_stops_cleanly_and_the_next_run_completes(tmp_path):
@@ -467,7 +467,8 @@ def test_fault_matrix_ends_in_the_store_of_a_clean_sync(tmp_path, mode, kinds, r
         injected["index_lag"] = case.injected["index_lag"]
     assert set(injected) == set(kinds), injected
     # Each fault but a slow answer (or the lag, which answers) costs exactly one retry.
-    assert sum(n.stats.retries for n in nights) == sum(injected[k] for k in ("5xx", "reset", "truncate", "429"))
+    assert sum(n.stats.retries for n in nights) == sum(injected[k] for k in ("5xx", "reset", "truncate", "429",
+                                                                              "hollow"))
     assert sum(n.stats.rate_limited for n in nights) == injected["429"]
 
 
@@ -504,7 +505,7 @@ class _Storm(Faults):
         self.refused = range(start, start + length)
         self._arrived = 0
 
-    def draw(self) -> Fault | None:
+    def draw(self, path: str = "") -> Fault | None:
         with self._lock:
             n, self._arrived = self._arrived, self._arrived + 1
         return Fault("429", 0.0) if n in self.refused else None
