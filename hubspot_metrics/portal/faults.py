@@ -23,7 +23,8 @@ eventually consistent index (which also lags behind on older edits, see `search.
 While "no_date" is enabled, answers carry no Date header.
 
 `plan` aims one kind at chosen requests instead: the next `times` requests to a path, after
-`skip` of them, e.g. the second page of a list.
+`skip` of them, e.g. the second page of a list. One kind is only planned: "hold" keeps its
+request waiting until `release()` (or a minute), so a test can act while a sync is mid-run.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ import threading
 from dataclasses import dataclass
 
 RECOVERABLE = frozenset({"5xx", "reset", "truncate", "slow", "429", "hollow", "index_lag"})
-KINDS = RECOVERABLE | {"drip", "oversized", "html403", "stuck_paging", "no_date"}
+KINDS = RECOVERABLE | {"drip", "oversized", "html403", "stuck_paging", "no_date", "hold"}
+HOLD_SECONDS = 60
 MODES = frozenset({"index_lag", "stuck_paging", "no_date"})  # not drawn per request
 HOLLOW_BODIES = (b"", b"{}", b"null", b"[]", None)  # None: a 204
 
@@ -84,7 +86,15 @@ class Faults:
         with self._lock:
             self._plans.append(_Plan(Fault(kind, variant, body), path.rstrip("/"), skip, times))
 
+    def hold(self) -> None:
+        self.holding.set()
+        self.released.wait(HOLD_SECONDS)
+
+    def release(self) -> None:
+        self.released.set()
+
     def clear(self) -> None:
+        self.holding, self.released = threading.Event(), threading.Event()
         with self._lock:
             self._plans: list[_Plan] = []
             self.rate = 0.0

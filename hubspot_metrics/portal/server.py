@@ -200,6 +200,9 @@ class PortalServer:
         body = _parse_body(raw, h.headers.get("Content-Type", ""))
         fault = self.faults.draw(path)
         search = path.rstrip("/").endswith("/search")
+        if fault is not None and fault.kind == "hold":
+            self.faults.hold()
+            fault = None
         # Each request is logged before its response leaves, so a client that has its answer
         # always finds the request in the log.
         if fault is not None and fault.kind not in ("slow", "truncate", "drip"):

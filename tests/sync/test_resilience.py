@@ -209,7 +209,6 @@ def test_a_second_sync_is_refused_while_one_runs(tmp_path, server):
 def test_kpis_run_during_a_sync_and_read_one_snapshot(tmp_path):
     """WAL: readers are not blocked by the sync; while it runs, kpis read one snapshot."""
     import json
-    import threading
 
     portal = generate_portal(scale=400, seed=17, now=NOW)
     with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
@@ -218,22 +217,32 @@ def test_kpis_run_during_a_sync_and_read_one_snapshot(tmp_path):
         env = _cli_env(server, db_path, config_path)
         assert subprocess.run([sys.executable, "-m", "hubspot_metrics", "sync"], env=env,
                               capture_output=True).returncode == 0
-        server.faults.configure(rate=1.0, kinds={"slow"}, slow_seconds=0.05)  # a long second sync
+        kpis = [sys.executable, "-m", "hubspot_metrics", "kpis", "--period", "2026-10", "--format", "json"]
+        before = json.loads(subprocess.run(kpis, env=env, capture_output=True, check=True).stdout)["kpis"]
+        # HubSpot changes: the second sync writes other deals than the store holds.
+        for deal in list(portal.records("deals")):
+            portal.update("deals", deal["id"], {"amount": "999999"})
+        # The sync stops on its second deals page, with the first one committed, until released:
+        # on a loaded machine it cannot finish before the kpis below have run.
+        server.faults.plan("hold", "/crm/v3/objects/deals", skip=1)
         sync = subprocess.Popen([sys.executable, "-m", "hubspot_metrics", "sync", "--full"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
+            assert server.faults.holding.wait(60)
             results = []
             for _ in range(3):
-                done = subprocess.run([sys.executable, "-m", "hubspot_metrics", "kpis", "--period", "2026-10",
-                                       "--format", "json"], env=env, capture_output=True, timeout=60)
+                done = subprocess.run(kpis, env=env, capture_output=True, timeout=60)
                 assert done.returncode == 0, done.stderr.decode()
                 results.append(json.loads(done.stdout)["kpis"])
-            assert sync.poll() is None  # the kpis above really ran while the sync was writing
+            assert sync.poll() is None  # the kpis above really ran while the sync was mid-run
         finally:
+            server.faults.release()
             sync.wait(timeout=120)
         assert sync.returncode == 0
-    # The full re-sync rewrites identical data: every snapshot read the same KPIs.
+        after = json.loads(subprocess.run(kpis, env=env, capture_output=True, check=True).stdout)["kpis"]
+    # Every read during the sync saw one state, the half-written one, and the finished sync another.
     assert results[0] == results[1] == results[2]
+    assert before != after
 
 
 def test_search_index_lag_is_covered_by_the_lookback(tmp_path):
