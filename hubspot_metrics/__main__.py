@@ -4,7 +4,7 @@ import signal
 
 
 def _quiet_exit(signum, frame):
-    raise SystemExit(130 if signum == signal.SIGINT else 143)
+    raise SystemExit(130)
 
 
 def main() -> None:
