@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from hubspot_metrics.client import HubSpotClient
 from hubspot_metrics.portal import PortalServer, generate_portal
@@ -19,7 +20,8 @@ from .test_sync import interrupt_at_the_second_search
 LAG_SECONDS = 100
 
 
-def test_an_edit_the_index_still_hides_behind_newer_ones_is_read_by_the_lookback(tmp_path):
+@pytest.mark.parametrize("date_header", [True, False], ids=["date", "no-date"])
+def test_an_edit_the_index_still_hides_behind_newer_ones_is_read_by_the_lookback(tmp_path, date_header):
     portal = generate_portal(scale=200, seed=6, now=NOW)
     ids = sorted((r["id"] for r in portal.records("contacts")), key=int)
     delays = dict(zip(ids, index_delays_ms(np.array([int(i) for i in ids]), LAG_SECONDS * 1000)))
@@ -33,7 +35,8 @@ def test_an_edit_the_index_still_hides_behind_newer_ones_is_read_by_the_lookback
         portal.advance_clock(seconds=10)
         portal.update("contacts", quick, {"firstname": "newer edit"})
         portal.advance_clock(seconds=65)  # the newer edit is searchable, the older one not yet
-        server.faults.configure(rate=0.0, kinds={"index_lag"}, index_lag_seconds=LAG_SECONDS)
+        server.faults.configure(rate=0.0, kinds={"index_lag"} if date_header else {"index_lag", "no_date"},
+                                index_lag_seconds=LAG_SECONDS)
         run_sync(config)
         stored = stored_rows(config.store_path, "contacts")
         assert (stored[slow]["firstname"], stored[quick]["firstname"]) != ("older edit", "newer edit")
