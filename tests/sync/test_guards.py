@@ -61,7 +61,11 @@ def test_a_resumed_run_ends_with_the_newest_change_of_both_attempts_as_its_curso
             portal.update("contacts", cid, {"firstname": "newest"})
         newest_ms = portal.now_ms
         interrupt_at_the_second_search(config, monkeypatch)
+        server.reset_log()
         run_sync(config)  # resumes above the first page
+        searches = [r.body for r in server.request_log if r.path.endswith("/contacts/search")]
+    floor = [f for f in searches[0]["filterGroups"][0]["filters"] if f["propertyName"] == "hs_object_id"]
+    assert floor == [{"propertyName": "hs_object_id", "operator": "GT", "value": contacts[199]}]
     # (a cursor from the resume's pages alone would be a minute older: tomorrow re-reads more)
     assert state_of(config.store_path, "contacts")["cursor_ms"] == newest_ms
 
