@@ -1,5 +1,5 @@
 """A small mutation check: plant one deliberate bug at a time in the incremental window, the
-client's retry policy and the CSV writer, run the tests that guard that code, and report the
+client's retry policy, the kpis snapshot and the CSV writer, run the tests that guard that code, and report the
 bugs no test caught (survivors).
 
     python bench/mutation_check.py            # every mutation
@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 INCREMENTAL_TESTS = ("tests/sync/test_sync.py", "tests/sync/test_guards.py", "tests/sync/test_hostile_answers.py")
 RETRY_TESTS = ("tests/test_client_waits.py", "tests/sync/test_guards.py", "tests/sync/test_hostile_answers.py",
                "tests/sync/test_auth.py")
+SNAPSHOT_TESTS = ("tests/sync/test_resilience.py::test_kpis_read_one_snapshot_while_a_sync_commits_between_their_queries",
+                  "tests/sync/test_resilience.py::test_kpis_run_during_a_sync_and_read_one_snapshot")
 CSV_TESTS = ("tests/results/test_export.py", "tests/outputs/test_results.py", "tests/metrics/test_cli.py")
 
 
@@ -81,6 +83,11 @@ MUTATIONS = (
              "deadline = Deadline(timeout)", "deadline = Deadline(3600)", RETRY_TESTS),
     Mutation("retry: a 429 with room left waits for the window", "hubspot_metrics/client.py",
              "raise _Retryable(reason, wait=1.0)", "raise _Retryable(reason, full_window=True)", RETRY_TESTS),
+    # --- kpis while a sync writes (metrics/compute.py, store.py) ---
+    Mutation("snapshot: kpis read without one transaction", "hubspot_metrics/metrics/compute.py",
+             "if conn.in_transaction or not _sync_running(conn):", "if True:", SNAPSHOT_TESTS),
+    Mutation("snapshot: WAL off", "hubspot_metrics/store.py",
+             'conn.execute("PRAGMA journal_mode = WAL")', "pass", SNAPSHOT_TESTS),
     # --- the CSV writer (results/export.py) ---
     Mutation("csv: tab and carriage return not neutralized", "hubspot_metrics/results/export.py",
              'FORMULA_STARTS = ("=", "+", "-", "@", "\\t", "\\r")', 'FORMULA_STARTS = ("=", "+", "-", "@")',

@@ -596,3 +596,53 @@ def _figures_report(cases: list[Case]) -> str:
                  f"({sum(c.tables_compared for c in cases)} tables, {sum(c.rows_compared for c in cases)} rows); "
                  f"records hidden by the index lag: {sum(c.hidden_records for c in cases)}")
     return "\n".join(lines)
+
+
+def test_kpis_read_one_snapshot_while_a_sync_commits_between_their_queries(tmp_path, monkeypatch):
+    """A page the sync commits after the deals query and before the tickets query: with one
+    WAL read transaction the tickets KPI is still the one from before the commit. Without the
+    snapshot it changes; without WAL the commit cannot land while kpis read."""
+    import sqlite3
+
+    from hubspot_metrics.config import MetricsSettings
+    from hubspot_metrics.metrics import compute_kpis
+    from hubspot_metrics.metrics.queries import Queries
+    from hubspot_metrics.periods import parse_period
+    from hubspot_metrics.sync import SyncLock
+
+    portal = generate_portal(scale=400, seed=17, now=NOW)
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        db_path = tmp_path / "store.db"
+        run_sync(make_config(server, db_path))
+    period, settings = parse_period("2026-10", "UTC"), MetricsSettings()
+
+    def kpis_now() -> dict:
+        db = open_store(db_path)
+        try:
+            return compute_kpis(db, period, settings)["kpis"]
+        finally:
+            db.conn.close()
+
+    before = kpis_now()
+    assert before["avg_first_response_hours"]["n"] > 0
+    real_deals, committed = Queries.deals, []
+
+    def deals_then_a_sync_page(self, by=None):
+        counts = real_deals(self, by)
+        writer = sqlite3.connect(db_path, timeout=2, isolation_level=None)
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("DELETE FROM tickets")
+            writer.execute("COMMIT")
+            committed.append(True)
+        finally:
+            writer.close()
+        return counts
+
+    monkeypatch.setattr(Queries, "deals", deals_then_a_sync_page)
+    with SyncLock(str(db_path)):  # as a running sync holds it
+        during = kpis_now()
+    monkeypatch.setattr(Queries, "deals", real_deals)
+    assert committed == [True]
+    assert during == before
+    assert kpis_now()["avg_first_response_hours"]["n"] == 0  # the commit did land
