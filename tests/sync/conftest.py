@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -58,6 +59,15 @@ def clean_dump(portal, tmp_path, **overrides):
         path = tmp_path / "clean.db"
         run_sync(make_config(server, path, **overrides))
     return full_store_dump(path)
+
+
+def state_of(path, key: str) -> dict:
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    row = conn.execute("SELECT mode, list_after, cursor_ms, pending_cursor_ms, full_completed_at FROM sync_state "
+                       "WHERE object_type = ?", [key]).fetchone()
+    conn.close()
+    return dict(row)
 
 
 def request_counts(server) -> Counter:

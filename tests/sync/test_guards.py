@@ -13,8 +13,7 @@ from hubspot_metrics.client import HubSpotClient
 from hubspot_metrics.portal import PortalServer, generate_portal
 from hubspot_metrics.portal.search import index_delays_ms
 
-from .conftest import NOW, TOKEN, make_config, run_sync, stored_rows
-from .test_hostile_answers import state_of
+from .conftest import NOW, TOKEN, make_config, run_sync, state_of, stored_rows
 from .test_sync import interrupt_at_the_second_search
 
 LAG_SECONDS = 100

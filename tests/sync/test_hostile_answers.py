@@ -22,7 +22,7 @@ from hubspot_metrics.portal import PortalServer, generate_portal
 from hubspot_metrics.portal.faults import HOLLOW_BODIES
 
 from .conftest import (NOW, TOKEN, assert_rows_equal, clean_dump, expected_rows, full_store_dump, make_config,
-                       run_sync, stored_rows)
+                       run_sync, state_of, stored_rows)
 
 CONTACTS = "/crm/v3/objects/contacts"
 CONTACTS_SEARCH = "/crm/v3/objects/contacts/search"
@@ -32,15 +32,6 @@ GIVE_UP = "after 9 attempts; what was synced so far is kept, run the sync again 
 def hollow_variant(index: int) -> float:
     """The fault variant that picks HOLLOW_BODIES[index]."""
     return (index + 0.5) / len(HOLLOW_BODIES)
-
-
-def state_of(path, key: str) -> dict:
-    conn = sqlite3.connect(path)
-    conn.row_factory = sqlite3.Row
-    row = conn.execute("SELECT mode, list_after, cursor_ms, pending_cursor_ms, full_completed_at FROM sync_state "
-                       "WHERE object_type = ?", [key]).fetchone()
-    conn.close()
-    return dict(row)
 
 
 def last_run_status(path) -> str:
