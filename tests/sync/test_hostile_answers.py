@@ -335,3 +335,18 @@ def test_an_interrupt_during_retry_waits_ends_the_run_at_once(tmp_path, small_po
     assert took < 5  # (the next retry alone was due 2 s and more later, the whole budget a minute)
     assert last_run_status(path) == "failed"
     assert state_of(path, "contacts")["list_after"] is not None  # the first page stays, the resume starts after it
+
+
+def test_owners_paging_that_repeats_its_cursor_stops(tmp_path, small_portal):
+    template = small_portal.owners[0]
+    small_portal.owners += [{**template, "id": str(90_000_000 + i), "email": f"owner{i}@example.com"}
+                            for i in range(120)]  # more than one page of 100
+    with PortalServer(small_portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        server.faults.configure(rate=0.0, kinds={"stuck_paging"})
+        with pytest.raises(HubSpotError) as failed:
+            run_sync(make_config(server, tmp_path / "store.db"))
+        pages = [r for r in server.request_log if r.path.rstrip("/") == "/crm/v3/owners"]
+    cursor = pages[1].query["after"][0]
+    assert str(failed.value) == (f"HubSpot's paging of the owners sent the cursor {cursor!r} a second time; the sync "
+                                 "stopped instead of reading the same pages forever, run it again later.")
+    assert len(pages) == 2
