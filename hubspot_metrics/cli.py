@@ -8,6 +8,7 @@ command with its one-sentence message and its exit code, never a traceback.
 from __future__ import annotations
 
 import logging
+import signal
 import sqlite3
 import sys
 import warnings
@@ -167,6 +168,12 @@ def _register() -> None:
         cli.add_command(command)
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a stopped service, a killed cron job) ends like Ctrl-C
+
+
 def main() -> None:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     _register()
     cli(prog_name="hubspot-metrics")

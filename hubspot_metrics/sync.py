@@ -41,6 +41,7 @@ SEARCH_PROPERTY_BUDGET = 1_500
 LOCK_ATTEMPTS = 10  # 0.5 s
 CLOCK_STATE = "clock"  # sync_state row: HubSpot's Date proven to run on the records' clock
 CLOCK_MARGIN_MS = 2_000
+FUTURE_MARGIN_MS = 60_000  # how far past HubSpot's clock (or ours) a modified time may be and still move the cursor
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 KPIS_BY_OBJECT = {
     "contacts": "cac, conversion_rate, customer_retention_rate, churn_rate, customer_lifetime_value (customer unit contacts)",
@@ -147,15 +148,23 @@ def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
     done = object()
     stop = threading.Event()
 
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                pass
+        return False
+
     def worker():
         try:
             for item in iterator:
-                if stop.is_set():
+                if not put((True, item)):
                     return
-                q.put((True, item))
-            q.put((True, done))
+            put((True, done))
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            q.put((False, exc))
+            put((False, exc))
 
     thread = threading.Thread(target=worker, daemon=True)
     thread.start()
@@ -168,12 +177,10 @@ def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
                 return
             yield item
     finally:
+        # The fetcher ends after its current request, never blocked on a full queue; nobody
+        # waits for it, so an interrupted run ends at once (the client's cancel() cuts its
+        # retry waits short).
         stop.set()
-        while thread.is_alive():
-            try:
-                q.get(timeout=0.05)
-            except queue.Empty:
-                pass
 
 
 def chunk_names(names: list[str], budget: int) -> list[list[str]]:
@@ -221,6 +228,17 @@ def record_id(record) -> str | None:
     return id_text(record.get("id")) if isinstance(record, dict) else None
 
 
+def follow(after: str | None, seen: set[str], what: str) -> str | None:
+    """The next page's cursor, once: a cursor HubSpot already sent means its paging is stuck."""
+    if after is not None:
+        if after in seen:
+            shown = after if len(after) <= 40 else after[:40] + "…"
+            raise HubSpotError(f"HubSpot's paging of {what} sent the cursor {shown!r} a second time; the sync "
+                               "stopped instead of reading the same pages forever, run it again later.")
+        seen.add(after)
+    return after
+
+
 def modified_ms(record, prop: str) -> int | None:
     if not isinstance(record, dict):
         return None
@@ -261,6 +279,7 @@ class Sync:
         self.unavailable: set[str] = set()
         self.run_server_ms: int | None = None
         self.unread_associations: set[tuple[str, str]] = set()  # (object, id) to read again next run
+        self.future_dated: dict[str, int] = {}  # object -> records modified after HubSpot's clock
 
     # --- run bookkeeping ----------------------------------------------------------------
 
@@ -291,6 +310,7 @@ class Sync:
             raise
         except BaseException as exc:
             status, message = "failed", f"{type(exc).__name__}"
+            self.client.cancel()  # (Ctrl-C, SIGTERM: a page fetcher thread stops waiting too)
             raise
         finally:
             self._finish_run(run_id, status, message)
@@ -377,7 +397,7 @@ class Sync:
         rows = []
         try:
             for archived in (False, True):  # deactivated owners keep historic records resolvable
-                after = None
+                after, seen = None, set()
                 while True:
                     page = self.client.owners_page(after=after, archived=archived)
                     for o in _items(page):
@@ -387,7 +407,7 @@ class Sync:
                             record_id(o), o.get("email"), o.get("firstName"), o.get("lastName"), o.get("type"),
                             o.get("userId"), o.get("userIdIncludingInactive"), o.get("createdAt"),
                             o.get("updatedAt"), 1 if archived else 0, save_json(o.get("teams"))]))
-                    after = _next_after(page)
+                    after = follow(_next_after(page), seen, "the owners")
                     if not after:
                         break
         except MissingScopeError:
@@ -505,6 +525,27 @@ class Sync:
         conn.execute(f"UPDATE sync_state SET {', '.join(f'{k} = ?' for k in values)} WHERE object_type = ?",
                      [*values.values(), key])
 
+    def latest_plausible_ms(self) -> int:
+        """The latest modified time that may become a cursor: HubSpot's clock from its Date
+        header (this machine's when it sends none) plus a margin. A later one, such as a record
+        stamped in year 9999, would freeze the cursor and hide every later edit."""
+        now = self.client.server_time_ms or int(time.time() * 1000)
+        return now + FUTURE_MARGIN_MS
+
+    def plausible(self, obj: CrmObject, stamps: list[int]) -> list[int]:
+        limit = self.latest_plausible_ms()
+        kept = [m for m in stamps if m <= limit]
+        if len(kept) < len(stamps):
+            self.future_dated[obj.name] = self.future_dated.get(obj.name, 0) + len(stamps) - len(kept)
+        return kept
+
+    def _report_future_dated(self, obj: CrmObject) -> None:
+        count = self.future_dated.pop(obj.name, 0)
+        if count:
+            self.warn(f"HubSpot returned {count} {obj.name} modified later than its own clock (e.g. in year 9999); "
+                      "they are stored, but the sync's cursor does not move past HubSpot's time, so later edits "
+                      "are still read.")
+
     def sync_object(self, obj: CrmObject) -> None:
         state = self.state(obj.name)
         columns, wanted, added = self.prepare_columns(obj, state)
@@ -523,11 +564,14 @@ class Sync:
             result.mode = "incremental"
             self.incremental(obj, columns, wanted, state, result)
         self.sweep_archived(obj, columns, wanted, result)
+        self._report_future_dated(obj)
 
     def start_full(self, obj: CrmObject) -> None:
         # The cursor a full sync ends with is the newest change visible when it *starts*: any
         # record changed during the listing then has a later modified date.
-        probe = self.client.search(obj.name, {"filterGroups": [], "properties": [obj.modified_property],
+        plausible = [{"propertyName": obj.modified_property, "operator": "LTE", "value": str(self.latest_plausible_ms())}]
+        probe = self.client.search(obj.name, {"filterGroups": [{"filters": plausible}],
+                                              "properties": [obj.modified_property],
                                               "sorts": [{"propertyName": obj.modified_property, "direction": "DESCENDING"}],
                                               "limit": 1})
         newest = [m for m in (modified_ms(r, obj.modified_property) for r in _items(probe)) if m]
@@ -541,10 +585,13 @@ class Sync:
                     self.save_state(conn, "assoc:" + pair.table, mode="full", list_after=None)
 
     def _pages(self, obj: CrmObject, first_chunk: list[str], after: str | None, archived: bool) -> Iterator[dict]:
+        # (a page with no results but a next cursor is followed like any other)
+        seen = {after} if after else set()
+        what = f"the {'archived ' if archived else ''}{obj.name} list"
         while True:
             page = self.client.list_page(obj.name, first_chunk, after=after, archived=archived)
+            after = follow(_next_after(page), seen, what)
             yield page
-            after = _next_after(page)
             if not after:
                 return
 
@@ -593,6 +640,7 @@ class Sync:
         for page in prefetch(self._pages(obj, chunks[0], state.get("list_after"), archived=False)):
             records = _results(page)
             after = _next_after(page)
+            self.plausible(obj, [m for m in (modified_ms(r, obj.modified_property) for r in records) if m is not None])
             with transaction(self.db) as conn:
                 result.written += self._write_page(conn, obj, columns, chunks, records)
                 if after:
@@ -651,7 +699,7 @@ class Sync:
         def write(conn, records: list[dict]) -> None:
             nonlocal newest
             stamps = [m for m in (modified_ms(r, prop) for r in records) if m is not None]
-            newest = max([newest, *stamps])
+            newest = max([newest, *self.plausible(obj, stamps)])
             if server_ms is not None and len(evidence) < 2:
                 evidence.update(self._clock_evidence(stamps, server_ms))
             result.written += self._write_page(conn, obj, columns, chunks, records)
@@ -766,6 +814,8 @@ class Sync:
         unreadable: set[str] = set()
         junk = 0
         inputs = [{"id": i} for i in ids]
+        seen: set[str] = set()
+        what = f"the {from_type}-{to_type} associations"
         while inputs:
             payload = self.client.associations(from_type, to_type, inputs)
             if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
@@ -789,7 +839,7 @@ class Sync:
                     types = [t.get("typeId") for t in _items(to, "associationTypes")]
                     targets.setdefault(target, []).extend(t for t in types if id_text(t) is not None)
                 after = _next_after(item)
-                if after:
+                if after and follow(f"{source}/{after}", seen, what):
                     inputs.append({"id": source, "after": after})
         if junk or unreadable:
             # A record whose answer cannot be read keeps the associations stored for it.

@@ -51,7 +51,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/account-info/v3/details":
             self._send(200, {"portalId": "not-a-number", "companyCurrency": None})
         elif path == "/crm/v3/owners":
-            self._send(200, {"results": [{"id": 5, "email": None}, {}]} if not archived else {})
+            self._send(200, {"results": [{"id": 5, "email": None}, {}]} if not archived else {"results": []})
         elif path.startswith("/crm/v3/pipelines/"):
             self._send(200, {"results": [{"id": "default", "stages": [{"id": "s1"}, {"id": "s2", "metadata": {
                 "isClosed": "yes", "probability": "lots"}}]}]})
