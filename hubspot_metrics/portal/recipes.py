@@ -74,6 +74,8 @@ SURVEYS = {"NPS": (("101", "Quarterly NPS"), ("102", "Product NPS")),
 SURVEY_SCALES = {"NPS": (0, (2, 1, 1, 2, 2, 4, 6, 12, 16, 22, 18)),
                  "CSAT": (1, (5, 7, 15, 35, 38)),
                  "CES": (1, (3, 4, 8, 15, 25, 25, 20))}
+# The lowest answer that counts as PROMOTER, then as PASSIVE, per survey type.
+RESPONSE_GROUP_FLOORS = {"NPS": (9, 7), "CSAT": (4, 3), "CES": (6, 4)}
 
 
 @lru_cache(maxsize=4096)
@@ -490,7 +492,7 @@ class Generator:
             cum = np.cumsum(weights) / np.sum(weights)
             v = lo + np.minimum(np.searchsorted(cum, rng.random(m)), len(weights) - 1)
             value[mask] = v
-            promoter, passive = {"NPS": (9, 7), "CSAT": (4, 3), "CES": (6, 4)}[k]
+            promoter, passive = RESPONSE_GROUP_FLOORS[k]
             group[mask] = np.where(v >= promoter, "PROMOTER", np.where(v >= passive, "PASSIVE", "DETRACTOR"))
             which = np.where(rng.random(m) < 0.7, 0, len(SURVEYS[k]) - 1)
             survey_ids[mask] = _objs(s[0] for s in SURVEYS[k])[which]
