@@ -11,12 +11,17 @@ import signal
 import threading
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta, timezone
 
 import click
 
 
 SANDBOX_TOKEN = "pat-na1-sandbox-not-a-real-token"
 DEFAULT_PACE = 6.0
+# The generated history ends this long before the sandbox opens (longer than a sync's default
+# lookback): dozens of records carry the generator's last instant as their modified date, and
+# a sync a minute after the first should read the sandbox's own changes, not those again.
+QUIET_BEFORE_OPENING = timedelta(minutes=15)
 
 
 @click.command()
@@ -48,7 +53,8 @@ def sandbox(scale: int, port: int, seed: int, rate_limit: int, still: bool, pace
     from .live import EDITS_PATH, LivePortal
     from .server import PortalServer
 
-    portal = generate_portal(scale=scale, seed=seed)
+    portal = generate_portal(scale=scale, seed=seed, now=datetime.now(timezone.utc) - QUIET_BEFORE_OPENING)
+    portal.advance_clock(seconds=QUIET_BEFORE_OPENING.total_seconds())
     server = PortalServer(portal, token=SANDBOX_TOKEN, requests_per_10s=rate_limit, port=port)
     live = LivePortal(portal, per_minute=pace, seed=seed)
     server.admin_routes[("POST", EDITS_PATH)] = live.serve_edits
