@@ -50,14 +50,14 @@ def sandbox(scale: int, port: int, seed: int, rate_limit: int, still: bool, pace
         return
     click.echo(f"Generating a portal with {scale:,} contacts (seed {seed})...")
     from .generate import generate_portal
-    from .live import EDITS_PATH, LivePortal
+    from .live import LivePortal
     from .server import PortalServer
 
     portal = generate_portal(scale=scale, seed=seed, now=datetime.now(timezone.utc) - QUIET_BEFORE_OPENING)
     portal.advance_clock(seconds=QUIET_BEFORE_OPENING.total_seconds())
     server = PortalServer(portal, token=SANDBOX_TOKEN, requests_per_10s=rate_limit, port=port)
     live = LivePortal(portal, per_minute=pace, seed=seed)
-    server.admin_routes[("POST", EDITS_PATH)] = live.serve_edits
+    live.attach(server)
     try:
         server.start()
     except OSError as exc:

@@ -16,14 +16,17 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
+from .formats import DAY_MS
 from .recipes import (CITIES, CONTENTS, FEEDBACK_TEXT, FIRST_NAMES, FREE_MAIL, LAST_NAMES, PRODUCTS,
-                      RESPONSE_GROUP_FLOORS, SUBJECTS, SURVEY_SCALES, SURVEYS, _slug)
+                      RESPONSE_GROUP_FLOORS, SUBJECTS, SURVEY_SCALES, SURVEYS, _slug, usd_rate)
 from .schema import ANALYTICS_SOURCES, DEAL_PIPELINES
 from .store import ROLE_BITS, Portal, Table
 
-DAY_MS = 86_400_000
+if TYPE_CHECKING:
+    from .server import PortalServer
+
 EDITS_PATH = "/sandbox/v1/edits"
 MAX_EDITS = 1000
 # Tries at finding a record that fits a change (an open deal, an unanswered ticket) before
@@ -88,6 +91,10 @@ class LivePortal:
         """Make `count` changes at once."""
         with self.portal.lock:
             return [self._one_change() for _ in range(count)]
+
+    def attach(self, server: "PortalServer") -> None:
+        """Serve POST /sandbox/v1/edits on the portal's server, for `sandbox --edit N`."""
+        server.admin_routes[("POST", EDITS_PATH)] = self.serve_edits
 
     def serve_edits(self, query: dict, body: Any) -> tuple[int, dict]:
         """The sandbox's admin endpoint: POST {"count": N} makes N changes now."""
@@ -182,8 +189,7 @@ class LivePortal:
                  "dealtype": "newbusiness", "hubspot_owner_id": self._owner("sales"),
                  "hs_analytics_source": rng.choice(ANALYTICS_SOURCES)}
         if currency == "USD":
-            props["hs_exchange_rate"] = f"{portal._generator.usd_rate(portal.now_ms):.4f}" \
-                if portal._generator is not None else "0.9200"
+            props["hs_exchange_rate"] = f"{usd_rate(portal.now_ms):.4f}"
         deal = portal.create("deals", props)
         portal.associate("deals", deal, "companies", company_id)
         records = [("deals", deal), ("companies", company_id)]

@@ -78,6 +78,12 @@ SURVEY_SCALES = {"NPS": (0, (2, 1, 1, 2, 2, 4, 6, 12, 16, 22, 18)),
 RESPONSE_GROUP_FLOORS = {"NPS": (9, 7), "CSAT": (4, 3), "CES": (6, 4)}
 
 
+def usd_rate(ms: int) -> float:
+    """The portal's EUR per USD at a moment: it drifts gently from month to month."""
+    month = ms // (30 * DAY_MS)
+    return round(0.91 + 0.03 * math.sin(month / 3.0), 4)
+
+
 @lru_cache(maxsize=4096)
 def _slug(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
@@ -138,7 +144,6 @@ class Generator:
         self.scale, self.seed, self.now = scale, seed, now_ms
         self.start = now_ms - SPAN_DAYS * DAY_MS
         self.fills = 0
-        self.rate_months: dict[int, float] = {}
 
     def rng(self, *stream: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, *stream])
@@ -347,13 +352,6 @@ class Generator:
 
     # --- deals ---------------------------------------------------------------------------
 
-    def usd_rate(self, ms: int) -> float:
-        month = ms // (30 * DAY_MS)
-        rate = self.rate_months.get(month)
-        if rate is None:
-            rate = self.rate_months[month] = round(0.91 + 0.03 * math.sin(month / 3.0), 4)
-        return rate
-
     def deals(self, rng, ct: np.ndarray, company_names: list | None) -> dict[str, list]:
         n = len(ct)
         now = self.now
@@ -382,7 +380,7 @@ class Generator:
         for a, c, t in zip(amount.tolist(), currency.tolist(), ct.tolist()):
             amounts.append(fmt_number(a))
             if c == "USD":
-                r = self.usd_rate(t)
+                r = usd_rate(t)
                 rates.append(f"{r:.4f}")
                 homes.append(fmt_number(a * r))
             else:

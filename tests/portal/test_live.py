@@ -121,7 +121,7 @@ def test_edits_endpoint_makes_n_changes_and_refuses_a_bad_count():
     live = LivePortal(portal, seed=1, ticks=Ticks())
     live.start()
     with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
-        server.admin_routes[("POST", EDITS_PATH)] = live.serve_edits
+        live.attach(server)
         before = portal.version
         made = post(server, EDITS_PATH, {"count": 4})
         refused = [post(server, EDITS_PATH, body).status for body in ({"count": 0}, {"count": "4"}, {}, None)]
