@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from click.testing import CliRunner
@@ -51,6 +52,22 @@ def test_a_still_sandbox_gives_the_next_sync_nothing_new(tmp_path):
     # reads once more until a run's changes prove HubSpot's clock (sync.py).
     assert written(again) == written(third) == cursor
     assert sum(cursor.values()) < 20
+
+
+def test_the_sandbox_keeps_changing_while_it_serves(tmp_path):
+    with running_sandbox("--scale", "200", "--seed", "4", "--pace", "600") as (_, url, lines):
+        assert any(line.startswith("It lives: about 600 changes a minute") for line in lines)
+        config = sandbox_config(url, tmp_path / "living.db")
+        run_sync(config)
+        cursor = sum(at_newest_millisecond(tmp_path / "living.db").values())
+        # Ten changes a second: wait (boundedly) for the next sync to read more than the
+        # cursor's own millisecond, however slowly a loaded machine runs the sandbox.
+        for _ in range(60):
+            time.sleep(0.5)
+            result, _ = run_sync(config)
+            if sum(written(result).values()) > cursor:
+                break
+    assert sum(written(result).values()) > cursor
 
 
 def test_edit_makes_n_changes_in_a_running_sandbox_and_the_next_sync_reads_them(tmp_path):
