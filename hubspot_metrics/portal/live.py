@@ -33,12 +33,19 @@ MAX_EDITS = 1000
 # the change gives way to a new contact, which always fits.
 PICK_TRIES = 200
 
-# Stage ids of each deal pipeline in order: the open ones a deal walks through, then won, then lost.
-_OPEN_STAGES = {pid: [sid for sid, _, meta in stages if meta["isClosed"] == "false" and meta["probability"] != "0.0"]
-                for pid, _, _, stages in DEAL_PIPELINES}
-_CLOSED_STAGES = {pid: ([sid for sid, _, meta in stages if meta["isClosed"] == "true" and meta["probability"] == "1.0"][0],
-                        [sid for sid, _, meta in stages if meta["isClosed"] == "true" and meta["probability"] == "0.0"][0])
-                  for pid, _, _, stages in DEAL_PIPELINES}
+
+def _deal_stages() -> tuple[dict[str, list[str]], dict[str, tuple[str, str]]]:
+    """Per deal pipeline: the open stages a deal walks through in order (an open stage at
+    probability 0, "On hold", is off the way), and its (won, lost) stages."""
+    walk, ends = {}, {}
+    for pid, _, _, stages in DEAL_PIPELINES:
+        walk[pid] = [sid for sid, _, m in stages if m["isClosed"] == "false" and m["probability"] != "0.0"]
+        closed = {m["probability"]: sid for sid, _, m in stages if m["isClosed"] == "true"}
+        ends[pid] = (closed["1.0"], closed["0.0"])
+    return walk, ends
+
+
+_OPEN_STAGES, _CLOSED_STAGES = _deal_stages()
 _STAGE_LABELS = {sid: label for _, _, _, stages in DEAL_PIPELINES for sid, label, _ in stages}
 
 
@@ -152,8 +159,9 @@ class LivePortal:
         domain = self._value("companies", company, "domain") if company is not None else rng.choice(FREE_MAIL)
         stage = "lead" if rng.random() < 0.8 else "subscriber"
         city, country = rng.choice(CITIES)
+        email = f"{_slug(first)}.{_slug(last)}{rng.randrange(1, 10_000)}@{domain}"
         contact = portal.create("contacts", {
-            "firstname": first, "lastname": last, "email": f"{_slug(first)}.{_slug(last)}{rng.randrange(1, 10_000)}@{domain}",
+            "firstname": first, "lastname": last, "email": email,
             "hs_email_domain": domain, "lifecyclestage": stage, "hs_lead_status": "NEW" if stage == "lead" else None,
             "hs_analytics_source": rng.choice(ANALYTICS_SOURCES), "city": city, "country": country,
             "company": self._value("companies", company, "name") if company is not None else None,
@@ -169,10 +177,10 @@ class LivePortal:
         if p is None:
             return None
         contact = self._id("contacts", p)
-        now = self._value("contacts", p, "lifecyclestage")
-        stage = "lead" if now == "subscriber" else self._rng.choice(("marketingqualifiedlead", "salesqualifiedlead"))
-        self.portal.update("contacts", contact, {"lifecyclestage": stage,
-                                                 "hs_lead_status": self._rng.choice(("OPEN", "IN_PROGRESS", "CONNECTED"))})
+        current = self._value("contacts", p, "lifecyclestage")
+        stage = "lead" if current == "subscriber" else self._rng.choice(("marketingqualifiedlead", "salesqualifiedlead"))
+        status = self._rng.choice(("OPEN", "IN_PROGRESS", "CONNECTED"))
+        self.portal.update("contacts", contact, {"lifecyclestage": stage, "hs_lead_status": status})
         return Change("lead qualified", f"contact {contact} is now {stage}", (("contacts", contact),))
 
     def _new_deal(self) -> Change | None:
