@@ -8,6 +8,7 @@ import json
 import time
 import urllib.request
 from dataclasses import replace
+from datetime import datetime
 
 from click.testing import CliRunner
 
@@ -72,24 +73,28 @@ def test_the_sandbox_keeps_changing_while_it_serves(tmp_path):
     assert sum(written(result).values()) > cursor
 
 
-def served_live_records(url: str, object_type: str) -> dict[str, str]:
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)   # HubSpot drops a zero millisecond part; the store keeps it
+
+
+def served_live_records(url: str, object_type: str) -> dict[str, datetime]:
     """id -> modified date of every live record, as the running sandbox serves them."""
     modified, records, after = OBJECTS[object_type].modified_property, {}, None
     while True:
         page = json.loads(urllib.request.urlopen(urllib.request.Request(
             f"{url}/crm/v3/objects/{object_type}?limit=100&properties={modified}" + (f"&after={after}" if after else ""),
             headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"}), timeout=10).read())
-        records.update({r["id"]: r["properties"][modified] for r in page["results"]})
+        records.update({r["id"]: _instant(r["properties"][modified]) for r in page["results"]})
         after = page.get("paging", {}).get("next", {}).get("after")
         if not after:
             return records
 
 
-def stored_live_records(db_path, object_type: str) -> dict[str, str]:
+def stored_live_records(db_path, object_type: str) -> dict[str, datetime]:
     db = open_store(str(db_path), create=False)
     column = OBJECTS[object_type].modified_property
-    rows = dict(db.conn.execute(f"SELECT id, [{column}] FROM [{object_type}] "
-                                "WHERE archived = 0 AND merged_into IS NULL").fetchall())
+    rows = {rid: _instant(value) for rid, value in db.conn.execute(
+        f"SELECT id, [{column}] FROM [{object_type}] WHERE archived = 0 AND merged_into IS NULL")}
     db.conn.close()
     return rows
 
