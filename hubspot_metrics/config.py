@@ -269,7 +269,7 @@ def _validate(raw: dict, where: str) -> dict[str, dict[str, Any]]:
         if not isinstance(content, dict):
             raise ConfigError(f"'{top}' in {where} must be a [{top}] table.")
         for key, value in content.items():
-            if top == "metrics" and key in ("churn", "csat"):
+            if f"{top}.{key}" in SCHEMA:
                 if not isinstance(value, dict):  # not an unknown key: a sub-table written as a value
                     raise ConfigError(f"[metrics] {key} in {where} must be a [metrics.{key}] table, not {value!r}.")
                 for sub_key, sub_value in value.items():
@@ -290,6 +290,9 @@ def _check(section: str, key: str, value: Any, where: str) -> Any:
     spec = SCHEMA[section].get(key)
     if spec is None:
         known = ", ".join(SCHEMA[section])
+        tables = [f"[{name}]" for name in SCHEMA if name.startswith(f"{section}.")]
+        if tables:
+            known += f", or the table{'s' if len(tables) > 1 else ''} " + " and ".join(tables)
         raise ConfigError(f"Unknown key '{key}' in [{section}] of {where}; remove it or use one of: {known}.")
     types, _default, check = spec
     # bool is an int subclass in Python; a number key must not accept `true`.
@@ -355,6 +358,28 @@ def config_path(option: str | None, env: dict[str, str]) -> Path | None:
     return default if default.exists() else None
 
 
+def _refuse_config_as_store(store_path: str, given_as: str) -> None:
+    """A config file named where the store belongs (--db and --config sit side by side) would
+    otherwise be reported as a corrupt store, with advice to move it aside."""
+    if not os.path.isfile(store_path):  # missing (a new store), a folder or a device: the store's checks speak
+        return
+    try:
+        with open(store_path, "rb") as file:
+            if file.read(16) == b"SQLite format 3\0":
+                return
+            file.seek(0)
+            text = file.read(1 << 20)
+    except OSError:
+        return
+    try:
+        looks_like_config = bool(tomllib.loads(text.decode("utf-8"))) or store_path.endswith(".toml")
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        looks_like_config = False
+    if looks_like_config:
+        raise ConfigError(f"{store_path}, given as {given_as}, looks like a config file, not a store; pass it with "
+                          f"--config, and give {given_as} the SQLite store's path (default {DEFAULT_DB_PATH}).")
+
+
 def load_config(config_option: str | None = None, db_option: str | None = None,
                 env: dict[str, str] | None = None) -> Config:
     """Build the effective configuration (option > environment > file > default)."""
@@ -377,6 +402,7 @@ def load_config(config_option: str | None = None, db_option: str | None = None,
     if not re.match(r"^https?://[^/\s]+", hub["base_url"]):
         raise ConfigError(f"The HubSpot base URL {hub['base_url']!r} is not an http(s) URL; fix [hubspot] base_url or {ENV_BASE_URL}.")
     store_path = db_option or env.get(ENV_DB) or values["store"]["path"]
+    _refuse_config_as_store(store_path, "--db" if db_option else ENV_DB if env.get(ENV_DB) else "[store] path")
     sync = values["sync"]
     metrics = values["metrics"]
     nightly = values["nightly"]

@@ -28,6 +28,10 @@ def kpis_needing(config: Config) -> dict[str, list[str]]:
     return needs
 
 
+def _count(n: int, singular: str, plural: str) -> str:
+    return f"{n} {singular if n == 1 else plural}"
+
+
 def _age(ms: int | None) -> str:
     if not ms:
         return "never"
@@ -68,8 +72,9 @@ def render_status(config: Config, live: bool | None = None) -> str:
     for rid, started, ended, status, requests, limited, retries, errors, message, _ in runs:
         if status == "running" and not running:  # killed; the next sync records it so
             status = "interrupted"
-        lines.append(f"  #{rid} {started} → {ended or '…'} {status}: {requests or 0} requests, {limited or 0} × 429, "
-                     f"{retries or 0} retries, {errors or 0} errors" + (f" ({message})" if message else ""))
+        lines.append(f"  #{rid} {started} → {ended or '…'} {status}: {_count(requests or 0, 'request', 'requests')}, "
+                     f"{limited or 0} × 429, {_count(retries or 0, 'retry', 'retries')}, "
+                     f"{_count(errors or 0, 'error', 'errors')}" + (f" ({message})" if message else ""))
     totals: dict[str, int | str] = {}
     if live is None:
         live = bool(config.hubspot.access_token or config.hubspot.refresh_token)
@@ -92,6 +97,8 @@ def render_status(config: Config, live: bool | None = None) -> str:
                      f"{_age(state[1]) if state else 'never':>10}  {state[0] if state else '-'}{flag}")
     owners = conn.execute("SELECT count(*), coalesce(sum(archived), 0) FROM owners").fetchone()
     lines.append(f"{'owners':<22}{owners[0] - owners[1]:>10}{owners[1]:>10}")
+    lines += ["", "cursor age: how long ago (by this computer's clock) the newest change the store has read for "
+                  "that object was made in HubSpot; the next sync reads the changes made since."]
     zone, source = timezone_in_use(db, config.metrics)
     lines += ["", f"KPI time zone: {zone} ({source})"]
     warnings = []
@@ -99,7 +106,8 @@ def render_status(config: Config, live: bool | None = None) -> str:
         warnings += json.loads(runs[0][9])
     for obj, prop, n in conn.execute("SELECT object_type, property, count(*) FROM value_issues "
                                      "GROUP BY object_type, property ORDER BY 3 DESC LIMIT 10"):
-        warnings.append(f"{n} {obj} have an unparsable {prop} (kept raw; see the value_issues table)")
+        records = _count(n, OBJECTS[obj].singular, obj) + (" has" if n == 1 else " have")
+        warnings.append(f"{records} an unparsable {prop} (kept raw; see the value_issues table)")
     if runs and runs[0][3] in ("interrupted", "running"):
         warnings.append("the last sync did not finish; the next `hubspot-metrics sync` resumes it")
     if warnings:

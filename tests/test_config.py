@@ -73,7 +73,7 @@ def test_example_config_is_valid_and_documents_every_key():
     ('[spend]\n"2026-01" = "lots"\n',
      "[spend] \"2026-01\" in {path} must be an amount of 0 or more, not 'lots'."),
     ('[metrics]\ntimezon = "UTC"\n',
-     "Unknown key 'timezon' in [metrics] of {path}; remove it or use one of: timezone, customer_object, gross_margin, deal_pipelines, ticket_pipelines."),
+     "Unknown key 'timezon' in [metrics] of {path}; remove it or use one of: timezone, customer_object, gross_margin, deal_pipelines, ticket_pipelines, or the tables [metrics.churn] and [metrics.csat]."),
     ('[hubspot]\nrequests_per_10s = "fast"\n',
      "[hubspot] requests_per_10s in {path} must be a whole number, not 'fast'."),
     ('[hubspot]\nrequests_per_10s = true\n',

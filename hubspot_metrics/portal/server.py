@@ -18,7 +18,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from .api import Api, ApiError, Call, error, match, missing_scopes, required_scopes, resolve_type
@@ -131,6 +131,9 @@ class PortalServer:
         self.daily_used = 0
         self._oauth_tokens: dict[str, float] = {}   # access token -> expiry (time.monotonic)
         self._app_id = 1_000_000 + portal.portal_id % 1_000_000
+        # Endpoints of the sandbox's own, beside HubSpot's API: (method, path) -> handler(query, body)
+        # returning (status, payload); they need the portal's token like any other call.
+        self.admin_routes: dict[tuple[str, str], Callable[[dict, Any], tuple[int, Any]]] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -229,6 +232,10 @@ class PortalServer:
         oauth, denied = self._authenticate(h.headers.get("Authorization", ""))
         if denied is not None:
             return 401, denied, {}
+        admin = self.admin_routes.get((h.command, path.rstrip("/")))
+        if admin is not None:
+            status, payload = admin(query, body)
+            return status, payload, {}
         try:
             found = match(h.command, path)
         except ApiError as exc:

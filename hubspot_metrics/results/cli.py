@@ -20,7 +20,8 @@ def nightly(app: App) -> None:
 # Plain paths, not click.Path(dir_okay=False): check_output refuses a folder in one sentence
 # instead of click's three-line usage error.
 @click.option("--out", required=True, type=click.Path(), help="CSV file to write.")
-@click.option("--grain", type=click.Choice(["month", "quarter", "year"]), default="month", show_default=True)
+@click.option("--grain", type=click.Choice(["month", "quarter", "year"]), default="month", show_default=True,
+              help="Length of the periods: one row (or one set of rows) per calendar month, quarter or year.")
 @click.option("--periods", "count", type=click.IntRange(1, 120), default=12, show_default=True,
               help="How many of the most recent closed periods.")
 @click.option("--wide", is_flag=True, help="One row per period, one column per KPI.")
