@@ -348,7 +348,9 @@ def measure(db_path: str, period_text: str, customer_object: str, churn_mode: st
             "first_s": round(times[0], 3), "best_s": round(min(times[1:] or times), 3),
             "peak_rss_mib": round(peak_kib / 1024, 1),
             "sample": {k: result["kpis"][k]["value"] for k in ("cac", "customer_retention_rate", "nps",
-                                                               "avg_first_response_hours", "pipeline_velocity")}}
+                                                               "avg_first_response_hours", "pipeline_velocity",
+                                                               "customer_lifetime_value", "arpa",
+                                                               "deal_throughput")}}
 
 
 def drop_page_cache() -> None:

@@ -8,6 +8,7 @@ command with its one-sentence message and its exit code, never a traceback.
 from __future__ import annotations
 
 import logging
+import signal
 import sqlite3
 import sys
 import warnings
@@ -44,6 +45,15 @@ pass_app = click.make_pass_decorator(App)
 class Group(click.Group):
     """Turns user errors into one line on stderr and a non-zero exit."""
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # click cuts each description to one line and ends it with "..."; a newcomer picks the
+        # command from this list, so each first sentence is shown whole (wrapped when narrow).
+        rows = [(name, command.get_short_help_str(limit=1_000)) for name in self.list_commands(ctx)
+                if (command := self.get_command(ctx, name)) is not None and not command.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -78,7 +88,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     click.echo(f"Warning: {message}", err=True)
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
 @click.option("--config", "config_option", type=click.Path(),
               help="Config file (default: $HUBSPOT_METRICS_CONFIG, else ./hubspot-metrics.toml if present).")
 @click.option("--db", "db_option", type=click.Path(),
@@ -167,6 +177,12 @@ def _register() -> None:
         cli.add_command(command)
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a stopped service, a killed cron job) ends like Ctrl-C
+
+
 def main() -> None:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     _register()
     cli(prog_name="hubspot-metrics")

@@ -25,6 +25,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from hubspot_metrics.config import HubSpotSettings
 from hubspot_metrics.errors import AuthError, HubSpotError, QuotaError
 from hubspot_metrics.ratelimit import SlidingWindowLimiter
+from hubspot_metrics.transport import MAX_RESPONSE_BYTES, Deadline, ResponseTooLarge, read_capped, watch_pools
 
 log = logging.getLogger(__name__)
 
@@ -83,27 +84,85 @@ class NotFoundError(HubSpotError):
     pass
 
 
+class Cancelled(Exception):
+    """The run was interrupted while this client waited; its threads stop at the next wait."""
+
+
+# --- what a well-formed answer looks like: anything else is malformed and retried ------------
+
+def is_page(payload: Any) -> bool:
+    """A JSON object with a `results` list: an empty body, {}, null or [] is no answer."""
+    return isinstance(payload, dict) and isinstance(payload.get("results"), list)
+
+
+def is_search_page(payload: Any) -> bool:
+    # Keyset paging never sends an offset: an empty page that promises more carries nothing to
+    # follow, so it is asked again like any other hollow answer.
+    if not is_page(payload):
+        return False
+    paging = payload.get("paging")
+    promises_more = isinstance(paging, dict) and isinstance(paging.get("next"), dict) and bool(paging["next"].get("after"))
+    return bool(payload["results"]) or not promises_more
+
+
+def is_account(payload: Any) -> bool:
+    return isinstance(payload, dict) and payload.get("portalId") not in (None, "")
+
+
+def is_token(payload: Any) -> bool:
+    return isinstance(payload, dict) and isinstance(payload.get("access_token"), str) and bool(payload["access_token"])
+
+
+def _scopes_missing(error: dict) -> list[str] | None:
+    """The scopes named by HubSpot's MISSING_SCOPES answer; None for any other 403 (a WAF, a proxy)."""
+    if error.get("category") != "MISSING_SCOPES":
+        return None
+    scopes: list[str] = []
+    for item in error.get("errors") if isinstance(error.get("errors"), list) else []:
+        context = item.get("context") if isinstance(item, dict) else None
+        if isinstance(context, dict):
+            found = context.get("requiredGranularScopes") or context.get("requiredScopes") or []
+            scopes += [str(s) for s in found] if isinstance(found, list) else []
+    return scopes
+
+
+def _describe(body: Any, secrets: tuple[str | None, ...]) -> str:
+    """A short, printable account of an unexpected answer's body, with no credential in it."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    text = " ".join(str(body or "").split())
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "…")
+    if not text:
+        return "an empty body"
+    return repr(text[:120] + ("…" if len(text) > 120 else ""))
+
+
 def _error_body(body: Any) -> dict:
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     try:
         parsed = json.loads(body) if body else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return parsed if isinstance(parsed, dict) else {}
 
 
 class HubSpotClient:
     def __init__(self, settings: HubSpotSettings, *, stats: RunStats | None = None,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+                 sleep: Callable[[float], None] | None = None, clock: Callable[[], float] = time.monotonic,
+                 max_response_bytes: int = MAX_RESPONSE_BYTES):
         self.settings = settings
         self.stats = stats or RunStats()
-        self._sleep = sleep
+        self._cancelled = threading.Event()
+        self._sleep = sleep or self._interruptible_sleep
+        self.max_response_bytes = max_response_bytes
         self._clock = clock
-        self.limiter = SlidingWindowLimiter(settings.requests_per_10s, 10.0, sleep=sleep, clock=clock)
+        self.limiter = SlidingWindowLimiter(settings.requests_per_10s, 10.0, sleep=self._sleep, clock=clock)
         # (the search limit is already set below HubSpot's 5 a second: a small margin will do)
         self.search_limiter = SlidingWindowLimiter(max(1, int(settings.search_requests_per_second)), 1.0,
-                                                   margin_seconds=0.05, sleep=sleep, clock=clock)
+                                                   margin_seconds=0.05, sleep=self._sleep, clock=clock)
         self._token_expires_at: float | None = None
         self._token_lifetime = 1800.0
         self.server_time_ms: int | None = None  # from the last response's Date header
@@ -128,6 +187,9 @@ class HubSpotClient:
         self._properties = crm.properties.core_api
         self._apis = [self._objects, self._search, self._batch, self._assoc, self._owners,
                       self._pipelines, self._properties]
+        self._tokens = self.sdk.oauth.tokens_api
+        for api in [*self._apis, self._tokens]:
+            watch_pools(api.api_client)
         if self.uses_oauth:
             self._refresh_oauth_token()
 
@@ -139,24 +201,16 @@ class HubSpotClient:
 
     def _refresh_oauth_token(self) -> None:
         s = self.settings
-        api = self.sdk.oauth.tokens_api
-        api.api_client.configuration.retries = False
-        try:
-            response = api.create(grant_type="refresh_token", client_id=s.client_id, client_secret=s.client_secret,
-                                  refresh_token=s.refresh_token, _preload_content=False,
-                                  _request_timeout=s.timeout_seconds)
-            payload = json.loads(response.data)
-            token = payload["access_token"]
-        except Exception as exc:  # any failure here is an auth failure for the user
-            status = getattr(exc, "status", None)
-            raise AuthError(
-                "HubSpot refused to refresh the OAuth access token"
-                + (f" (HTTP {status})" if status else "")
-                + "; check [hubspot] client_id, client_secret and refresh_token, or reinstall the app.") from None
-        self._set_token(token)
-        self._token_lifetime = float(payload.get("expires_in", 1800))
+        # Through the one retry policy: a 5xx or a dropped connection here is a passing fault;
+        # only a 400/401 from this endpoint means the credentials are wrong (`_raise_for_status`).
+        payload = self.call("the OAuth token refresh", self._tokens.create, grant_type="refresh_token",
+                            client_id=s.client_id, client_secret=s.client_secret, refresh_token=s.refresh_token,
+                            expect=is_token, token_refresh=True)
+        self._set_token(payload["access_token"])
+        expires_in = payload.get("expires_in")
+        self._token_lifetime = float(expires_in) if isinstance(expires_in, (int, float)) and expires_in > 0 else 1800.0
         self._token_expires_at = self._clock() + self._token_lifetime
-        log.info("refreshed the OAuth access token (valid for %s s)", payload.get("expires_in"))
+        log.info("refreshed the OAuth access token (valid for %s s)", expires_in)
 
     def _ensure_fresh_token(self) -> None:
         # HubSpot's usage guidelines: refresh from expires_in, don't wait for a 401.
@@ -185,8 +239,24 @@ class HubSpotClient:
         log.info("retrying %s after %s (attempt %d, waiting %.1f s)", state.args[0] if state.args else "request",
                     getattr(exc, "reason", exc), state.attempt_number, state.next_action.sleep if state.next_action else 0)
 
-    def call(self, what: str, fn: Callable[..., Any], *args, search: bool = False, **kwargs) -> Any:
-        """Run one SDK call with rate limiting and retries; return the parsed JSON body."""
+    def _secrets(self) -> tuple[str | None, ...]:
+        s = self.settings
+        return (s.access_token, s.refresh_token, s.client_secret, self._objects.api_client.configuration.access_token)
+
+    def _interruptible_sleep(self, seconds: float) -> None:
+        if self._cancelled.wait(seconds):
+            raise Cancelled()
+
+    def cancel(self) -> None:
+        """Wake every wait of this client (other threads' too): the run is being interrupted."""
+        self._cancelled.set()
+
+    def call(self, what: str, fn: Callable[..., Any], *args, search: bool = False,
+             expect: Callable[[Any], bool] = is_page, token_refresh: bool = False, **kwargs) -> Any:
+        """Run one SDK call with rate limiting and retries; return the parsed JSON body.
+
+        `expect` says what a well-formed answer is: a 200 that is not one is retried like a 5xx.
+        """
         retrying = Retrying(
             retry=retry_if_exception_type(_Retryable),
             stop=stop_after_attempt(self.settings.max_retries + 1),
@@ -196,22 +266,37 @@ class HubSpotClient:
             reraise=True,
         )
         try:
-            return retrying(self._attempt, what, fn, args, kwargs, search)
+            return retrying(self._attempt, what, fn, args, kwargs, search, expect, token_refresh)
         except _Retryable as exc:
             raise HubSpotError(
                 f"HubSpot kept failing on {what} ({exc.reason}) after {self.settings.max_retries + 1} attempts; "
                 "what was synced so far is kept, run the sync again later.") from None
 
-    def _attempt(self, what: str, fn, args, kwargs, search: bool) -> Any:
+    def _attempt(self, what: str, fn, args, kwargs, search: bool, expect: Callable[[Any], bool],
+                 token_refresh: bool) -> Any:
+        if self._cancelled.is_set():
+            raise Cancelled()
         (self.search_limiter if search else self.limiter).acquire()
-        self._ensure_fresh_token()
+        if not token_refresh:
+            self._ensure_fresh_token()
         self.stats.add("requests")
+        timeout = self.settings.timeout_seconds
+        deadline = Deadline(timeout)
         try:
-            response = fn(*args, _preload_content=False, _request_timeout=self.settings.timeout_seconds, **kwargs)
-            data = response.data  # reading the body may fail on a truncated response
-            headers = response.headers
+            with deadline:
+                response = fn(*args, _preload_content=False, _request_timeout=timeout, **kwargs)
+                # reading the body may fail on a truncated response
+                data = read_capped(response, self.max_response_bytes)
+                headers = response.headers
+        except ResponseTooLarge as exc:
+            self.stats.add("errors")
+            raise HubSpotError(
+                f"HubSpot's answer to {what} passed {self.max_response_bytes // 2**20} MB ({exc.args[0]:,} bytes "
+                "read or announced) and was cut off; check any proxy between here and HubSpot, then run again.") from None
         except urllib3.exceptions.HTTPError as exc:
             self.stats.add("errors")
+            if deadline.expired:
+                raise _Retryable(f"no whole answer within {timeout:g} s") from None
             if not self._answered and isinstance(exc, (urllib3.exceptions.NewConnectionError,
                                                        urllib3.exceptions.NameResolutionError)):
                 # Nothing has ever answered: a wrong URL or no network, not a passing fault.
@@ -220,23 +305,34 @@ class HubSpotClient:
             raise _Retryable(type(exc).__name__) from None
         except OSError as exc:
             self.stats.add("errors")
-            raise _Retryable(type(exc).__name__) from None
+            raise _Retryable(f"no whole answer within {timeout:g} s" if deadline.expired
+                             else type(exc).__name__) from None
         except Exception as exc:
             status = getattr(exc, "status", None)
             if status is None:
                 raise
             self.stats.add("errors")
-            if status == 0:  # the SDK's wrapping of a TLS or transport failure
-                raise _Retryable("a transport error") from None
+            if status == 0 or deadline.expired:  # the SDK's wrapping of a TLS or transport failure
+                raise _Retryable(f"no whole answer within {timeout:g} s" if deadline.expired
+                                 else "a transport error") from None
             self._answered = True
-            self._raise_for_status(what, status, getattr(exc, "body", None), getattr(exc, "headers", None))
+            self._raise_for_status(what, status, getattr(exc, "body", None), getattr(exc, "headers", None),
+                                   token_refresh)
             raise  # pragma: no cover (the line above always raises)
         self._answered = True
         try:
-            payload = json.loads(data) if data else {}
-        except ValueError:
+            payload = json.loads(data) if data else None
+        except (ValueError, RecursionError):  # (JSON nested deeper than Python's recursion limit)
             self.stats.add("errors")
             raise _Retryable("an incomplete or malformed response body") from None
+        if deadline.expired:  # (the body may have been cut at a point where it still parsed)
+            self.stats.add("errors")
+            raise _Retryable(f"no whole answer within {timeout:g} s")
+        if not expect(payload):
+            self.stats.add("errors")
+            # (a token answer is never shown: it may hold the refresh token)
+            shown = "an answer without an access token" if token_refresh else _describe(data, self._secrets())
+            raise _Retryable(f"a {response.status} answer that is not a well-formed reply: {shown}")
         date = headers.get("Date")
         if date:
             try:
@@ -251,9 +347,14 @@ class HubSpotClient:
                 self.limiter.observe_remaining(remaining)
         return payload
 
-    def _raise_for_status(self, what: str, status: int, body: Any, headers: Any = None) -> None:
+    def _raise_for_status(self, what: str, status: int, body: Any, headers: Any = None,
+                          token_refresh: bool = False) -> None:
         error = _error_body(body)
         category = error.get("category") or error.get("errorType") or ""
+        if token_refresh and status in (400, 401):
+            raise AuthError(
+                f"HubSpot refused to refresh the OAuth access token (HTTP {status}); check [hubspot] client_id, "
+                "client_secret and refresh_token, or reinstall the app.")
         if status == 429:
             self.stats.add("rate_limited")
             policy = error.get("policyName", "")
@@ -270,7 +371,7 @@ class HubSpotClient:
                 raise _Retryable(reason, wait=1.0)
             ours = self.limiter.seconds_until_free()
             raise _Retryable(reason, wait=max(1.0, ours)) if ours else _Retryable(reason, full_window=True)
-        if status == 401:
+        if status == 401 and not token_refresh:
             if category == "EXPIRED_AUTHENTICATION" and self.uses_oauth:
                 self._refresh_oauth_token()
                 raise _Retryable("an expired OAuth token", wait=0)
@@ -278,10 +379,10 @@ class HubSpotClient:
                 "the HubSpot token was rejected (HTTP 401); create a new private app token or service key in "
                 "HubSpot (Settings > Integrations) and set HUBSPOT_ACCESS_TOKEN.")
         if status == 403:
-            scopes: list[str] = []
-            for item in error.get("errors") or []:
-                context = (item or {}).get("context") or {}
-                scopes += context.get("requiredGranularScopes") or context.get("requiredScopes") or []
+            scopes = _scopes_missing(error)
+            if scopes is None:  # not HubSpot's word on scopes: a firewall, a proxy, a blocked address
+                raise HubSpotError(f"HubSpot's address answered {what} with HTTP 403 and {_describe(body, self._secrets())}, which "
+                                   "is not HubSpot's missing-scope answer; check any proxy or firewall in between.")
             missing = ", ".join(scopes) or "an unknown scope"
             raise MissingScopeError(
                 f"The HubSpot token lacks the scope {missing} needed for {what}; add it to the private app "
@@ -291,7 +392,7 @@ class HubSpotClient:
         if status >= 500 or status in (408, 423, 477):
             raise _Retryable(f"HTTP {status}")
         message = error.get("message") or "no message"
-        raise HubSpotError(f"HubSpot rejected {what} (HTTP {status} {category}: {message[:200]}).")
+        raise HubSpotError(f"HubSpot rejected {what} (HTTP {status} {category}: {str(message)[:200]}).")
 
     # --- endpoints ----------------------------------------------------------------------
 
@@ -305,7 +406,8 @@ class HubSpotClient:
         return self.call(f"the {object_type} list", self._objects.get_page, object_type, **kwargs)
 
     def search(self, object_type: str, body: dict) -> dict:
-        return self.call(f"the {object_type} search", self._search.do_search, object_type, body, search=True)
+        return self.call(f"the {object_type} search", self._search.do_search, object_type, body, search=True,
+                         expect=is_search_page)
 
     def batch_read(self, object_type: str, ids: list[str], properties: list[str]) -> dict:
         body = {"inputs": [{"id": i} for i in ids], "properties": properties, "propertiesWithHistory": []}
@@ -338,4 +440,4 @@ class HubSpotClient:
             return api_client.call_api("/account-info/v3/details", "GET", auth_settings=["oauth2"],
                                        response_types_map={}, **kwargs)
 
-        return self.call("the account details", get)
+        return self.call("the account details", get, expect=is_account)

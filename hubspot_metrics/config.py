@@ -7,6 +7,7 @@ that names the key and the fix.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import stat
@@ -56,6 +57,26 @@ def _non_negative(value: float) -> str | None:
     return None if value >= 0 else "must be 0 or more"
 
 
+def _whole_rate(value: int) -> str | None:
+    # HubSpot's search limit counts whole requests per second; a fraction would be rounded.
+    return None if value >= 1 else "must be a whole number of 1 or more"
+
+
+def _request_seconds(value: float) -> str | None:
+    return None if 0 < value <= MAX_TIMEOUT_SECONDS else f"must be more than 0 and at most {MAX_TIMEOUT_SECONDS} seconds"
+
+
+def _property_name(value: str) -> str | None:
+    return None if PROPERTY_NAME.match(value) else "is not a HubSpot property name; use its internal name, e.g. 'churn_date'"
+
+
+def _pipeline_ids(value: list) -> str | None:
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, (str, int)) or v == "":
+            return f"has {v!r}, which is not a pipeline id; list ids as strings, e.g. [\"default\", \"12345\"]"
+    return None
+
+
 def _objects(value: list) -> str | None:
     unknown = [v for v in value if v not in ALL_OBJECTS]
     if unknown:
@@ -86,6 +107,12 @@ def _gross_margin(value: float) -> str | None:
 
 
 NUMBER = (int, float)
+MAX_TIMEOUT_SECONDS = 3600
+PROPERTY_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+# A token is one run of visible ASCII: a space or line break in it (a TOML multi-line string)
+# would break the Authorization header, and the HTTP library's error would print the token.
+TOKEN_TEXT = re.compile(r"^[\x21-\x7e]+$")
+SECRET_KEYS = ("access_token", "client_secret", "refresh_token")
 
 # section -> key -> (accepted python types, default, check or None)
 SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any, Callable | None]]] = {
@@ -96,8 +123,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any, Callable | None]]] = {
         "client_secret": ((str,), None, None),
         "refresh_token": ((str,), None, None),
         "requests_per_10s": ((int,), 100, _positive),
-        "search_requests_per_second": (NUMBER, 4, _positive),
-        "timeout_seconds": (NUMBER, 60, _positive),
+        "search_requests_per_second": ((int,), 4, _whole_rate),
+        "timeout_seconds": (NUMBER, 60, _request_seconds),
         "max_retries": ((int,), 8, _non_negative),
     },
     "store": {
@@ -110,16 +137,17 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any, Callable | None]]] = {
         "lookback_seconds": ((int,), 600, _non_negative),
     },
     "metrics": {
-        "timezone": ((str,), "UTC", _timezone),
+        # None: the portal's own time zone, stored by sync (UTC before the first sync)
+        "timezone": ((str,), None, _timezone),
         "customer_object": ((str,), "contacts", _one_of("contacts", "companies")),
         "gross_margin": (NUMBER, 1.0, _gross_margin),
-        "deal_pipelines": ((list,), [], None),
-        "ticket_pipelines": ((list,), [], None),
+        "deal_pipelines": ((list,), [], _pipeline_ids),
+        "ticket_pipelines": ((list,), [], _pipeline_ids),
     },
     "metrics.churn": {
         "mode": ((str,), "inactivity", _one_of("inactivity", "property")),
         "inactivity_days": (NUMBER, 365, _positive),
-        "property": ((str,), "churn_date", None),
+        "property": ((str,), "churn_date", _property_name),
     },
     "metrics.csat": {
         "scale_min": (NUMBER, 1, None),
@@ -152,7 +180,7 @@ class CsatSettings:
 
 @dataclass(frozen=True)
 class MetricsSettings:
-    timezone: str = "UTC"
+    timezone: str | None = None  # None: the portal's (metrics.compute.with_store_timezone)
     customer_object: str = "contacts"
     gross_margin: float = 1.0
     deal_pipelines: tuple[str, ...] = ()
@@ -170,7 +198,7 @@ class HubSpotSettings:
     client_secret: str | None = field(default=None, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
     requests_per_10s: int = 100
-    search_requests_per_second: float = 4
+    search_requests_per_second: int = 4
     timeout_seconds: float = 60
     max_retries: int = 8
 
@@ -202,7 +230,8 @@ class Config:
 
 def _read_file(path: Path) -> dict:
     try:
-        text = path.read_text(encoding="utf-8")
+        # A byte-order mark (Windows editors add one) is accepted and dropped.
+        text = path.read_text(encoding="utf-8-sig")
     except IsADirectoryError:
         raise ConfigError(f"Config file {path} is a folder; give the path of a TOML file, "
                           f"e.g. {path / DEFAULT_CONFIG_NAME}.")
@@ -240,7 +269,7 @@ def _validate(raw: dict, where: str) -> dict[str, dict[str, Any]]:
         if not isinstance(content, dict):
             raise ConfigError(f"'{top}' in {where} must be a [{top}] table.")
         for key, value in content.items():
-            if top == "metrics" and key in ("churn", "csat"):
+            if f"{top}.{key}" in SCHEMA:
                 if not isinstance(value, dict):  # not an unknown key: a sub-table written as a value
                     raise ConfigError(f"[metrics] {key} in {where} must be a [metrics.{key}] table, not {value!r}.")
                 for sub_key, sub_value in value.items():
@@ -261,11 +290,16 @@ def _check(section: str, key: str, value: Any, where: str) -> Any:
     spec = SCHEMA[section].get(key)
     if spec is None:
         known = ", ".join(SCHEMA[section])
+        tables = [f"[{name}]" for name in SCHEMA if name.startswith(f"{section}.")]
+        if tables:
+            known += f", or the table{'s' if len(tables) > 1 else ''} " + " and ".join(tables)
         raise ConfigError(f"Unknown key '{key}' in [{section}] of {where}; remove it or use one of: {known}.")
     types, _default, check = spec
     # bool is an int subclass in Python; a number key must not accept `true`.
     if isinstance(value, bool) and bool not in types or not isinstance(value, types):
         raise ConfigError(f"[{section}] {key} in {where} must be {_type_name(types)}, not {value!r}.")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"[{section}] {key} = {value!r} in {where} must be a finite number.")
     if check is not None:
         problem = check(value)
         if problem:
@@ -281,7 +315,7 @@ def _validate_spend(content: Any, where: str) -> dict[str, float]:
         if not SPEND_MONTH.match(month):
             raise ConfigError(
                 f"[spend] key {month!r} in {where} is not a month; write it as \"YYYY-MM\", e.g. \"2026-10\" = 12000.")
-        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not 0 <= amount < math.inf:
             raise ConfigError(f"[spend] \"{month}\" in {where} must be an amount of 0 or more, not {amount!r}.")
         spend[month] = float(amount)
     return spend
@@ -301,6 +335,20 @@ def _warn_if_token_readable(path: Path, has_secret: bool) -> None:
         )
 
 
+def _clean_secret(value: str | None, key: str, where: str) -> str | None:
+    """Surrounding whitespace (a trailing newline) is dropped; whitespace inside is refused
+    without printing the secret."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if not TOKEN_TEXT.match(value):
+        raise ConfigError(f"The HubSpot {key.replace('_', ' ')} in {where} holds a space, line break or other "
+                          "character no HubSpot secret has; copy it again as one line.")
+    return value
+
+
 def config_path(option: str | None, env: dict[str, str]) -> Path | None:
     if option:
         return Path(option)
@@ -308,6 +356,28 @@ def config_path(option: str | None, env: dict[str, str]) -> Path | None:
         return Path(env[ENV_CONFIG])
     default = Path(DEFAULT_CONFIG_NAME)
     return default if default.exists() else None
+
+
+def _refuse_config_as_store(store_path: str, given_as: str) -> None:
+    """A config file named where the store belongs (--db and --config sit side by side) would
+    otherwise be reported as a corrupt store, with advice to move it aside."""
+    if not os.path.isfile(store_path):  # missing (a new store), a folder or a device: the store's checks speak
+        return
+    try:
+        with open(store_path, "rb") as file:
+            if file.read(16) == b"SQLite format 3\0":
+                return
+            file.seek(0)
+            text = file.read(1 << 20)
+    except OSError:
+        return
+    try:
+        looks_like_config = bool(tomllib.loads(text.decode("utf-8"))) or store_path.endswith(".toml")
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        looks_like_config = False
+    if looks_like_config:
+        raise ConfigError(f"{store_path}, given as {given_as}, looks like a config file, not a store; pass it with "
+                          f"--config, and give {given_as} the SQLite store's path (default {DEFAULT_DB_PATH}).")
 
 
 def load_config(config_option: str | None = None, db_option: str | None = None,
@@ -321,13 +391,18 @@ def load_config(config_option: str | None = None, db_option: str | None = None,
     if path:
         _warn_if_token_readable(path, bool(hub["access_token"] or hub["client_secret"] or hub["refresh_token"]))
     if env.get(ENV_TOKEN):
-        hub["access_token"] = env[ENV_TOKEN].strip()
+        hub["access_token"] = env[ENV_TOKEN]
+    for key in SECRET_KEYS:
+        hub[key] = _clean_secret(hub[key], key, where=ENV_TOKEN if key == "access_token" and env.get(ENV_TOKEN)
+                                 else f"[hubspot] {key}")
     if env.get(ENV_BASE_URL):
         hub["base_url"] = env[ENV_BASE_URL]
-    hub["base_url"] = hub["base_url"].rstrip("/")
+    # (a stray space from a copy-paste made every request fail, retried for a minute)
+    hub["base_url"] = hub["base_url"].strip().rstrip("/")
     if not re.match(r"^https?://[^/\s]+", hub["base_url"]):
         raise ConfigError(f"The HubSpot base URL {hub['base_url']!r} is not an http(s) URL; fix [hubspot] base_url or {ENV_BASE_URL}.")
     store_path = db_option or env.get(ENV_DB) or values["store"]["path"]
+    _refuse_config_as_store(store_path, "--db" if db_option else ENV_DB if env.get(ENV_DB) else "[store] path")
     sync = values["sync"]
     metrics = values["metrics"]
     nightly = values["nightly"]

@@ -4,19 +4,22 @@ A period is read from the command line (`2026-10`, `2026-Q3`, `2026`, or `--sinc
 dates), named by the nightly job (`month_to_date`, `last_month`, `last_quarter`,
 `year_to_date`), or derived (`previous_period`, `closed_periods`). Bounds are aware datetimes
 in the configured IANA time zone, so a Berlin month starts at 00:00 Berlin time, and
-`start.isoformat()` carries the zone's offset (spec 7.14).
+`start.isoformat()` carries the zone's offset (docs/metrics.md, "Periods").
+
+A period that has not ended when the store was last synced is *open*: `measured_up_to`
+gives it an `as_of` (the start of that sync), and every length below is the elapsed part.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hubspot_metrics.errors import ConfigError
 
-DAYS_PER_MONTH = 30.436875  # the mean Gregorian month (spec 0 and 7.11)
+DAYS_PER_MONTH = 30.436875  # the mean Gregorian month (docs/metrics.md, "Periods")
 GRAINS = ("month", "quarter", "year")
 NAMED_PERIODS = ("month_to_date", "last_month", "last_quarter", "year_to_date")
 
@@ -35,6 +38,16 @@ class Period:
     start: datetime     # aware, in the configured zone, inclusive
     end: datetime       # aware, in the configured zone, exclusive
     to_date: str | None = None  # "month" or "year" for month_to_date / year_to_date ranges
+    as_of: datetime | None = None  # set when the period is open: measured up to this instant
+
+    @property
+    def partial(self) -> bool:
+        return self.as_of is not None
+
+    @property
+    def until(self) -> datetime:
+        """Where measuring stops: the end, or `as_of` for an open period."""
+        return self.as_of or self.end
 
     @property
     def timezone(self) -> str:
@@ -44,18 +57,18 @@ class Period:
     def elapsed_days(self) -> float:
         # Aware datetimes sharing one tzinfo subtract as wall-clock times; go through UTC so
         # that a period spanning a DST change has its real length (23 or 25 hour days).
-        return (_utc(self.end) - _utc(self.start)).total_seconds() / 86400
+        return (_utc(self.until) - _utc(self.start)).total_seconds() / 86400
 
     @property
     def months(self) -> float:
-        """months(P): 1, 3 or 12; a range's elapsed time / 30.436875 days (spec 7.11)."""
-        if self.grain == "month":
-            return 1.0
-        if self.grain == "quarter":
-            return 3.0
-        if self.grain == "year":
-            return 12.0
-        return self.elapsed_days / DAYS_PER_MONTH
+        """months(P): 1, 3 or 12; a range of whole months counts them; any other range, and the
+        elapsed part of an open period, is elapsed time / 30.436875 days."""
+        if self.partial:
+            return self.elapsed_days / DAYS_PER_MONTH
+        if self.grain in GRAINS:
+            return {"month": 1.0, "quarter": 3.0, "year": 12.0}[self.grain]
+        whole = self.calendar_months
+        return float(len(whole)) if whole else self.elapsed_days / DAYS_PER_MONTH
 
     @property
     def calendar_months(self) -> list[str] | None:
@@ -69,8 +82,35 @@ class Period:
             y, m = (y + 1, 1) if m == 12 else (y, m + 1)
         return months
 
+    def spend_shares(self) -> list[tuple[str, float]] | None:
+        """The [spend] months spend(P) needs, each with the share of its entry that counts:
+        1 for a month that ended by `until`, the elapsed fraction for the month holding
+        `as_of`; months after it are not needed. None when P is not whole months."""
+        months = self.calendar_months
+        if months is None:
+            return None
+        shares = []
+        for label in months:
+            first = _midnight(date(int(label[:4]), int(label[5:]), 1), self.start.tzinfo)
+            after = _midnight(date(*_add_months(first.year, first.month, 1), 1), self.start.tzinfo)
+            if after <= self.until:
+                shares.append((label, 1.0))
+            elif first < self.until:
+                shares.append((label, (_utc(self.until) - _utc(first)) / (_utc(after) - _utc(first))))
+        return shares
+
+    def boundaries(self) -> list[datetime]:
+        """start, every local month start inside P, and `until`: the pieces whose retentions
+        chain into monthly churn (docs/metrics.md, "monthly_churn_rate")."""
+        cuts = [self.start]
+        y, m = _add_months(self.start.year, self.start.month, 1)
+        while (first := _midnight(date(y, m, 1), self.start.tzinfo)) < self.until:
+            cuts.append(first)
+            y, m = _add_months(y, m, 1)
+        return cuts + [self.until]
+
     def utc_bounds(self) -> tuple[datetime, datetime]:
-        return _utc(self.start), _utc(self.end)
+        return _utc(self.start), _utc(self.until)
 
 
 def zone(tz: str | ZoneInfo) -> ZoneInfo:
@@ -90,6 +130,14 @@ def _midnight(day: date, tz: ZoneInfo) -> datetime:
     # The first instant of the local day. Where DST skips midnight, fold=0 resolves the
     # missing wall time with the pre-transition offset, which is exactly the transition.
     return datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
+def first_midnight_at_or_after(moment: datetime, tz: ZoneInfo) -> datetime:
+    """The first local midnight at or after `moment`: a date-only value d is at or after
+    `moment` exactly when midnight of d is at or after this one."""
+    day = moment.astimezone(tz).date()
+    midnight = _midnight(day, tz)
+    return midnight if midnight >= moment else _midnight(day + timedelta(days=1), tz)
 
 
 def _is_month_start(moment: datetime) -> bool:
@@ -174,9 +222,26 @@ def _now(tz: ZoneInfo, now: datetime | None) -> datetime:
     return now.astimezone(tz).replace(microsecond=0)
 
 
-def _to_date_period(kind: str, start: datetime, end: datetime) -> Period:
+def _to_date_period(kind: str, start: datetime, end: datetime, as_of: datetime | None = None) -> Period:
     label = (f"{start.year:04d}-{start.month:02d}" if kind == "month" else f"{start.year:04d}") + "-" + _TO_DATE[kind]
-    return Period(label, "range", start, end, to_date=kind)
+    return Period(label, "range", start, end, to_date=kind, as_of=as_of)
+
+
+def measured_up_to(period: Period, now: datetime) -> Period:
+    """`period` as the store can measure it when it is complete up to `now` (the start of its
+    last completed sync): open (with `as_of`) when it ends after `now`; an error when it has
+    not started by then, whatever the wall clock says."""
+    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    if _utc(period.start) >= _utc(now):
+        raise ConfigError(f"The period {period.label} starts at or after {format_moment(now)}, the instant the store "
+                          f"is complete to (the start of its last completed sync); choose an earlier period, or sync.")
+    if _utc(period.end) > _utc(now):
+        return replace(period, as_of=now.astimezone(period.start.tzinfo))
+    return replace(period, as_of=None)
+
+
+def format_moment(moment: datetime) -> str:
+    return _utc(moment).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def named_period(name: str, tz: str | ZoneInfo, now: datetime | None = None) -> Period:
@@ -188,10 +253,14 @@ def named_period(name: str, tz: str | ZoneInfo, now: datetime | None = None) -> 
     """
     tz = zone(tz)
     current = _now(tz, now)
+    # To date: the running month / year, open up to `now` (`measured_up_to` keeps it so).
     if name == "month_to_date":
-        return _to_date_period("month", _midnight(date(current.year, current.month, 1), tz), current)
+        start = _midnight(date(current.year, current.month, 1), tz)
+        return _to_date_period("month", start, _midnight(date(*_add_months(current.year, current.month, 1), 1), tz),
+                               current)
     if name == "year_to_date":
-        return _to_date_period("year", _midnight(date(current.year, 1, 1), tz), current)
+        return _to_date_period("year", _midnight(date(current.year, 1, 1), tz),
+                               _midnight(date(current.year + 1, 1, 1), tz), current)
     if name == "last_month":
         return closed_periods("month", 1, tz, current)[0]
     if name == "last_quarter":
@@ -237,9 +306,9 @@ def previous_period(p: Period) -> Period:
         else:
             y, m = p.start.year - 1, 1
         start = _midnight(date(y, m, 1), tz)
-        ey, em = (y, m) if p.to_date == "month" else (y, p.end.month)
+        wall = p.until
+        ey, em = (y, m) if p.to_date == "month" else (y, wall.month)
         last_day = (_midnight(date(*_add_months(ey, em, 1), 1), tz).date() - timedelta(days=1)).day
-        wall = p.end
         end = datetime(ey, em, min(wall.day, last_day), wall.hour, wall.minute, wall.second, tzinfo=tz)
         return _to_date_period(p.to_date, start, end)
     months = p.calendar_months
@@ -256,14 +325,21 @@ def previous_period(p: Period) -> Period:
     return Period(f"{start.isoformat()}..{p.start.isoformat()}", "range", start, p.start)
 
 
+def running_period(grain: str, tz: str | ZoneInfo, now: datetime | None = None) -> Period:
+    """The period of `grain` that `now` falls in (whole; `measured_up_to` makes it open)."""
+    if grain not in GRAINS:
+        raise ConfigError(f"Unknown grain {grain!r}; use month, quarter or year.")
+    tz = zone(tz)
+    current = _now(tz, now)
+    index = {"month": current.month, "quarter": (current.month - 1) // 3 + 1, "year": 1}[grain]
+    return _period_at(grain, current.year, index, tz)
+
+
 def closed_periods(grain: str, n: int, tz: str | ZoneInfo, now: datetime | None = None) -> list[Period]:
     """The `n` most recent periods of `grain` that have ended by `now`, oldest first."""
     if grain not in GRAINS:
         raise ConfigError(f"Unknown grain {grain!r}; use month, quarter or year.")
     if n < 1:
         raise ConfigError(f"The number of periods must be 1 or more, not {n}.")
-    tz = zone(tz)
-    current = _now(tz, now)
-    index = {"month": current.month, "quarter": (current.month - 1) // 3 + 1, "year": 1}[grain]
-    running = _period_at(grain, current.year, index, tz)  # the period `now` falls in
+    running = running_period(grain, tz, now)
     return [_shift(running, -k) for k in range(n, 0, -1)]

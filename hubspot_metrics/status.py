@@ -10,7 +10,8 @@ from hubspot_metrics.client import HubSpotClient, MissingScopeError
 from hubspot_metrics.config import Config
 from hubspot_metrics.errors import HubSpotError
 from hubspot_metrics.objects import OBJECTS, OWNERS_SCOPE
-from hubspot_metrics.store import open_store, sync_running
+from hubspot_metrics.metrics.compute import timezone_in_use
+from hubspot_metrics.store import open_store, stored_portal_id, sync_running
 
 
 def kpis_needing(config: Config) -> dict[str, list[str]]:
@@ -25,6 +26,10 @@ def kpis_needing(config: Config) -> dict[str, list[str]]:
     if config.metrics.churn.mode == "inactivity":
         needs["deals"] += ["customer_retention_rate", "churn_rate"]
     return needs
+
+
+def _count(n: int, singular: str, plural: str) -> str:
+    return f"{n} {singular if n == 1 else plural}"
 
 
 def _age(ms: int | None) -> str:
@@ -57,7 +62,8 @@ def render_status(config: Config, live: bool | None = None) -> str:
     writable = os.access(config.store_path, os.W_OK) or not os.path.exists(config.store_path)
     db = open_store(config.store_path, create=False, readonly=not writable)
     conn = db.conn
-    lines = [f"Store: {config.store_path}", "", "Last runs:"]
+    portal = stored_portal_id(conn)
+    lines = [f"Store: {config.store_path}" + (f" (HubSpot portal {portal})" if portal else ""), "", "Last runs:"]
     runs = conn.execute("SELECT id, started_at, ended_at, status, requests, rate_limited, retries, errors, message, warnings "
                         "FROM sync_runs ORDER BY id DESC LIMIT 5").fetchall()
     if not runs:
@@ -66,8 +72,9 @@ def render_status(config: Config, live: bool | None = None) -> str:
     for rid, started, ended, status, requests, limited, retries, errors, message, _ in runs:
         if status == "running" and not running:  # killed; the next sync records it so
             status = "interrupted"
-        lines.append(f"  #{rid} {started} → {ended or '…'} {status}: {requests or 0} requests, {limited or 0} × 429, "
-                     f"{retries or 0} retries, {errors or 0} errors" + (f" ({message})" if message else ""))
+        lines.append(f"  #{rid} {started} → {ended or '…'} {status}: {_count(requests or 0, 'request', 'requests')}, "
+                     f"{limited or 0} × 429, {_count(retries or 0, 'retry', 'retries')}, "
+                     f"{_count(errors or 0, 'error', 'errors')}" + (f" ({message})" if message else ""))
     totals: dict[str, int | str] = {}
     if live is None:
         live = bool(config.hubspot.access_token or config.hubspot.refresh_token)
@@ -90,12 +97,17 @@ def render_status(config: Config, live: bool | None = None) -> str:
                      f"{_age(state[1]) if state else 'never':>10}  {state[0] if state else '-'}{flag}")
     owners = conn.execute("SELECT count(*), coalesce(sum(archived), 0) FROM owners").fetchone()
     lines.append(f"{'owners':<22}{owners[0] - owners[1]:>10}{owners[1]:>10}")
+    lines += ["", "cursor age: how long ago (by this computer's clock) the newest change the store has read for "
+                  "that object was made in HubSpot; the next sync reads the changes made since."]
+    zone, source = timezone_in_use(db, config.metrics)
+    lines += ["", f"KPI time zone: {zone} ({source})"]
     warnings = []
     if runs and runs[0][9]:
         warnings += json.loads(runs[0][9])
     for obj, prop, n in conn.execute("SELECT object_type, property, count(*) FROM value_issues "
                                      "GROUP BY object_type, property ORDER BY 3 DESC LIMIT 10"):
-        warnings.append(f"{n} {obj} have an unparsable {prop} (kept raw; see the value_issues table)")
+        records = _count(n, OBJECTS[obj].singular, obj) + (" has" if n == 1 else " have")
+        warnings.append(f"{records} an unparsable {prop} (kept raw; see the value_issues table)")
     if runs and runs[0][3] in ("interrupted", "running"):
         warnings.append("the last sync did not finish; the next `hubspot-metrics sync` resumes it")
     if warnings:
@@ -111,8 +123,10 @@ def run_check(config: Config) -> tuple[str, bool]:
         account = client.account_details()
         lines.append(f"  token accepted: portal {account.get('portalId')}, time zone {account.get('timeZone')}, "
                      f"home currency {account.get('companyCurrency')}")
+        portal_zone = account.get("timeZone")
     except MissingScopeError:
         lines.append("  token accepted (account details not readable)")
+        portal_zone = None
     missing: dict[str, str] = {}
     for name in config.sync.objects:
         try:
@@ -127,7 +141,14 @@ def run_check(config: Config) -> tuple[str, bool]:
         lines.append(f"  {'owners':<22} readable")
     except MissingScopeError:
         lines.append(f"  {'owners':<22} NOT readable: needs {OWNERS_SCOPE} (only --by owner needs it)")
+    if config.metrics.timezone:
+        zone, source = config.metrics.timezone, "[metrics] timezone"
+    elif portal_zone:
+        zone, source = portal_zone, "the portal's"
+    else:
+        zone, source = "UTC", "the account details are not readable"
     blocked = sorted({k for obj in missing for k in kpis_needing(config).get(obj, [])})
+    lines += ["", f"KPI time zone: {zone} ({source})"]
     lines.append("")
     if blocked:
         lines.append("KPIs that cannot be computed: " + ", ".join(blocked))

@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import sqlite3
+import urllib.parse
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -53,6 +54,10 @@ from hubspot_metrics.objects import ASSOCIATIONS, OBJECTS
 from hubspot_metrics.values import SQL_TYPES, UNPARSED, convert, store_kind
 
 RECORD_META_COLUMNS = ("id", "archived", "archived_at", "merged_into")
+# SQLite allows 2,000 columns in a table (SQLITE_MAX_COLUMN). A portal can define more
+# properties than that (`all_properties`): those past the limit share one JSON column.
+MAX_TABLE_COLUMNS = 2000
+OVERFLOW_COLUMN = "_more_properties"
 
 migrations = Migrations("hubspot_metrics")
 
@@ -129,6 +134,14 @@ def m004_pending_window(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE sync_state ADD COLUMN pending_start_ms INTEGER")
 
 
+@migrations()
+def m005_snapshot_definition(db: sqlite_utils.Database) -> None:
+    # What a snapshot's values meant (spec version and settings, metrics/definition.py) and
+    # how far it measured: rows of v1, which have no definition, never mix into a v2 history.
+    for column in ("definition TEXT", "as_of TEXT", "partial INTEGER"):
+        db.execute(f"ALTER TABLE kpi_snapshots ADD COLUMN {column}")
+
+
 def _create_private(path: Path) -> None:
     """Create the database file readable by its owner only: it holds customer personal data."""
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
@@ -153,9 +166,11 @@ def open_store(path: str | os.PathLike, *, create: bool = True, readonly: bool =
     if not readonly:
         _check_writable(path)
     try:
-        uri = f"file:{path}?mode=ro" if readonly else str(path)
-        conn = sqlite3.connect(uri, uri=readonly, timeout=30, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 30000")
+        if readonly:
+            conn = connect_read_only(path, isolation_level=None, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 30000")
         if not readonly:
             _check_ours(conn, path)
             conn.execute("PRAGMA journal_mode = WAL")  # readers (kpis, export) keep working during a sync
@@ -174,6 +189,30 @@ def open_store(path: str | os.PathLike, *, create: bool = True, readonly: bool =
             raise StoreError(f"The store {path} is locked by another process; wait for it to finish and try again.")
         raise StoreError(f"Cannot open the store {path} ({message}); check the path and its permissions.")
     return db
+
+
+def connect_read_only(path: str | os.PathLike, **options) -> sqlite3.Connection:
+    """A read-only connection that works wherever the file can be read.
+
+    The path is escaped for SQLite's `file:` URI: an unescaped `#`, `?` or `%` would cut it
+    short, and SQLite would open (and create) a stray database at the cut. A WAL store
+    needs its `-shm` file beside it; in a folder this user cannot write (a read-only mount,
+    a backup), it is opened `immutable`, reading the database file as it is on disk (no sync
+    can be writing it there).
+    """
+    base = f"file:{urllib.parse.quote(os.fspath(path))}?mode=ro"
+    conn = sqlite3.connect(base, uri=True, timeout=30, **options)
+    try:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if "unable to open" not in str(exc) or os.access(Path(path).parent, os.W_OK):
+            raise
+    conn = sqlite3.connect(base + "&immutable=1", uri=True, timeout=30, **options)
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    return conn
 
 
 def refuse_folder(path: Path) -> None:
@@ -227,6 +266,12 @@ def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
                          "choose another --db path.")
 
 
+def stored_portal_id(conn: sqlite3.Connection) -> str | None:
+    """The HubSpot portal this store belongs to (that of its first sync), if known."""
+    row = conn.execute("SELECT portalId FROM account WHERE portalId IS NOT NULL LIMIT 1").fetchone()
+    return None if row is None else str(row[0])
+
+
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
     """One write transaction: a page and the state that describes it commit together."""
@@ -248,7 +293,9 @@ class PropertyColumns:
 
     Columns are named exactly as the property unless SQLite would confuse it with another
     column (SQLite column names ignore case) or with a metadata column; then a suffix `__2`,
-    `__3`, ... is added and the `properties` table records the mapping.
+    `__3`, ... is added and the `properties` table records the mapping. Once a table holds as
+    many columns as SQLite allows, further properties map to `OVERFLOW_COLUMN`, a JSON object
+    of their stored values.
     """
 
     def __init__(self, db: sqlite_utils.Database, object_type: str):
@@ -256,19 +303,38 @@ class PropertyColumns:
         self.object_type = object_type
         self.columns: dict[str, str] = {}
         self.kinds: dict[str, str] = {}
-        for name, column, typ in db.execute(
-                "SELECT name, column_name, type FROM properties WHERE object_type = ?", [object_type]).fetchall():
+        self.types: dict[str, str | None] = {}
+        self.undescribed: set[str] = set()  # stored before HubSpot's properties API defined them
+        for name, column, typ, described in db.execute(
+                "SELECT name, column_name, type, described FROM properties WHERE object_type = ?",
+                [object_type]).fetchall():
             self.columns[name] = column
             self.kinds[name] = store_kind(typ)
+            self.types[name] = typ
+            if not described:
+                self.undescribed.add(name)
 
     def ensure(self, conn: sqlite3.Connection, definitions: dict[str, dict]) -> list[str]:
         """Add columns for properties not seen before; returns their names.
 
-        `definitions`: name -> {type, ...}."""
+        `definitions`: name -> {type, ...}; `described: False` marks a guess (the properties API
+        did not define it), which never changes a stored column. A definition from HubSpot whose
+        type differs from the stored one re-types the column's values (`retype`)."""
         added = []
         existing = {row[1].lower() for row in conn.execute(f"PRAGMA table_info([{self.object_type}])")}
         for name, definition in definitions.items():
             if name in self.columns:
+                if definition.get("described", True) and (
+                        name in self.undescribed or definition.get("type") != self.types[name]):
+                    self.retype(conn, name, definition)
+                continue
+            if len(existing) >= MAX_TABLE_COLUMNS - 1 or OVERFLOW_COLUMN.lower() in existing:
+                if OVERFLOW_COLUMN.lower() not in existing:
+                    conn.execute(f"ALTER TABLE [{self.object_type}] ADD COLUMN {quote(OVERFLOW_COLUMN)} TEXT")
+                    existing.add(OVERFLOW_COLUMN.lower())
+                self.columns[name] = OVERFLOW_COLUMN
+                self._describe(conn, name, definition)
+                added.append(name)
                 continue
             column = name
             n = 1
@@ -278,16 +344,61 @@ class PropertyColumns:
             kind = store_kind(definition.get("type"))
             conn.execute(f'ALTER TABLE [{self.object_type}] ADD COLUMN "{column.replace(chr(34), chr(34) * 2)}" {SQL_TYPES[kind]}')
             existing.add(column.lower())
-            conn.execute(
-                "INSERT OR REPLACE INTO properties (object_type, name, column_name, type, field_type, label, hubspot_defined, described)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [self.object_type, name, column, definition.get("type"), definition.get("fieldType"),
-                 definition.get("label"), int(bool(definition.get("hubspotDefined", True))),
-                 int(bool(definition.get("described", True)))])
             self.columns[name] = column
-            self.kinds[name] = kind
+            self._describe(conn, name, definition)
             added.append(name)
         return added
+
+    def _describe(self, conn: sqlite3.Connection, name: str, definition: dict) -> None:
+        described = bool(definition.get("described", True))
+        conn.execute(
+            "INSERT OR REPLACE INTO properties (object_type, name, column_name, type, field_type, label, hubspot_defined, described)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [self.object_type, name, self.columns[name], definition.get("type"), definition.get("fieldType"),
+             definition.get("label"), int(bool(definition.get("hubspotDefined", True))), int(described)])
+        self.kinds[name] = store_kind(definition.get("type"))
+        self.types[name] = definition.get("type")
+        if described:
+            self.undescribed.discard(name)
+        else:
+            self.undescribed.add(name)
+
+    def retype(self, conn: sqlite3.Connection, name: str, definition: dict) -> None:
+        """HubSpot (re)defined a stored property: convert what the column holds to the new kind.
+
+        E.g. a churn date named in the config before HubSpot defined it was stored as text;
+        once it is a date, its values must become instants or the KPIs never see them. The
+        raw text of every value is recovered (from `value_issues` where it did not parse, else
+        from the column) and converted again, exactly as a fresh read would store it.
+        """
+        table, column = self.object_type, self.columns[name]
+        old_kind = self.kinds[name]
+        self._describe(conn, name, definition)
+        new_kind = self.kinds[name]
+        if new_kind == old_kind or column == OVERFLOW_COLUMN:  # (JSON values are re-typed by the next read)
+            return
+        raws = {rid: _as_hubspot_text(value, old_kind) for rid, value in conn.execute(
+            f"SELECT id, {quote(column)} FROM [{table}] WHERE {quote(column)} IS NOT NULL")}
+        raws.update(conn.execute("SELECT record_id, raw_value FROM value_issues WHERE object_type = ? AND property = ?",
+                                 [table, name]).fetchall())
+        if SQL_TYPES[new_kind] != SQL_TYPES[old_kind]:
+            # SQLite cannot change a column's type: drop it (and the indexes that use it: the
+            # metrics create them again after the sync) and add it with the new type.
+            for index, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+                                           "tbl_name = ? AND sql IS NOT NULL", [table]).fetchall():
+                if column.lower() in sql.lower():
+                    conn.execute(f"DROP INDEX {quote(index)}")
+            conn.execute(f"ALTER TABLE [{table}] DROP COLUMN {quote(column)}")
+            conn.execute(f"ALTER TABLE [{table}] ADD COLUMN {quote(column)} {SQL_TYPES[new_kind]}")
+        conn.execute("DELETE FROM value_issues WHERE object_type = ? AND property = ?", [table, name])
+        updates, issues = [], []
+        for rid, raw in raws.items():
+            value, unparsed = stored_value(raw, new_kind)
+            if unparsed is not None:
+                issues.append((table, rid, name, unparsed))
+            updates.append((value, rid))
+        conn.executemany(f"UPDATE [{table}] SET {quote(column)} = ? WHERE id = ?", updates)
+        conn.executemany("INSERT OR REPLACE INTO value_issues VALUES (?, ?, ?, ?)", issues)
 
 
 def quote(identifier: str) -> str:
@@ -302,12 +413,17 @@ def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: 
     chunk of a wide property list) does not blank the others. Returns the rows written.
     """
     table = columns.object_type
-    names = [p for p in property_names if p in columns.columns]
+    names = [p for p in property_names if p in columns.columns and columns.columns[p] != OVERFLOW_COLUMN]
+    overflow = [p for p in property_names if columns.columns.get(p) == OVERFLOW_COLUMN]
     cols = ["id", "archived", "archived_at", "merged_into"] + [columns.columns[p] for p in names]
+    cols += [OVERFLOW_COLUMN] if overflow else []
     kinds = [columns.kinds[p] for p in names]
     placeholders = ", ".join("?" * len(cols))
-    # merged_into is set by merge handling only; a re-read must not clear it.
-    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in cols[1:] if c != "merged_into")
+    # merged_into is set by merge handling only; a re-read must not clear it. The overflow
+    # object is merged (a null removes a property), since a chunk holds only some of them.
+    updates = ", ".join(
+        f"{quote(c)} = json_patch(COALESCE({quote(c)}, '{{}}'), excluded.{quote(c)})" if c == OVERFLOW_COLUMN
+        else f"{quote(c)} = excluded.{quote(c)}" for c in cols[1:] if c != "merged_into")
     sql = (f"INSERT INTO [{table}] ({', '.join(quote(c) for c in cols)}) VALUES ({placeholders}) "
            f"ON CONFLICT(id) DO UPDATE SET {updates}")
     rows = []
@@ -323,26 +439,52 @@ def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: 
         is_archived = archived and record.get("archived") is not False
         row = [rid, 1 if is_archived else 0, record.get("archivedAt") if is_archived else None, None]
         for name, kind in zip(names, kinds):
-            raw = props.get(name)
-            value = convert(raw, kind)
-            if value is UNPARSED:
-                if not isinstance(raw, str):
-                    raw = json.dumps(raw, ensure_ascii=False)
-                issues.append((table, rid, name, raw))
-                # Kept raw, except where SQLite's REAL affinity would turn it into a number
-                # ("1e400" becomes inf): then only value_issues keeps it.
-                value = None if kind == "number" and _float_or_none(raw) is not None else raw
+            value, unparsed = stored_value(props.get(name), kind)
+            if unparsed is not None:
+                issues.append((table, rid, name, unparsed))
             row.append(value)
+        if overflow:
+            more = {}
+            for name in overflow:
+                more[name], unparsed = stored_value(props.get(name), columns.kinds[name])
+                if unparsed is not None:
+                    issues.append((table, rid, name, unparsed))
+            row.append(json.dumps(more, ensure_ascii=False, sort_keys=True))
         rows.append(row)
     if not rows:
         return 0
     conn.executemany(sql, rows)
+    if overflow:  # a newly inserted object still holds its nulls: drop them, as the merge does
+        conn.execute(f"UPDATE [{table}] SET {quote(OVERFLOW_COLUMN)} = json_patch('{{}}', {quote(OVERFLOW_COLUMN)}) "
+                     f"WHERE id IN ({','.join('?' * len(ids))})", ids)
     # A record re-read with good values clears its old issues for these properties.
+    written = names + overflow
     conn.execute(f"DELETE FROM value_issues WHERE object_type = ? AND record_id IN ({','.join('?' * len(ids))})"
-                 f" AND property IN ({','.join('?' * len(names))})", [table, *ids, *names])
+                 f" AND property IN ({','.join('?' * len(written))})", [table, *ids, *written])
     if issues:
         conn.executemany("INSERT OR REPLACE INTO value_issues VALUES (?, ?, ?, ?)", issues)
     return len(rows)
+
+
+def stored_value(raw, kind: str) -> tuple[object, str | None]:
+    """(what the column holds, the raw text for `value_issues` when it did not parse)."""
+    value = convert(raw, kind)
+    if value is not UNPARSED:
+        return value, None
+    if not isinstance(raw, str):
+        raw = json.dumps(raw, ensure_ascii=False)
+    # Kept raw, except where SQLite's REAL affinity would turn it into a number ("1e400"
+    # becomes inf): then only value_issues keeps it.
+    return (None if kind == "number" and _float_or_none(raw) is not None else raw), raw
+
+
+def _as_hubspot_text(value, kind: str) -> str:
+    """A stored value as HubSpot sent it: booleans as true/false, numbers without a needless `.0`."""
+    if kind == "bool" and value in (0, 1):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _float_or_none(raw) -> float | None:

@@ -27,7 +27,8 @@ from hubspot_metrics.client import (
 from hubspot_metrics.config import Config
 from hubspot_metrics.errors import HubSpotError, StoreError, UserError
 from hubspot_metrics.objects import ASSOCIATIONS, OBJECTS, PIPELINE_OBJECTS, AssociationPair, CrmObject
-from hubspot_metrics.store import PropertyColumns, refuse_folder, save_json, transaction, upsert_records
+from hubspot_metrics.store import (
+    MAX_TABLE_COLUMNS, OVERFLOW_COLUMN, PropertyColumns, refuse_folder, save_json, stored_portal_id, transaction, upsert_records)
 from hubspot_metrics.values import format_instant, parse_instant, parse_number
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ SEARCH_PROPERTY_BUDGET = 1_500
 LOCK_ATTEMPTS = 10  # 0.5 s
 CLOCK_STATE = "clock"  # sync_state row: HubSpot's Date proven to run on the records' clock
 CLOCK_MARGIN_MS = 2_000
+FUTURE_MARGIN_MS = 60_000  # how far past HubSpot's clock (or ours) a modified time may be and still move the cursor
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 KPIS_BY_OBJECT = {
     "contacts": "cac, conversion_rate, customer_retention_rate, churn_rate, customer_lifetime_value (customer unit contacts)",
@@ -146,15 +148,23 @@ def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
     done = object()
     stop = threading.Event()
 
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                pass
+        return False
+
     def worker():
         try:
             for item in iterator:
-                if stop.is_set():
+                if not put((True, item)):
                     return
-                q.put((True, item))
-            q.put((True, done))
+            put((True, done))
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            q.put((False, exc))
+            put((False, exc))
 
     thread = threading.Thread(target=worker, daemon=True)
     thread.start()
@@ -167,12 +177,10 @@ def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
                 return
             yield item
     finally:
+        # The fetcher ends after its current request, never blocked on a full queue; nobody
+        # waits for it, so an interrupted run ends at once (the client's cancel() cuts its
+        # retry waits short).
         stop.set()
-        while thread.is_alive():
-            try:
-                q.get(timeout=0.05)
-            except queue.Empty:
-                pass
 
 
 def chunk_names(names: list[str], budget: int) -> list[list[str]]:
@@ -205,6 +213,30 @@ def _next_after(payload) -> str | None:
     paging = payload.get("paging") if isinstance(payload, dict) else None
     after = ((paging or {}).get("next") or {}).get("after") if isinstance(paging, dict) else None
     return str(after) if after not in (None, "") else None
+
+
+def id_text(value) -> str | None:
+    """An id as text, or None when it is missing or neither text nor a number (HubSpot's ids
+    are numbers, usually sent as text)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        return None
+    return str(value)
+
+
+def record_id(record) -> str | None:
+    """A record's id as text, or None for junk (not an object, or no usable id)."""
+    return id_text(record.get("id")) if isinstance(record, dict) else None
+
+
+def follow(after: str | None, seen: set[str], what: str) -> str | None:
+    """The next page's cursor, once: a cursor HubSpot already sent means its paging is stuck."""
+    if after is not None:
+        if after in seen:
+            shown = after if len(after) <= 40 else after[:40] + "…"
+            raise HubSpotError(f"HubSpot's paging of {what} sent the cursor {shown!r} a second time; the sync "
+                               "stopped instead of reading the same pages forever, run it again later.")
+        seen.add(after)
+    return after
 
 
 def modified_ms(record, prop: str) -> int | None:
@@ -246,11 +278,22 @@ class Sync:
         self.results: dict[str, ObjectResult] = {}
         self.unavailable: set[str] = set()
         self.run_server_ms: int | None = None
+        self.unread_associations: set[tuple[str, str]] = set()  # (object, id) to read again next run
+        self.future_dated: dict[str, int] = {}  # object -> records modified after HubSpot's clock
 
     # --- run bookkeeping ----------------------------------------------------------------
 
     def run(self) -> SyncResult:
         conn = self.db.conn
+        # The account is read before anything is written: a store of another portal is refused
+        # untouched. (A failure to read it is recorded with the run, as any other failure.)
+        details, failure = None, None
+        try:
+            details = self.read_account()
+        except BaseException as exc:
+            failure = exc
+        else:
+            self.check_portal(details)
         # A lock holder is the only writer: any 'running' row left is from a killed sync.
         conn.execute("UPDATE sync_runs SET status = 'interrupted', ended_at = COALESCE(ended_at, ?) "
                      "WHERE status = 'running'", [now_iso()])
@@ -259,12 +302,15 @@ class Sync:
             [now_iso(), "full" if self.full else "auto", os.getpid()]).lastrowid
         status, message = "ok", None
         try:
-            self._sync_all()
+            if failure is not None:
+                raise failure
+            self._sync_all(details)
         except UserError as exc:
             status, message = ("quota" if exc.exit_code == 5 else "failed"), str(exc)
             raise
         except BaseException as exc:
             status, message = "failed", f"{type(exc).__name__}"
+            self.client.cancel()  # (Ctrl-C, SIGTERM: a page fetcher thread stops waiting too)
             raise
         finally:
             self._finish_run(run_id, status, message)
@@ -287,8 +333,9 @@ class Sync:
         log.info("warning: %s", message)
         self.warnings.append(message)
 
-    def _sync_all(self) -> None:
-        self.sync_account()
+    def _sync_all(self, details: dict | None) -> None:
+        if details is not None:
+            self.save_account(details)
         self.run_server_ms = self.client.server_time_ms
         self.sync_owners()
         for object_type in PIPELINE_OBJECTS:
@@ -313,15 +360,33 @@ class Sync:
 
     # --- account, owners, pipelines -----------------------------------------------------
 
-    def sync_account(self) -> None:
+    def read_account(self) -> dict | None:
+        """The account details, or None when the token may not read them."""
         try:
             details = self.client.account_details()
-            details = details if isinstance(details, dict) else {}
         except MissingScopeError:
             self.warn("Could not read the account details (scope); the home currency falls back to deal currencies.")
+            return None
+        if not isinstance(details, dict) or details.get("portalId") in (None, ""):
+            # (without its portal id, a store could no longer tell which portal it belongs to)
+            self.warn("HubSpot's account details were not an object with a portalId; the stored account "
+                      "(portal id, home currency) is kept as it was.")
+            return None
+        return details
+
+    def check_portal(self, details: dict | None) -> None:
+        """One store, one portal: records of two portals mixed in one store cannot be told apart."""
+        theirs = (details or {}).get("portalId")
+        ours = stored_portal_id(self.db.conn)
+        if ours is None or theirs in (None, "") or str(theirs) == ours:
             return
-        row = {k: details.get(k) for k in ("portalId", "accountType", "timeZone", "companyCurrency", "utcOffset",
-                                           "utcOffsetMilliseconds", "uiDomain", "dataHostingLocation")}
+        raise StoreError(f"The store {self.config.store_path} holds HubSpot portal {ours}, but the token reads "
+                         f"portal {theirs}; give that portal a store of its own with another --db path.")
+
+    def save_account(self, details: dict) -> None:
+        names = ("portalId", "accountType", "timeZone", "companyCurrency", "utcOffset", "utcOffsetMilliseconds",
+                 "uiDomain", "dataHostingLocation")
+        row = dict(zip(names, self._bindable("the account details", [details.get(k) for k in names])))
         row["additionalCurrencies"] = save_json(details.get("additionalCurrencies"))
         with transaction(self.db) as conn:
             conn.execute("DELETE FROM account")
@@ -332,17 +397,17 @@ class Sync:
         rows = []
         try:
             for archived in (False, True):  # deactivated owners keep historic records resolvable
-                after = None
+                after, seen = None, set()
                 while True:
                     page = self.client.owners_page(after=after, archived=archived)
                     for o in _items(page):
-                        if o.get("id") in (None, ""):
+                        if record_id(o) is None:
                             continue
-                        rows.append([str(o.get("id")), o.get("email"), o.get("firstName"), o.get("lastName"),
-                                     o.get("type"), o.get("userId"), o.get("userIdIncludingInactive"),
-                                     o.get("createdAt"), o.get("updatedAt"), 1 if archived else 0,
-                                     save_json(o.get("teams"))])
-                    after = _next_after(page)
+                        rows.append(self._bindable("owners", [
+                            record_id(o), o.get("email"), o.get("firstName"), o.get("lastName"), o.get("type"),
+                            o.get("userId"), o.get("userIdIncludingInactive"), o.get("createdAt"),
+                            o.get("updatedAt"), 1 if archived else 0, save_json(o.get("teams"))]))
+                    after = follow(_next_after(page), seen, "the owners")
                     if not after:
                         break
         except MissingScopeError:
@@ -359,31 +424,46 @@ class Sync:
             return  # the object itself will be skipped with its own warning
         pipelines, stages = [], []
         for p in _items(payload):
-            if p.get("id") in (None, ""):
+            if record_id(p) is None:
                 continue
-            pipelines.append([object_type, str(p["id"]), p.get("label"), p.get("displayOrder"),
-                              int(bool(p.get("archived"))), p.get("createdAt"), p.get("updatedAt")])
+            pipelines.append(self._bindable(f"{object_type} pipelines", [
+                object_type, record_id(p), p.get("label"), p.get("displayOrder"), int(bool(p.get("archived"))),
+                p.get("createdAt"), p.get("updatedAt")]))
             for s in _items(p, "stages"):
-                if s.get("id") in (None, ""):
+                if record_id(s) is None:
                     continue
                 meta = s.get("metadata") if isinstance(s.get("metadata"), dict) else {}
                 closed = str(meta.get("isClosed", "")).lower()
-                stages.append([object_type, str(p["id"]), str(s["id"]), s.get("label"), s.get("displayOrder"),
-                               int(bool(s.get("archived"))), 1 if closed == "true" else 0 if closed == "false" else None,
-                               parse_number(str(meta["probability"])) if meta.get("probability") not in (None, "") else None,
-                               meta.get("ticketState"), save_json(meta)])
+                probability = meta.get("probability")
+                stages.append(self._bindable(f"{object_type} pipelines", [
+                    object_type, record_id(p), record_id(s), s.get("label"), s.get("displayOrder"),
+                    int(bool(s.get("archived"))), 1 if closed == "true" else 0 if closed == "false" else None,
+                    parse_number(str(probability)) if isinstance(probability, (str, int, float)) else None,
+                    meta.get("ticketState"), save_json(meta)]))
         with transaction(self.db) as conn:
             conn.execute("DELETE FROM pipelines WHERE object_type = ?", [object_type])
             conn.execute("DELETE FROM pipeline_stages WHERE object_type = ?", [object_type])
             conn.executemany("INSERT INTO pipelines VALUES (?,?,?,?,?,?,?)", pipelines)
             conn.executemany("INSERT INTO pipeline_stages VALUES (?,?,?,?,?,?,?,?,?,?)", stages)
 
+    def _bindable(self, what: str, row: list) -> list:
+        """Reference data as SQLite can store it: a list or object where HubSpot promises text
+        or a number is kept as JSON text, and the run says so once for each kind of data."""
+        if not any(isinstance(v, (dict, list)) for v in row):
+            return row
+        warning = (f"HubSpot sent {what} with a list or object where text or a number belongs; "
+                   "those fields are stored as JSON text.")
+        if warning not in self.warnings:
+            self.warn(warning)
+        return [save_json(v) if isinstance(v, (dict, list)) else v for v in row]
+
     # --- properties ---------------------------------------------------------------------
 
     def configured_properties(self, obj: CrmObject) -> list[str]:
         """What the config adds to the object's own properties: extra ones and the churn date."""
         names = list(self.config.sync.extra_properties.get(obj.name, ()))
-        if self.config.metrics.churn.mode == "property" and obj.name in ("contacts", "companies"):
+        # Only the customer unit's records carry the churn date the KPIs read.
+        if self.config.metrics.churn.mode == "property" and obj.name == self.config.metrics.customer_object:
             names.append(self.config.metrics.churn.property)
         return names
 
@@ -395,10 +475,13 @@ class Sync:
 
     def prepare_columns(self, obj: CrmObject, state: dict | None) -> tuple[PropertyColumns, list[str], list[str]]:
         columns = PropertyColumns(self.db, obj.name)
-        # Definitions change rarely: read them on a full sync, or when a wanted property has no column yet.
+        # Definitions change rarely: read them on a full sync, when a wanted property has no
+        # column yet, or while a property named in the config is stored without HubSpot's
+        # definition (it may be defined now, e.g. as a date: its column is then re-typed).
         provisional = self.wanted_properties(obj, {})
         need_definitions = (self.config.sync.all_properties or state is None or state.get("mode") == "full"
-                            or self.full or any(p not in columns.columns for p in provisional))
+                            or self.full or any(p not in columns.columns for p in provisional)
+                            or any(p in columns.undescribed for p in self.configured_properties(obj)))
         described: dict[str, dict] = {}
         if need_definitions:
             for d in _items(self.client.properties(obj.name)):
@@ -419,6 +502,11 @@ class Sync:
                                      "hubspotDefined": name in obj.properties}
         with transaction(self.db) as conn:
             added = columns.ensure(conn, definitions)
+        overflowing = [name for name in added if columns.columns[name] == OVERFLOW_COLUMN]
+        if overflowing:
+            self.warn(f"{obj.name} has more properties than SQLite allows columns ({MAX_TABLE_COLUMNS}); "
+                      f"{len(overflowing)} of them are kept as JSON in the column {OVERFLOW_COLUMN} "
+                      f"(e.g. {overflowing[0]}).")
         return columns, wanted, added
 
     # --- one object ---------------------------------------------------------------------
@@ -436,6 +524,27 @@ class Sync:
         conn.execute("INSERT OR IGNORE INTO sync_state (object_type) VALUES (?)", [key])
         conn.execute(f"UPDATE sync_state SET {', '.join(f'{k} = ?' for k in values)} WHERE object_type = ?",
                      [*values.values(), key])
+
+    def latest_plausible_ms(self) -> int:
+        """The latest modified time that may become a cursor: HubSpot's clock from its Date
+        header (this machine's when it sends none) plus a margin. A later one, such as a record
+        stamped in year 9999, would freeze the cursor and hide every later edit."""
+        now = self.client.server_time_ms or int(time.time() * 1000)
+        return now + FUTURE_MARGIN_MS
+
+    def plausible(self, obj: CrmObject, stamps: list[int]) -> list[int]:
+        limit = self.latest_plausible_ms()
+        kept = [m for m in stamps if m <= limit]
+        if len(kept) < len(stamps):
+            self.future_dated[obj.name] = self.future_dated.get(obj.name, 0) + len(stamps) - len(kept)
+        return kept
+
+    def _report_future_dated(self, obj: CrmObject) -> None:
+        count = self.future_dated.pop(obj.name, 0)
+        if count:
+            self.warn(f"HubSpot returned {count} {obj.name} modified later than its own clock (e.g. in year 9999); "
+                      "they are stored, but the sync's cursor does not move past HubSpot's time, so later edits "
+                      "are still read.")
 
     def sync_object(self, obj: CrmObject) -> None:
         state = self.state(obj.name)
@@ -455,11 +564,14 @@ class Sync:
             result.mode = "incremental"
             self.incremental(obj, columns, wanted, state, result)
         self.sweep_archived(obj, columns, wanted, result)
+        self._report_future_dated(obj)
 
     def start_full(self, obj: CrmObject) -> None:
         # The cursor a full sync ends with is the newest change visible when it *starts*: any
         # record changed during the listing then has a later modified date.
-        probe = self.client.search(obj.name, {"filterGroups": [], "properties": [obj.modified_property],
+        plausible = [{"propertyName": obj.modified_property, "operator": "LTE", "value": str(self.latest_plausible_ms())}]
+        probe = self.client.search(obj.name, {"filterGroups": [{"filters": plausible}],
+                                              "properties": [obj.modified_property],
                                               "sorts": [{"propertyName": obj.modified_property, "direction": "DESCENDING"}],
                                               "limit": 1})
         newest = [m for m in (modified_ms(r, obj.modified_property) for r in _items(probe)) if m]
@@ -473,16 +585,19 @@ class Sync:
                     self.save_state(conn, "assoc:" + pair.table, mode="full", list_after=None)
 
     def _pages(self, obj: CrmObject, first_chunk: list[str], after: str | None, archived: bool) -> Iterator[dict]:
+        # (a page with no results but a next cursor is followed like any other)
+        seen = {after} if after else set()
+        what = f"the {'archived ' if archived else ''}{obj.name} list"
         while True:
             page = self.client.list_page(obj.name, first_chunk, after=after, archived=archived)
+            after = follow(_next_after(page), seen, what)
             yield page
-            after = _next_after(page)
             if not after:
                 return
 
     def _write_page(self, conn, obj: CrmObject, columns: PropertyColumns, chunks: list[list[str]],
                     records: list[dict], *, archived: bool = False) -> int:
-        usable = [r for r in records if isinstance(r, dict) and r.get("id") not in (None, "")]
+        usable = [r for r in records if record_id(r) is not None]
         if len(usable) < len(records):
             self.warn(f"HubSpot returned {len(records) - len(usable)} {obj.name} without an id; they were skipped.")
             # (the caller's list is trimmed in place so that later steps see the same records)
@@ -507,7 +622,8 @@ class Sync:
     def apply_merges(self, conn, obj: CrmObject, records: list[dict]) -> None:
         updates = []
         for r in records:
-            merged = (r.get("properties") or {}).get("hs_merged_object_ids")
+            props = r.get("properties")
+            merged = props.get("hs_merged_object_ids") if isinstance(props, dict) else None
             if merged:
                 primary = str(r["id"])
                 updates += [(primary, mid.strip()) for mid in str(merged).split(";") if mid.strip() and mid.strip() != primary]
@@ -524,6 +640,7 @@ class Sync:
         for page in prefetch(self._pages(obj, chunks[0], state.get("list_after"), archived=False)):
             records = _results(page)
             after = _next_after(page)
+            self.plausible(obj, [m for m in (modified_ms(r, obj.modified_property) for r in records) if m is not None])
             with transaction(self.db) as conn:
                 result.written += self._write_page(conn, obj, columns, chunks, records)
                 if after:
@@ -582,7 +699,7 @@ class Sync:
         def write(conn, records: list[dict]) -> None:
             nonlocal newest
             stamps = [m for m in (modified_ms(r, prop) for r in records) if m is not None]
-            newest = max([newest, *stamps])
+            newest = max([newest, *self.plausible(obj, stamps)])
             if server_ms is not None and len(evidence) < 2:
                 evidence.update(self._clock_evidence(stamps, server_ms))
             result.written += self._write_page(conn, obj, columns, chunks, records)
@@ -648,7 +765,8 @@ class Sync:
             if not (records and _next_after(page)):
                 yield records, None
                 return
-            last = max((str(r["id"]) for r in records), key=lambda i: int(i) if i.isdigit() else -1)
+            ids = [i for i in map(record_id, records) if i is not None]  # (junk records carry no id)
+            last = max(ids, key=lambda i: int(i) if i.isdigit() else -1, default="")
             if not last.isdigit() or int(last) <= int(floor):
                 raise HubSpotError(f"The {obj.name} search did not move past record {floor}; "
                                    "run `hubspot-metrics sync --full`.")
@@ -666,9 +784,13 @@ class Sync:
     # --- associations -------------------------------------------------------------------
 
     def sync_associations(self) -> None:
+        pending = set()  # objects whose changes a pair outside this run (`--only`) still has to read
         for pair in ASSOCIATIONS:
             involved = {pair.from_object, pair.to_object}
-            if not involved & set(self.objects) or involved & self.unavailable:
+            if not involved & set(self.objects):
+                pending |= involved
+                continue
+            if involved & self.unavailable:
                 continue
             if not self.db.conn.execute(f"SELECT 1 FROM [{pair.from_object}] LIMIT 1").fetchone():
                 continue  # e.g. `--only contacts` on a store that never synced deals
@@ -682,29 +804,50 @@ class Sync:
                 self.warn(f"Skipped {pair.from_object}-{pair.to_object} associations: the token lacks "
                           f"{', '.join(exc.scopes) or 'a scope'}.")
         with transaction(self.db) as conn:
-            conn.execute("DELETE FROM sync_changed")
+            conn.execute(f"DELETE FROM sync_changed WHERE object_type NOT IN ({','.join('?' * len(pending))})",
+                         sorted(pending))
+            conn.executemany("INSERT OR IGNORE INTO sync_changed VALUES (?, ?)", sorted(self.unread_associations))
 
     def _read_associations(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, dict[str, list]]:
         """All associations of `ids`, following each record's own paging."""
         found: dict[str, dict[str, list]] = {i: {} for i in ids}
+        unreadable: set[str] = set()
+        junk = 0
         inputs = [{"id": i} for i in ids]
+        seen: set[str] = set()
+        what = f"the {from_type}-{to_type} associations"
         while inputs:
             payload = self.client.associations(from_type, to_type, inputs)
+            if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
+                # Read as "no associations", it would delete every stored one of these records.
+                raise HubSpotError(f"HubSpot's answer for the {from_type}-{to_type} associations was not a list of "
+                                   "results; run the sync again (the stored associations are kept).")
             inputs = []
-            for item in _items(payload):
-                source = (item.get("from") or {}).get("id") if isinstance(item.get("from"), dict) else None
-                if source in (None, ""):
+            for item in payload["results"]:
+                source = record_id(item.get("from")) if isinstance(item, dict) else None
+                if source is None:
+                    junk += 1
                     continue
-                source = str(source)
+                if not isinstance(item.get("to", []), list):
+                    unreadable.add(source)
+                    continue
                 targets = found.setdefault(source, {})
                 for to in _items(item, "to"):
-                    if to.get("toObjectId") in (None, ""):
+                    target = id_text(to.get("toObjectId"))
+                    if target is None:
                         continue
                     types = [t.get("typeId") for t in _items(to, "associationTypes")]
-                    targets.setdefault(str(to.get("toObjectId")), []).extend(types)
+                    targets.setdefault(target, []).extend(t for t in types if id_text(t) is not None)
                 after = _next_after(item)
-                if after:
+                if after and follow(f"{source}/{after}", seen, what):
                     inputs.append({"id": source, "after": after})
+        if junk or unreadable:
+            # A record whose answer cannot be read keeps the associations stored for it.
+            self.warn(f"HubSpot's answer held {junk + len(unreadable)} unreadable {from_type}-{to_type} associations "
+                      "entries; the associations stored for those records are kept.")
+            for source in unreadable:
+                found.pop(source, None)
+                self.unread_associations.add((from_type, source))
         return found
 
     def _replace_rows(self, conn, pair: AssociationPair, found: dict[str, dict[str, list]]) -> None:

@@ -15,7 +15,7 @@ from datetime import date, datetime, timezone
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.{ms:03d}Z"
 # A stored instant is exactly this shape; anything else in a datetime column is a raw value.
 TIMESTAMP_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z"
-_EPOCH_MS = re.compile(r"^\d{10,}$")  # spec 7.13: ten or more digits and nothing else
+_EPOCH_MS = re.compile(r"^\d{10,}$")  # ten or more digits and nothing else (docs/metrics.md, "Reading HubSpot's values")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\Z")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -104,3 +104,12 @@ def store_kind(hubspot_type: str | None) -> str:
 
 
 SQL_TYPES = {"number": "REAL", "datetime": "TEXT", "bool": "INTEGER", "text": "TEXT"}
+
+# A spreadsheet opening a CSV runs a cell that starts with one of these as a formula; a tab or
+# carriage return in front hides the formula from a check of the first character only.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A text cell for every CSV the tool writes: a leading apostrophe defuses a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text

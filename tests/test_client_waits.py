@@ -17,7 +17,14 @@ class Refused(Exception):
 
 
 class Answer:
-    data, headers = b'{"results": []}', {}
+    """What the SDK hands back with _preload_content=False: a urllib3 response, read in chunks."""
+    status, headers = 200, {}
+
+    def stream(self, amount):
+        yield b'{"results": []}'
+
+    def release_conn(self):
+        pass
 
 
 def waits_for(refusals: list[Exception], *, sent_before: int = 0) -> list[float]:

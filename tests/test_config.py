@@ -23,7 +23,7 @@ def test_defaults_without_any_file(tmp_path, monkeypatch):
     config = load_config(env={})
     assert config.hubspot.base_url == "https://api.hubapi.com"
     assert config.store_path == "hubspot-metrics.db"
-    assert config.metrics.timezone == "UTC"
+    assert config.metrics.timezone is None  # the portal's own zone, resolved from the store (KPI spec v2)
     assert config.metrics.customer_object == "contacts"
     assert config.metrics.churn.mode == "inactivity" and config.metrics.churn.inactivity_days == 365
     assert (config.metrics.csat.scale_min, config.metrics.csat.scale_max, config.metrics.csat.satisfied_min) == (1, 5, 4)
@@ -73,7 +73,7 @@ def test_example_config_is_valid_and_documents_every_key():
     ('[spend]\n"2026-01" = "lots"\n',
      "[spend] \"2026-01\" in {path} must be an amount of 0 or more, not 'lots'."),
     ('[metrics]\ntimezon = "UTC"\n',
-     "Unknown key 'timezon' in [metrics] of {path}; remove it or use one of: timezone, customer_object, gross_margin, deal_pipelines, ticket_pipelines."),
+     "Unknown key 'timezon' in [metrics] of {path}; remove it or use one of: timezone, customer_object, gross_margin, deal_pipelines, ticket_pipelines, or the tables [metrics.churn] and [metrics.csat]."),
     ('[hubspot]\nrequests_per_10s = "fast"\n',
      "[hubspot] requests_per_10s in {path} must be a whole number, not 'fast'."),
     ('[hubspot]\nrequests_per_10s = true\n',
@@ -144,3 +144,67 @@ def test_cli_bad_config_exits_with_one_sentence(tmp_path):
     assert "Traceback" not in result.output
     assert result.output.strip().splitlines() == [
         f"Error: [metrics] customer_object = 'leads' in {path} must be one of 'contacts', 'companies'."]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('[spend]\n"2026-10" = inf\n', "[spend] \"2026-10\" in {path} must be an amount of 0 or more, not inf."),
+    ('[spend]\n"2026-10" = nan\n', "[spend] \"2026-10\" in {path} must be an amount of 0 or more, not nan."),
+    ('[metrics.churn]\nproperty = ""\n',
+     "[metrics.churn] property = '' in {path} is not a HubSpot property name; use its internal name, e.g. 'churn_date'."),
+    ('[metrics.churn]\nproperty = "churn date"\n',
+     "[metrics.churn] property = 'churn date' in {path} is not a HubSpot property name; use its internal name, "
+     "e.g. 'churn_date'."),
+    ('[metrics]\ndeal_pipelines = [[1], {a=1}]\n',
+     "[metrics] deal_pipelines = [[1], {{'a': 1}}] in {path} has [1], which is not a pipeline id; list ids as "
+     "strings, e.g. [\"default\", \"12345\"]."),
+    ('[metrics]\nticket_pipelines = ["0", ""]\n',
+     "[metrics] ticket_pipelines = ['0', ''] in {path} has '', which is not a pipeline id; list ids as strings, "
+     "e.g. [\"default\", \"12345\"]."),
+    ('[hubspot]\nsearch_requests_per_second = 0.5\n',
+     "[hubspot] search_requests_per_second in {path} must be a whole number, not 0.5."),
+    ('[hubspot]\nsearch_requests_per_second = 0\n',
+     "[hubspot] search_requests_per_second = 0 in {path} must be a whole number of 1 or more."),
+    ('[hubspot]\ntimeout_seconds = inf\n', "[hubspot] timeout_seconds = inf in {path} must be a finite number."),
+    ('[hubspot]\ntimeout_seconds = 1e300\n',
+     "[hubspot] timeout_seconds = 1e+300 in {path} must be more than 0 and at most 3600 seconds."),
+    ('[metrics]\ngross_margin = nan\n', "[metrics] gross_margin = nan in {path} must be a finite number."),
+    ('[metrics.churn]\ninactivity_days = inf\n', "[metrics.churn] inactivity_days = inf in {path} must be a finite number."),
+])
+def test_values_that_would_break_a_run_are_refused_naming_the_key(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert str(info.value) == expected.format(path=path)
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + b'[metrics]\ntimezone = "Europe/Berlin"\n')
+    assert load_config(str(path), env={}).metrics.timezone == "Europe/Berlin"
+
+
+def test_base_url_and_secrets_lose_surrounding_whitespace(tmp_path):
+    # A TOML multi-line string keeps its last line break: the token must not carry it.
+    path = write(tmp_path, '[hubspot]\nbase_url = " http://127.0.0.1:9/ "\naccess_token = """\npat-na1-abc\n"""\n'
+                           'client_secret = "  s3cret\\t"\n')
+    hub = load_config(path, env={}).hubspot
+    assert (hub.base_url, hub.access_token, hub.client_secret) == ("http://127.0.0.1:9", "pat-na1-abc", "s3cret")
+    hub = load_config(path, env={"HUBSPOT_ACCESS_TOKEN": " pat-env\n", "HUBSPOT_API_BASE_URL": "http://h:1/ "}).hubspot
+    assert (hub.base_url, hub.access_token) == ("http://h:1", "pat-env")
+
+
+@pytest.mark.parametrize("source", ["file", "env"])
+def test_a_token_with_whitespace_inside_is_refused_without_printing_it(tmp_path, source):
+    secret = "pat-na1-1111\n2222"
+    if source == "file":
+        path = write(tmp_path, '[hubspot]\naccess_token = """pat-na1-1111\n2222"""\n')
+        env, where = {}, "[hubspot] access_token"
+        args = ["--config", path]
+    else:
+        env, where, args = {"HUBSPOT_ACCESS_TOKEN": secret}, "HUBSPOT_ACCESS_TOKEN", []
+    _register()
+    result = CliRunner(env=env).invoke(cli, [*args, "--db", str(tmp_path / "s.db"), "sync"])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (f"Error: The HubSpot access token in {where} holds a space, line break or other "
+                             "character no HubSpot secret has; copy it again as one line.\n")
+    assert "1111" not in result.output and not (tmp_path / "s.db").exists()

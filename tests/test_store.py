@@ -1,12 +1,19 @@
 """The store: safe column names, private files, and clear errors for bad database files."""
 
+import json
 import os
 import stat
 
 import pytest
+from click.testing import CliRunner
+
+from hubspot_metrics.cli import _register, cli
 
 from hubspot_metrics.errors import StoreError
 from hubspot_metrics.store import PropertyColumns, open_store, transaction, upsert_records
+
+from .metrics.builder import StoreBuilder
+from .readonly import read_only_file, read_only_filesystem
 
 AWKWARD = {
     'say "hi"': {"type": "string"},
@@ -79,13 +86,57 @@ def test_missing_folder_corrupt_file_and_missing_store_get_one_sentence(tmp_path
         open_store(tmp_path / "absent.db", create=False)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only files")
 def test_read_only_store(tmp_path):
     path = tmp_path / "s.db"
     open_store(path).conn.close()
-    os.chmod(path, 0o400)
-    with pytest.raises(StoreError, match="is read-only; make it writable"):
+    with read_only_file(path), pytest.raises(StoreError) as info:
         open_store(path)
+    assert str(info.value) == (f"The store {path} is read-only; make it writable by this user (chmod u+w) or "
+                               "choose another --db path.")
+
+
+def _small_store(path) -> None:
+    store = StoreBuilder(path)
+    store.pipeline("deals", "default", {"closedwon": (True, 1.0)}, label="Sales")
+    store.add("deals", "d1", createdate="2024-01-02", closedate="2024-01-09", pipeline="default",
+              dealstage="closedwon", hs_is_closed_won=True, amount=500)
+    store.close()
+
+
+def _kpis(db_path, *extra):
+    _register()
+    return CliRunner().invoke(cli, ["--db", str(db_path), "kpis", "--period", "2024-01", "--format", "json", *extra])
+
+
+def test_a_store_path_with_hash_question_mark_and_percent_is_read_without_a_stray_database(tmp_path):
+    folder = tmp_path / "q#1?x%41"
+    folder.mkdir()
+    path = folder / "s#2?y%42.db"
+    _small_store(path)
+    result = _kpis(path, "--compare")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert json.loads(result.stdout)["kpis"]["revenue"]["value"] == 500.0
+    assert open_store(path, create=False, readonly=True).conn.execute("SELECT id FROM deals").fetchall() == [("d1",)]
+    assert {p.name for p in tmp_path.rglob("*")} <= {"q#1?x%41", "s#2?y%42.db", "s#2?y%42.db-wal", "s#2?y%42.db-shm"}
+
+
+def test_a_store_on_a_read_only_filesystem_can_be_read(tmp_path):
+    path = tmp_path / "s.db"
+    _small_store(path)
+    expected = _kpis(path, "--compare")
+    assert expected.exit_code == 0
+    with read_only_filesystem(tmp_path / "mounted", [path]) as folder:
+        copy = folder / "s.db"
+        result = _kpis(copy, "--compare")
+        assert (result.exit_code, result.stderr, result.stdout) == (0, "", expected.stdout)
+        db = open_store(copy, create=False, readonly=True)
+        assert db.conn.execute("SELECT id, amount FROM deals").fetchall() == [("d1", 500.0)]
+        db.conn.close()
+        with pytest.raises(StoreError) as info:  # and a sync says why it cannot write there
+            open_store(copy)
+        assert str(info.value) == (f"The store {copy} is read-only; make it writable by this user (chmod u+w) or "
+                                   "choose another --db path.")
+        assert sorted(p.name for p in folder.iterdir()) == ["s.db"]
 
 
 def test_a_store_from_an_older_version_is_migrated_and_keeps_its_data(tmp_path):
@@ -105,7 +156,7 @@ def test_a_store_from_an_older_version_is_migrated_and_keeps_its_data(tmp_path):
 
     db = open_store(path)
     assert [m.name for m in migrations.applied(db)] == ["m001_initial", "m002_portal_totals", "m003_kpi_snapshots",
-                                                      "m004_pending_window"]
+                                                      "m004_pending_window", "m005_snapshot_definition"]
     assert db.conn.execute("SELECT id FROM contacts").fetchall() == [("42",)]
     assert db.conn.execute("SELECT object_type, mode, cursor_ms, portal_total FROM sync_state").fetchall() == [
         ("contacts", "incremental", 7, None)]
@@ -181,3 +232,26 @@ def test_a_sync_starting_while_kpis_test_the_lock_waits_a_moment_instead_of_refu
         assert sync_running(path)
     os.close(probe)
     assert not sync_running(path)
+
+
+def test_compare_over_the_widest_range_ends_in_one_sentence(tmp_path):
+    path = tmp_path / "s.db"
+    _small_store(path)
+    _register()
+    result = CliRunner().invoke(cli, ["--db", str(path), "kpis", "--since", "1900-01-01", "--until", "9998-12-31",
+                                      "--compare"])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == ("Error: --compare needs an equally long period before this one, which would start "
+                             "before the year 1; compare a shorter range.\n")
+    assert _kpis(path, "--compare").exit_code == 0  # (an ordinary period still compares)
+
+
+def test_a_century_long_range_is_measured_without_straining_sqlite(tmp_path):
+    # One monthly piece per month: 1,500 cuts once overflowed SQLite's expression depth ("check the disk").
+    path = tmp_path / "s.db"
+    _small_store(path)
+    _register()
+    result = CliRunner().invoke(cli, ["--db", str(path), "kpis", "--since", "1900-01-01", "--until", "2025-12-31",
+                                      "--format", "json"])
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert json.loads(result.stdout)["kpis"]["revenue"]["value"] == 500.0

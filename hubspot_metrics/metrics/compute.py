@@ -1,16 +1,17 @@
 """`compute_kpis`: run the queries for one period, apply the formulas, add the data-quality
-report and, on request, a breakdown by owner, pipeline or source (spec section 5)."""
+report and, on request, a breakdown by owner, pipeline or source (docs/metrics.md, "Output")."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Callable
 
 from hubspot_metrics.config import MetricsSettings
-from hubspot_metrics.errors import ConfigError
+from hubspot_metrics.errors import ConfigError, StoreError
 from hubspot_metrics.metrics.catalog import DIMENSIONS, FAMILY_KPIS, applicable
 from hubspot_metrics.metrics.kpis import (
     NO_GROUP_LABELS, SurveyTally, kpi_values, not_applicable, tally_surveys)
@@ -18,20 +19,51 @@ from hubspot_metrics.metrics.quality import assess
 from hubspot_metrics.metrics.queries import (
     DIMENSION_PROPERTIES, CustomerCounts, DealCounts, Queries, TicketCounts)
 from hubspot_metrics.metrics.sql import StoreView, connection
-from hubspot_metrics.periods import Period
-from hubspot_metrics.store import sync_running
+from hubspot_metrics.periods import Period, measured_up_to
+from hubspot_metrics.store import connect_read_only, sync_running
+from hubspot_metrics.values import format_instant
 
 BREAKDOWNS = tuple(DIMENSIONS)
 
 
-def compute_kpis(db, period: Period, settings: MetricsSettings, by: str | None = None) -> dict:
-    """Every KPI of the spec for `period`, read from the store `db` (a sqlite_utils.Database
-    or a sqlite3.Connection); nothing is written and HubSpot is never called.
+def complete_to(db) -> datetime:
+    """The `now` of every KPI: the start of the store's last completed sync."""
+    moment = StoreView.open(db).complete_to()
+    if moment is None:
+        raise StoreError("The store has no completed sync, so it has no KPIs yet; run `hubspot-metrics sync` first.")
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
 
-    Returns the object of spec section 5 plus the data-quality report:
 
-        {"period": "2026-10", "start": ISO, "end": ISO, "timezone": "Europe/Berlin",
-         "kpis": {key: {"value": float | None, "n": int, "reason": str | None, "unit": str}},
+def timezone_in_use(db, settings: MetricsSettings) -> tuple[str, str]:
+    """The zone KPIs use and where it comes from: [metrics] timezone when configured, else the
+    portal's own zone as the sync stored it, else (before the first sync) UTC."""
+    if settings.timezone:
+        return settings.timezone, "[metrics] timezone"
+    portal = StoreView.open(db).portal_timezone()
+    return (portal, "the portal's, from its account details") if portal else ("UTC", "no account details synced yet")
+
+
+def with_store_timezone(db, settings: MetricsSettings) -> MetricsSettings:
+    """Settings whose `timezone` is the one KPIs use (`timezone_in_use`)."""
+    if settings.timezone:
+        return settings
+    return replace(settings, timezone=timezone_in_use(db, settings)[0])
+
+
+def compute_kpis(db, period: Period, settings: MetricsSettings, by: str | None = None,
+                 now: datetime | None = None) -> dict:
+    """Every KPI for `period`, read from the store `db` (a sqlite_utils.Database or a
+    sqlite3.Connection); nothing is written and HubSpot is never called.
+
+    `now` is the instant the store is complete to, by default the start of its last completed
+    sync (`complete_to`): a period that ends after it is measured up to it (`partial`), one
+    that starts at or after it is a ConfigError.
+
+    Returns the object of docs/metrics.md, "Output", plus the data-quality report:
+
+        {"period": "2026-10", "start": ISO, "end": ISO, "as_of": ISO, "partial": bool,
+         "timezone": "Europe/Berlin", "currency": "EUR" | None,
+         "kpis": {key: {"value": int | float | None, "n": int, "reason": str | None, "unit": str}},
          "warnings": ["one sentence per gap that skews a KPI", ...],
          "data_quality": {
              "home_currency": "EUR" | None,
@@ -56,6 +88,7 @@ def compute_kpis(db, period: Period, settings: MetricsSettings, by: str | None =
     """
     if by is not None and by not in BREAKDOWNS:
         raise ConfigError(f"--by {by!r} is not a breakdown; use owner, pipeline or source.")
+    period = measured_up_to(period, now or complete_to(db))
     conn = connection(db)
     if conn.in_transaction or not _sync_running(conn):
         return _compute(db, period, settings, by)
@@ -92,23 +125,47 @@ def _compute(db, period: Period, settings: MetricsSettings, by: str | None) -> d
     totals = CustomerCounts.total(customers), DealCounts.total(deals), TicketCounts.total(tickets)
     quality, warnings = assess(settings, *totals, surveys, tally, exclusions, queries.home_currency)
     churn_property = settings.churn.property
-    if settings.churn.mode == "property" and view.column(settings.customer_object, churn_property) is None:
-        warnings.append(f"The churn property {churn_property} is not in the store, so no customer counts as churned; "
-                        f"run `hubspot-metrics sync` (it reads [metrics.churn] property) or check that HubSpot "
-                        f"defines it on {settings.customer_object}.")
+    churn_synced = settings.churn.mode != "property" or view.column(settings.customer_object, churn_property) is not None
+    if not churn_synced:
+        warnings.append(f"The churn property {churn_property} is not in the store yet, so retention, churn, active "
+                        f"customers, ARPA and lifetime value have no value; run `hubspot-metrics sync` to read it "
+                        f"from the {settings.customer_object} (and check that HubSpot defines it there).")
+    kpis = kpi_values(*totals, tally, period, settings, churn_synced)
+    stale = _stale_open_deals(totals[1].open_created, kpis["avg_sales_cycle_days"]["value"], period)
+    quality["deals"]["stale_open"] = stale
+    if stale:
+        warnings.append(f"{stale} open {'deal was' if stale == 1 else 'deals were'} created more than "
+                        f"{_stale_age(kpis['avg_sales_cycle_days']['value'])} before the end of the period; stale "
+                        f"deals inflate pipeline_velocity (close or delete them in HubSpot).")
     result = {
         "period": period.label,
         "start": period.start.isoformat(),
         "end": period.end.isoformat(),
+        # whole milliseconds, as the store keeps instants
+        "as_of": period.until.isoformat(timespec="milliseconds" if period.until.microsecond else "auto"),
+        "partial": period.partial,
         "timezone": period.timezone,
-        "kpis": kpi_values(*totals, tally, period, settings),
+        "currency": queries.home_currency,
+        "kpis": kpis,
         "warnings": warnings,
         "data_quality": quality,
     }
     if by:
         result["breakdown"] = _breakdown(by, view, {"customers": customers, "deals": deals, "tickets": tickets},
-                                         period, settings)
+                                         period, settings, churn_synced)
     return result
+
+
+def _stale_open_deals(open_created: list[str], avg_cycle_days: float | None, period: Period) -> int:
+    """Open deals created more than 3 average sales cycles of P (365 days when P has none)
+    before its end (docs/metrics.md, "Data quality")."""
+    age = timedelta(days=3 * avg_cycle_days) if avg_cycle_days else timedelta(days=365)
+    threshold = format_instant(period.until - age)
+    return sum(1 for created in open_created if created < threshold)
+
+
+def _stale_age(avg_cycle_days: float | None) -> str:
+    return f"3 average sales cycles ({3 * avg_cycle_days:.1f} days)" if avg_cycle_days else "a year"
 
 
 def _in_two_lanes(queries: Queries, first: Callable, second: Callable):
@@ -125,9 +182,8 @@ def _in_two_lanes(queries: Queries, first: Callable, second: Callable):
         return first(queries), second(queries)
 
     def on_second_connection():
-        other = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, timeout=30)
+        other = connect_read_only(path)
         try:
-            other.execute("PRAGMA busy_timeout = 30000")
             return second(queries.on(other))
         finally:
             other.close()
@@ -145,7 +201,8 @@ def _database_file(conn: sqlite3.Connection) -> str | None:
     return None
 
 
-def _breakdown(by: str, view: StoreView, families: dict[str, dict], period: Period, settings: MetricsSettings) -> dict:
+def _breakdown(by: str, view: StoreView, families: dict[str, dict], period: Period, settings: MetricsSettings,
+               churn_synced: bool) -> dict:
     """One entry per value of the dimension that has something to show; the KPIs a dimension
     does not apply to are `not_applicable` (catalog.DIMENSIONS says which apply)."""
     grouped = DIMENSION_PROPERTIES[by]
@@ -157,7 +214,8 @@ def _breakdown(by: str, view: StoreView, families: dict[str, dict], period: Peri
         counts = {"customers": CustomerCounts(), "deals": DealCounts(), "tickets": TicketCounts()}
         for family in grouped:
             counts[family] = families[family].get(key, counts[family])
-        values = kpi_values(counts["customers"], counts["deals"], counts["tickets"], SurveyTally(), period, settings)
+        values = kpi_values(counts["customers"], counts["deals"], counts["tickets"], SurveyTally(), period, settings,
+                            churn_synced)
         applies = wanted
         if by == "pipeline" and key is not None:
             # A pipeline holds deals or tickets, not both: the other family does not apply.

@@ -1,4 +1,4 @@
-"""The data-quality report (spec section 4): per object, the records the KPIs had to drop or
+"""The data-quality report (docs/metrics.md, "Data quality"): per object, the records the KPIs had to drop or
 could not use, and one warning sentence for each kind of gap that skews a KPI."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def assess(settings: MetricsSettings, customers: CustomerCounts, deals: DealCoun
 
     quality = {
         "home_currency": home_currency,
-        unit: base(unit, customers),
+        unit: {**base(unit, customers), "new_customer_before_creation": customers.lead_to_customer_negative},
         "deals": {**base("deals", deals),
                   "won_without_amount": deals.won_without_amount,
                   "won_in_other_currency_without_home_amount": deals.won_foreign_without_home,
@@ -81,10 +81,13 @@ def assess(settings: MetricsSettings, customers: CustomerCounts, deals: DealCoun
     d, t = deals, tickets
     other = (f" ({d.won_foreign_without_home} in another currency without amount_in_home_currency)"
              if d.won_foreign_without_home else "")
-    warn(d.won_without_amount, "deals", f"won in the period {{have}} no amount{other}; revenue, avg_deal_size, "
-                                        "revenue_per_customer, customer_lifetime_value and pipeline_velocity leave {them} out.")
+    warn(customers.lead_to_customer_negative, unit, "that became customers in the period {have} a customer date "
+                                                    "before their createdate; lead_to_customer_days leaves {them} out.")
+    warn(d.won_without_amount, "deals", f"won in the period {{have}} no amount{other}; revenue, revenue_per_day, "
+                                        "avg_deal_size, revenue_per_customer, arpa, customer_lifetime_value and "
+                                        "pipeline_velocity leave {them} out.")
     warn(d.negative_cycle, "deals", "won in the period closed before {were} created; avg_sales_cycle_days, "
-                                    "median_sales_cycle_days and pipeline_velocity leave {them} out.")
+                                    "median_sales_cycle_days, pipeline_speed and pipeline_velocity leave {them} out.")
     warn(d.won_without_createdate, "deals", "won in the period {have} no createdate; the sales-cycle KPIs leave {them} out.")
     warn(d.open_without_amount, "deals", "open at the end of the period {have} no amount; open_pipeline_value leaves "
                                          "{them} out.")

@@ -6,21 +6,23 @@ groups and every query runs once per call.
 
 Families: customers (the customer unit's records, plus their won deals for purchases and
 paying customers), deals, tickets and survey answers. Definitions are those of
-docs/kpi-spec.md; the comments name the spec's rule where a condition is not obvious.
+docs/metrics.md; the comments name its section where a condition is not obvious.
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
 import dataclasses
 import json
+from collections import Counter
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.metrics.sql import (
-    CUSTOMER_ASSOCIATIONS, EXCLUDED_INDEX_WHERE, StoreView, bad_flag, bad_number, ms, number, quote)
-from hubspot_metrics.periods import Period
+    CUSTOMER_ASSOCIATIONS, DAY_SUFFIX, EXCLUDED_INDEX_WHERE, StoreView, bad_flag, bad_number, ms, number, quote)
+from hubspot_metrics.periods import Period, first_midnight_at_or_after
 from hubspot_metrics.values import TIMESTAMP_GLOB, format_instant
 
 ALL = "*"  # the only group key when there is no breakdown
@@ -37,6 +39,8 @@ REPLY_DATES = ("first_agent_reply_date", "hs_first_agent_message_sent_at")
 
 
 # --- additive counts ----------------------------------------------------------------------
+
+WINDOW_BITS = 60  # cuts per integer column of purchase windows (Queries.purchases)
 
 @dataclass
 class Counts:
@@ -68,6 +72,12 @@ class CustomerCounts(Counts):
     at_start: int = 0         # |S(P)|
     retained: int = 0         # |R(P)|
     paying: int = 0           # associated with a won deal closed in P
+    active: dict = field(default_factory=dict)  # cut i -> |A(b_i)| (Period.boundaries)
+    kept: dict = field(default_factory=dict)    # piece i -> active at b_i and at b_i+1: |R(m)|
+    both: dict = field(default_factory=dict)    # (i, j) -> active at b_i and at b_j
+    lead_to_customer_ms: list = field(default_factory=list)  # cd - createdate, new customers of P, >= 0
+    lead_to_customer_negative: int = 0
+    cd_dates: list = field(default_factory=list)  # customer dates (and churn dates) that can matter
     unparsable: dict = field(default_factory=dict)
 
 
@@ -76,17 +86,18 @@ class DealCounts(Counts):
     records: int = 0
     won: int = 0                      # won, close time in P
     lost: int = 0
-    won_with_amount: int = 0
-    revenue: float = 0.0
+    won_amounts: list = field(default_factory=list)       # amounts of the won deals of P that have one
+    customer_amounts: list = field(default_factory=list)  # of those, deals with a customer-unit record
     cycles_ms: list = field(default_factory=list)  # closedate - createdate of won deals in P, >= 0
     negative_cycle: int = 0
     won_without_createdate: int = 0
     won_without_amount: int = 0
     won_foreign_without_home: int = 0  # of those: an amount, but in another currency
-    opportunities: int = 0            # created in P
-    open: int = 0                     # open at P.end
-    open_with_amount: int = 0
-    open_value: float = 0.0
+    new_deals: int = 0                # created in P
+    open_at_start: int = 0            # open at P.start
+    open: int = 0                     # open at P.end (as_of for an open period)
+    open_amounts: list = field(default_factory=list)
+    open_created: list = field(default_factory=list)  # createdate of the open deals, for stale ones
     open_without_amount: int = 0
     closed_without_closedate: int = 0
     unknown_stage: int = 0            # open, in a stage missing from the pipeline settings
@@ -112,11 +123,27 @@ class SurveyCounts(Counts):
 
 # --- the queries ---------------------------------------------------------------------------
 
+DEAL_PROPERTIES = ("closedate", "createdate", "amount", "amount_in_home_currency", "deal_currency_code",
+                   "hs_is_closed_won", "hs_is_closed")
+# Over the deal facts: open at P.start / at the end of P = created before it and not closed
+# before it; a closed deal without a close time is neither open nor counted in a period.
+OPEN_AT_START = "create_pos = -1 AND (state IN ('O', 'U') OR close_pos >= 0)"
+OPEN_AT_END = "create_pos <= 0 AND (state IN ('O', 'U') OR close_pos = 1)"
+
 def _shifted(moment: datetime, days: float) -> str:
     try:
         return format_instant(moment - timedelta(days=days))
     except OverflowError:  # an inactivity window longer than recorded history
         return "0000-01-01T00:00:00.000Z"
+
+
+def _day_twin(instant: str, zone) -> str:
+    try:
+        moment = datetime.fromisoformat(instant.replace("Z", "+00:00"))
+        # in the stored form of a date-only value: its date at midnight UTC
+        return first_midnight_at_or_after(moment, zone).date().isoformat() + "T00:00:00.000Z"
+    except (ValueError, OverflowError):  # the far-past bound of a window longer than history
+        return instant
 
 
 def _count(condition: str) -> str:
@@ -136,11 +163,27 @@ class Queries:
         self.inactivity = settings.churn.mode == "inactivity"
         start, end = period.utc_bounds()
         days = settings.churn.inactivity_days
+        self.cuts = [moment.astimezone(timezone.utc) for moment in period.boundaries()]
         self.params: dict = {"s": format_instant(start), "e": format_instant(end),
                              # active(c, t) in inactivity mode: the latest purchase p < t has p >= t - L
                              "thr_s": _shifted(start, days), "thr_e": _shifted(end, days),
-                             "deals_pipelines": json.dumps(list(settings.deal_pipelines)),
-                             "tickets_pipelines": json.dumps(list(settings.ticket_pipelines))}
+                             **{f"b{i}": format_instant(cut) for i, cut in enumerate(self.cuts)},
+                             **{f"thr{i}": _shifted(cut, days) for i, cut in enumerate(self.cuts)}}
+        # Date-only values compare by local date (sql.Instant): every instant gets its twin.
+        zone = period.start.tzinfo
+        for name, value in list(self.params.items()):
+            self.params[name + DAY_SUFFIX] = _day_twin(value, zone)
+        # The instants the customer dates and churn dates are compared with, sorted: each record
+        # gets the index of its date among them once (a "cell"), and Python counts the cells.
+        self.cd_points = sorted({self.params[f"{k}{i}"] for i in range(len(self.cuts)) for k in ("b", "thr")})
+        self.params.update({f"cdpt{k}": v for k, v in enumerate(self.cd_points)})
+        # a date-only churn date is compared with the cut instants' local dates (sql.Instant)
+        day = DAY_SUFFIX if view.instant(settings.customer_object, settings.churn.property).date_only else ""
+        self.churn_cut_points = [self.params[f"b{i}{day}"] for i in range(len(self.cuts))]
+        self.churn_points = sorted(set(self.churn_cut_points))
+        self.params.update({f"chpt{k}": v for k, v in enumerate(self.churn_points)})
+        self.params.update({"deals_pipelines": json.dumps(list(settings.deal_pipelines)),
+                            "tickets_pipelines": json.dumps(list(settings.ticket_pipelines))})
         self.excluded = {t: view.merged_ids(t) for t in ("contacts", "companies", "deals", "tickets",
                                                          "feedback_submissions") if view.has(t)}
         for table, ids in self.excluded.items():
@@ -165,7 +208,7 @@ class Queries:
         return " AND ".join(terms) or "1"
 
     def in_pipelines(self, table: str, alias: str) -> str:
-        """The configured deal or ticket pipelines (spec 7.5: every use of deals and tickets)."""
+        """The configured deal or ticket pipelines: they filter every use of deals and tickets."""
         wanted = self.settings.deal_pipelines if table == "deals" else self.settings.ticket_pipelines
         if not wanted:
             return "1"
@@ -177,7 +220,7 @@ class Queries:
     def _stage_params(self, table: str) -> None:
         stages = self.view.stages(table)
         kinds = {"known": lambda s: True, "closed": lambda s: s.is_closed,
-                 # spec 1: won by stage metadata = isClosed "true" and probability "1.0"
+                 # won by stage metadata = isClosed "true" and probability "1.0"
                  "won": lambda s: s.is_closed and s.probability == 1.0}
         for kind, keep in kinds.items():
             chosen = [s for s in stages if keep(s)]
@@ -197,14 +240,14 @@ class Queries:
                 f"(SELECT value FROM json_each(:{table}_{kind}_pairs)), 0) ELSE {by_id} END)")
 
     def deal_won(self, alias: str) -> str:
-        """hs_is_closed_won = true; empty or unparsable: the stage metadata decides (spec 1, 7.3)."""
+        """hs_is_closed_won = true; empty or unparsable: the stage metadata decides, per record."""
         column = self.view.column("deals", "hs_is_closed_won", alias)
         if column is None:
             return self.stage_is("deals", "won", alias)
         return f"({column} IS 1 OR (({column} IS NULL OR {column} NOT IN (0, 1)) AND {self.stage_is('deals', 'won', alias)}))"
 
     def deal_closed_flag(self, alias: str) -> str:
-        """hs_is_closed = true or stage isClosed (spec 1: lost = this and not won)."""
+        """hs_is_closed = true or stage isClosed (lost = this and not won)."""
         column = self.view.column("deals", "hs_is_closed", alias)
         stage = self.stage_is("deals", "closed", alias)
         return stage if column is None else f"({column} IS 1 OR {stage})"
@@ -243,9 +286,34 @@ class Queries:
                 out[key] = values
         return out
 
+    def _cells(self, inner: str, cells: list[tuple[str, str]], aggregates: list[tuple[str, str]], by: str | None,
+               prefix: str = "") -> dict[str, list[tuple[tuple, dict]]]:
+        """Like `_run`, but grouped by `cells` (name, expression) too: group key -> [(cell
+        values, aggregates)]."""
+        select = ",\n  ".join([*(f"{expr} AS {name}" for name, expr in cells),
+                               *(f"{expr} AS {quote(name)}" for name, expr in aggregates)])
+        sql = (f"{prefix}SELECT {'grp' if by else 'NULL'} AS grp,\n  {select}\nFROM {inner}\n"
+               f"GROUP BY {', '.join(['grp', *(name for name, _ in cells)])}")
+        out: dict[str, list[tuple[tuple, dict]]] = {}
+        for row in self.view.conn.execute(sql, self.params):
+            key = ALL if by is None else _group_key(row[0])
+            values = dict(zip((name for name, _ in aggregates), row[1 + len(cells):]))
+            out.setdefault(key, []).append((tuple(row[1:1 + len(cells)]), values))
+        return out
+
+    @staticmethod
+    def _ladder(fact: str, points: list[str], param: str) -> str:
+        """The index of `fact` among the sorted `points` (how many are <= it); -1 when NULL."""
+        steps = " ".join(f"WHEN {fact} < :{param}{k} THEN {k}" for k in range(len(points)))
+        return f"(CASE WHEN {fact} IS NULL THEN -1 {steps} ELSE {len(points)} END)"
+
     # --- customers ------------------------------------------------------------------------
 
     def customers(self, by: str | None = None) -> dict[str, CustomerCounts]:
+        """One scan. The counts of P are conditions of the scan; who is active at each cut
+        instant of P is counted in Python from the customer dates (and churn dates) that can
+        matter, which come back as one list: a year's twelve monthly pieces would otherwise
+        cost dozens of conditions per record."""
         table = self.settings.customer_object
         if not self.view.has(table):
             return {}
@@ -255,36 +323,93 @@ class Queries:
             ("records", "count(*)"),
             ("new_customers", _count(cd.between(":s", ":e"))),
             ("leads", _count(ld.between(":s", ":e"))),
-            # spec 2.4: a cohort of the leads of P; converted = customer date before P.end
+            # a cohort of the leads of P; converted = customer date before P.end (docs/metrics.md, "conversion_rate")
             ("converted", _count(f"{ld.between(':s', ':e')} AND {cd.before(':e')}")),
         ]
+        created = self.view.instant(table, "createdate", alias="c")
+        if created.columns:
+            # lead_to_customer_days: from the record's creation to its customer date
+            since_created = f"{cd.between(':s', ':e')} AND {created.value()} IS NOT NULL"
+            aggregates += [
+                ("lead_to_customer_ms", f"json_group_array({ms(cd.value())} - {ms(created.value())}) FILTER "
+                                        f"(WHERE {since_created} AND {cd.value()} >= {created.value()})"),
+                ("lead_to_customer_negative", _count(f"{since_created} AND {cd.value()} < {created.value()}")),
+            ]
         dated = list(CUSTOMER_DATE + LEAD_DATE)
+        last = len(self.cuts) - 1
         if self.inactivity:
-            # Active by the customer date alone (it is a purchase): cd in [t - L, t). Customers
-            # kept active by a won deal are added by `purchases`, which sees their deals.
-            aggregates += [("at_start", _count(cd.between(":thr_s", ":s"))),
-                           ("retained", _count(cd.between(":thr_e", ":s")))]
+            # Active by the customer date alone (it is a purchase): cd in [t - L, t), so only
+            # dates in [b_0 - L, b_last) matter. Customers kept active by a won deal are added
+            # by `purchases`, which sees their deals.
+            aggregates.append(("cd_dates", f"json_group_array({cd.value()}) FILTER "
+                                           f"(WHERE {cd.between(':thr0', f':b{last}')})"))
         else:
             churn = self.view.instant(table, self.settings.churn.property, alias="c")
-            # spec 7.7: an empty or unparsable churn date means not churned
-            not_churned = lambda t: f"({churn.missing()} OR {churn.at_or_after(t)})"
-            aggregates += [("at_start", _count(f"{cd.before(':s')} AND {not_churned(':s')}")),
-                           ("retained", _count(f"{cd.before(':s')} AND {not_churned(':e')}"))]
+            # an empty or unparsable churn date means not churned (docs/metrics.md, "Churn")
+            aggregates.append(("cd_dates", f"json_group_array({cd.value()} || ' ' || coalesce({churn.value()}, '')) "
+                                           f"FILTER (WHERE {cd.before(f':b{last}')})"))
             dated.append(self.settings.churn.property)
         aggregates += self._unparsable_instants(table, dated, "c")
         rows = self._run(f"{quote(table)} c", self.live(table, "c"), self._group("customers", table, by, "c"),
                          aggregates, by)
         groups = {key: _counts(CustomerCounts, values) for key, values in rows.items()}
+        places = _Places(self.cd_points, self.churn_points)
+        for counts in groups.values():
+            cells = Counter()
+            for text in counts.cd_dates:
+                date, _, churned = text.partition(" ")
+                cells[(bisect.bisect_right(self.cd_points, date),
+                       bisect.bisect_right(self.churn_points, churned) if churned else -1)] += 1
+            counts.cd_dates = []
+            for (cd_cell, churn_cell), n in cells.items():
+                self._count_active(counts, places, cd_cell, churn_cell, n, None)
         for key, extra in self.purchases(by).items():
-            counts = groups.setdefault(key, CustomerCounts())
-            counts.paying += extra.paying
-            counts.at_start += extra.at_start
-            counts.retained += extra.retained
+            groups.setdefault(key, CustomerCounts()).add(extra)
+        for counts in groups.values():
+            counts.at_start = counts.active.get(0, 0)
+            counts.retained = counts.both.get((0, last), 0)
         return groups
+
+    def _count_active(self, counts: "CustomerCounts", places: "_Places", cd_cell: int, churn_cell: int, n: int,
+                      purchased: tuple | None) -> None:
+        """Add `n` records whose customer date lies in `cd_cell` (and churn date in `churn_cell`)
+        to A(b_i), to each piece's kept customers and to R(P) (docs/metrics.md, "Churn").
+
+        `purchased` (inactivity mode, from `purchases`): per cut, whether a won deal closed in
+        [b_i - L, b_i); then only what the customer date alone did not already count is added."""
+        last = len(self.cuts) - 1
+        b = lambda i: self.params[f"b{i}"]
+        thr = lambda i: self.params[f"thr{i}"]
+        if self.inactivity:
+            by_date = lambda i, j: places.cd_in(cd_cell, thr(j), b(i))  # cd in [b_j - L, b_i)
+            if purchased is None:
+                active = lambda i: by_date(i, i)
+                both = by_date
+            else:
+                full = lambda i: places.cd_before(cd_cell, b(i)) and (places.cd_at_or_after(cd_cell, thr(i))
+                                                                      or bool(purchased[i]))
+                active = lambda i: full(i) and not by_date(i, i)
+                both = lambda i, j: full(i) and full(j) and not by_date(i, j)
+        else:
+            # no churn date (empty or unparsable): not churned
+            not_churned = lambda i: churn_cell == -1 or places.churn_at_or_after(churn_cell,
+                                                                                 self.churn_cut_points[i])
+            active = lambda i: places.cd_before(cd_cell, b(i)) and not_churned(i)
+            both = lambda i, j: places.cd_before(cd_cell, b(i)) and not_churned(j)
+        for i in range(last + 1):
+            if active(i):
+                counts.active[i] = counts.active.get(i, 0) + n
+        pairs = [(i, i + 1) for i in range(last)] + ([(0, last)] if last > 1 else [])
+        for i, j in pairs:
+            if both(i, j):
+                counts.both[(i, j)] = counts.both.get((i, j), 0) + n
+        for i in range(last):
+            counts.kept[i] = counts.both.get((i, i + 1), 0)
 
     def purchases(self, by: str | None = None) -> dict[str, CustomerCounts]:
         """Customers' won deals: paying customers of P and, in inactivity mode, the customers a
-        won deal keeps active (spec 1: purchases = cd plus the close times of won deals).
+        won deal keeps active (purchases = cd plus the close times of won deals; docs/metrics.md,
+        "Churn").
 
         Only won deals closed in [P.start - L, P.end) can matter: an older one is too old to
         keep anyone active at P.start. The deals are read by a sequential scan (`+` keeps
@@ -297,30 +422,42 @@ class Queries:
         if assoc not in self.view.tables or not self.view.has("deals") or not self.view.has(table) or close is None:
             return {}
         low = ":thr_s" if self.inactivity else ":s"
+        cut_range = range(len(self.cuts)) if self.inactivity else range(0)
+        # per cut b_i: did a won deal close in [b_i - L, b_i)? (then the customer is active at b_i)
+        # One bit per cut, so that customers group by a few numbers. A SQLite integer holds 63
+        # bits and a long sum nests one level per term, so a long range's cuts fill several columns.
+        chunks = [cut_range[k:k + WINDOW_BITS] for k in range(0, len(cut_range), WINDOW_BITS)]
+        windows = "".join(
+            ", " + " + ".join(f"(max(close >= :thr{i} AND close < :b{i}) << {i - k * WINDOW_BITS})" for i in chunk)
+            + f" AS windows{k}" for k, chunk in enumerate(chunks))
         prefix = f"""WITH won AS (
     SELECT a.{quote(customer_column)} AS cid, {close} AS close
     FROM deals d CROSS JOIN {quote(assoc)} a ON a.{quote(deal_column)} = d.id
     WHERE +{close} >= {low} AND +{close} < :e AND {close} GLOB '{TIMESTAMP_GLOB}'
       AND {self.live('deals', 'd')} AND {self.in_pipelines('deals', 'd')} AND {self.deal_won('d')}
 ), per_customer AS (
-    SELECT cid, max(close) FILTER (WHERE close < :s) AS p_s, max(close) AS p_e, max(close >= :s) AS paid
+    SELECT cid, max(close >= :s) AS paid{windows}
     FROM won GROUP BY cid
 )
 """
-        aggregates = [("paying", "count(*) FILTER (WHERE p.paid)")]
-        if self.inactivity:
-            cd = self.view.instant(table, *CUSTOMER_DATE, alias="c")
-            # active(c, t) <=> cd < t and (cd >= t - L or a won deal closed in [t - L, t))
-            active_s = f"({cd.before(':s')} AND ({cd.at_or_after(':thr_s')} OR p.p_s IS NOT NULL))"
-            active_e = f"({cd.at_or_after(':thr_e')} OR coalesce(p.p_e >= :thr_e, 0))"
-            aggregates += [
-                # those the customer-date-only counts of `customers` missed
-                ("at_start", _count(f"{active_s} AND NOT {cd.between(':thr_s', ':s')}")),
-                ("retained", _count(f"{active_s} AND {active_e} AND NOT {cd.between(':thr_e', ':s')}")),
-            ]
-        rows = self._run(f"per_customer p JOIN {quote(table)} c ON c.id = p.cid", self.live(table, "c"),
-                         self._group("customers", table, by, "c"), aggregates, by, prefix=prefix)
-        return {key: _counts(CustomerCounts, values) for key, values in rows.items()}
+        cd = self.view.instant(table, *CUSTOMER_DATE, alias="c")
+        inner = (f"(SELECT p.*, {cd.value()} AS cd, {self._group('customers', table, by, 'c')} AS grp\n"
+                 f"  FROM per_customer p JOIN {quote(table)} c ON c.id = p.cid WHERE {self.live(table, 'c')}\n"
+                 f"  LIMIT -1) x")
+        cells = [("paid_cell", "paid")]
+        cells += [("cd_cell", self._ladder("cd", self.cd_points, "cdpt"))] if self.inactivity else []
+        cells += [(f"windows_cell{k}", f"windows{k}") for k in range(len(chunks))]
+        places = _Places(self.cd_points, [])
+        groups = {}
+        for key, rows in self._cells(inner, cells, [("n", "count(*)")], by, prefix=prefix).items():
+            counts = groups[key] = CustomerCounts()
+            for cell, values in rows:
+                if cell[0]:
+                    counts.paying += values["n"]
+                if self.inactivity:
+                    windows = [bool(cell[2 + i // WINDOW_BITS] >> (i % WINDOW_BITS) & 1) for i in cut_range]
+                    self._count_active(counts, places, cell[1], -1, values["n"], windows)
+        return groups
 
     def _unparsable_instants(self, table: str, props, alias: str) -> list[tuple[str, str]]:
         out = []
@@ -332,14 +469,11 @@ class Queries:
 
     # --- deals -----------------------------------------------------------------------------
 
-    def deals(self, by: str | None = None) -> dict[str, DealCounts]:
-        """One pass: an inner query states each deal's facts once (won / closed / open, where
-        its close and create times fall against P), the outer query counts them."""
-        if not self.view.has("deals"):
-            return {}
+    def _deal_facts(self, by: str | None) -> str:
+        """Each live deal of the configured pipelines with its facts stated once: won / closed /
+        open, where its close and create times fall against P, its group."""
         col = lambda prop: self.view.column("deals", prop, "d")
-        passed = {p: col(p) for p in ("closedate", "createdate", "amount", "amount_in_home_currency",
-                                      "deal_currency_code", "hs_is_closed_won", "hs_is_closed") if col(p)}
+        passed = {p: col(p) for p in DEAL_PROPERTIES if col(p)}
         # Without any stage settings, no stage is "unknown": every open deal is simply open.
         stage_known = (f"{col('dealstage')} IS NULL OR {self.stage_is('deals', 'known', 'd')}"
                        if col("dealstage") and self.params["deals_known_pairs"] != "[]" else "1")
@@ -351,33 +485,44 @@ class Queries:
             f"{self.view.instant('deals', 'closedate', alias='d').position(':s', ':e')} AS close_pos",
             f"{self.view.instant('deals', 'createdate', alias='d').position(':s', ':e')} AS create_pos",
             f"{self._group('deals', 'deals', by, 'd')} AS grp",
+            "d.id AS deal_id",
             *(f"{c} AS {quote(p)}" for p, c in passed.items()),
         ])
-        inner = (f"(SELECT {facts}\n  FROM deals d WHERE {self.live('deals', 'd')} AND {self.in_pipelines('deals', 'd')}"
-                 # LIMIT keeps SQLite from flattening the facts into every aggregate below
-                 f"\n  LIMIT -1) x")
-        ref = lambda prop: quote(prop) if col(prop) else "NULL"
+        return (f"(SELECT {facts}\n  FROM deals d WHERE {self.live('deals', 'd')} AND {self.in_pipelines('deals', 'd')}"
+                # LIMIT keeps SQLite from flattening the facts into every aggregate below
+                f"\n  LIMIT -1) x")
+
+    def _deal_ref(self, prop: str) -> str:
+        return quote(prop) if self.view.column("deals", prop) else "NULL"
+
+    def deals(self, by: str | None = None) -> dict[str, DealCounts]:
+        """One pass: an inner query states each deal's facts once, the outer query counts them."""
+        if not self.view.has("deals"):
+            return {}
+        col = lambda prop: self.view.column("deals", prop, "d")
+        ref = self._deal_ref
         amount = self._amount(ref)
         won_in_p = "state = 'W' AND close_pos = 0"
-        # spec 3 / 7.4: open at P.end = created before P.end and not closed before P.end; a
-        # closed deal without a close time is neither open nor counted in a period
-        open_at_end = "create_pos <= 0 AND (state IN ('O', 'U') OR close_pos = 1)"
         cycle = f"{ms(ref('closedate'))} - {ms(ref('createdate'))}"
         aggregates = [
             ("records", "count(*)"),
             ("won", _count(won_in_p)),
             ("lost", _count("state = 'L' AND close_pos = 0")),
-            ("won_with_amount", f"count({amount}) FILTER (WHERE {won_in_p})"),
-            ("revenue", f"total({amount}) FILTER (WHERE {won_in_p})"),
+            # Amounts come back one by one so that Python adds them exactly (math.fsum).
+            ("won_amounts", f"json_group_array({amount}) FILTER (WHERE {won_in_p} AND {amount} IS NOT NULL)"),
+            ("customer_amounts", f"json_group_array({amount}) FILTER (WHERE {won_in_p} AND {amount} IS NOT NULL "
+                                 f"AND {self._has_customer('x.deal_id')})"),
             ("cycles_ms", f"json_group_array({cycle}) FILTER (WHERE {won_in_p} AND create_pos IS NOT NULL "
                           f"AND {ref('closedate')} >= {ref('createdate')})"),
             ("negative_cycle", _count(f"{won_in_p} AND create_pos IS NOT NULL AND {ref('closedate')} < {ref('createdate')}")),
             ("won_without_createdate", _count(f"{won_in_p} AND create_pos IS NULL")),
             ("won_foreign_without_home", _count(f"{won_in_p} AND {amount} IS NULL AND {number(ref('amount'))} IS NOT NULL")),
-            ("opportunities", _count("create_pos = 0")),
-            ("open", _count(open_at_end)),
-            ("open_with_amount", f"count({amount}) FILTER (WHERE {open_at_end})"),
-            ("open_value", f"total({amount}) FILTER (WHERE {open_at_end})"),
+            ("new_deals", _count("create_pos = 0")),
+            ("open_at_start", _count(OPEN_AT_START)),
+            ("open", _count(OPEN_AT_END)),
+            ("open_amounts", f"json_group_array({amount}) FILTER (WHERE {OPEN_AT_END} AND {amount} IS NOT NULL)"),
+            # canonical instants, so that stale deals are a text comparison once the cycle is known
+            ("open_created", f"json_group_array({ref('createdate')}) FILTER (WHERE {OPEN_AT_END})"),
             ("closed_without_closedate", _count("state IN ('W', 'L') AND close_pos IS NULL")),
             ("unknown_stage", _count("state = 'U'")),
         ]
@@ -390,15 +535,24 @@ class Queries:
             else:
                 bad = bad_number(quote(prop)) if kind == "number" else bad_flag(quote(prop))
             aggregates.append((f"unparsable:{prop}", _count(bad)))
-        rows = self._run(inner, "1", "grp" if by else "NULL", aggregates, by)
+        rows = self._run(self._deal_facts(by), "1", "grp" if by else "NULL", aggregates, by)
         groups = {key: _counts(DealCounts, values) for key, values in rows.items()}
         for counts in groups.values():
-            counts.won_without_amount = counts.won - counts.won_with_amount
-            counts.open_without_amount = counts.open - counts.open_with_amount
+            counts.won_without_amount = counts.won - len(counts.won_amounts)
+            counts.open_without_amount = counts.open - len(counts.open_amounts)
         return groups
 
+    def _has_customer(self, deal_id: str) -> str:
+        """The deal is associated with at least one live record of the customer unit."""
+        table = self.settings.customer_object
+        assoc, deal_column, customer_column = CUSTOMER_ASSOCIATIONS[table]
+        if assoc not in self.view.tables or not self.view.has(table):
+            return "0"
+        return (f"EXISTS (SELECT 1 FROM {quote(assoc)} a JOIN {quote(table)} c ON c.id = a.{quote(customer_column)} "
+                f"WHERE a.{quote(deal_column)} = {deal_id} AND {self.live(table, 'c')})")
+
     def _amount(self, ref) -> str:
-        """amount_in_home_currency, else amount when the deal is in the home currency (spec 7.3)."""
+        """amount_in_home_currency, else amount when the deal is in the home currency."""
         home, raw = number(ref("amount_in_home_currency")), number(ref("amount"))
         currency = ref("deal_currency_code")
         in_home = "1" if currency == "NULL" else (
@@ -414,7 +568,7 @@ class Queries:
             return {}
         col = lambda prop: self.view.column("tickets", prop, "t")
         in_p = self.view.instant("tickets", "createdate", alias="t").between(":s", ":e")
-        # spec 2.8 / 7.9: the reply is the earliest of the two timestamps that hold one
+        # the reply is the earliest of the two timestamps that hold one (docs/metrics.md, "Tickets")
         replies = [c for c in (col(p) for p in REPLY_DATES) if c]
         glob = f"GLOB '{TIMESTAMP_GLOB}'"
         if len(replies) == 2:
@@ -454,7 +608,8 @@ class Queries:
         kind, value = self.view.column(table, "hs_survey_type", "f"), self.view.column(table, "hs_value", "f")
         stamp = self.view.instant(table, "hs_submission_timestamp", alias="f")
         in_p = f"{kind} IN ('NPS', 'CSAT') AND {stamp.between(':s', ':e')}" if kind else "0"
-        # The raw answers of P come back as one JSON list; parsing them (spec 7.8) is Python's job.
+        # The raw answers of P come back as one JSON list; parsing them (docs/metrics.md, "Surveys")
+        # is Python's job.
         aggregates = [("records", "count(*)"), *self._unparsable_instants(table, ("hs_submission_timestamp",), "f"),
                       ("answers", f"json_group_array(json_array({kind or 'NULL'}, {value or 'NULL'})) FILTER (WHERE {in_p})")]
         values = self._run(f"{table} f", self.live(table, "f"), "NULL", aggregates, None)[ALL]
@@ -500,9 +655,33 @@ def _counts(cls, values: dict):
         if name.startswith("unparsable:"):
             if value:
                 counts.unparsable[name.split(":", 1)[1]] = value
-        elif name in ("cycles_ms", "responses_ms"):
+        elif ":" in name:  # active:3 -> counts.active[3]
+            field_name, index = name.split(":")
+            getattr(counts, field_name)[int(index)] = value or 0
+        elif isinstance(getattr(counts, name), list):  # json arrays of durations or amounts
             setattr(counts, name, json.loads(value) if value else [])
         else:
             setattr(counts, name, value or (0.0 if isinstance(getattr(counts, name), float) else 0))
     return counts
 
+
+
+class _Places:
+    """Where a date lies among sorted cut instants, as `Queries._ladder` numbers it: cell k
+    means points[k-1] <= date < points[k]; -1 means no date (every comparison is false)."""
+
+    def __init__(self, cd_points: list[str], churn_points: list[str]):
+        self.cd_index = {p: k for k, p in enumerate(cd_points)}
+        self.churn_index = {p: k for k, p in enumerate(churn_points)}
+
+    def cd_at_or_after(self, cell: int, point: str) -> bool:
+        return cell != -1 and cell > self.cd_index[point]
+
+    def cd_before(self, cell: int, point: str) -> bool:
+        return cell != -1 and cell <= self.cd_index[point]
+
+    def cd_in(self, cell: int, low: str, high: str) -> bool:
+        return self.cd_at_or_after(cell, low) and self.cd_before(cell, high)
+
+    def churn_at_or_after(self, cell: int, point: str) -> bool:
+        return cell != -1 and cell > self.churn_index[point]

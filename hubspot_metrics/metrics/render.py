@@ -1,4 +1,4 @@
-"""KPI results for people (a rounded table) and for machines (JSON, CSV with unrounded values).
+"""KPI results for people (a rounded table) and for machines (JSON, CSV: 6 decimals, integer counts).
 
 `render_table` and `render_csv` take the dict `compute_kpis` returns, optionally with the
 `previous` / `change` of `compare` and the `breakdown` of `by`.
@@ -12,8 +12,10 @@ import json
 from typing import Iterable
 
 from hubspot_metrics.metrics.catalog import HEADLINE_KPIS, KPI_KEYS, KPI_UNITS, LABELS
+from hubspot_metrics.metrics.kpis import output_number
+from hubspot_metrics.values import spreadsheet_safe
 
-CSV_COLUMNS = ("period", "start", "end", "key", "value", "n", "reason", "unit")
+CSV_COLUMNS = ("period", "start", "end", "as_of", "partial", "key", "value", "n", "reason", "unit", "currency")
 BREAKDOWN_COLUMNS = ("by", "group", "group_label")
 CHANGE_COLUMNS = ("change", "change_percent")
 
@@ -29,9 +31,11 @@ def compare(current: dict, previous: dict) -> dict:
         now, before = current["kpis"][key]["value"], previous["kpis"][key]["value"]
         delta = None if now is None or before is None else now - before
         relative = None if delta is None or before == 0 else 100 * delta / abs(before)
-        change[key] = {"value": delta, "percent": relative, "unit": KPI_UNITS[key]}
+        change[key] = {"value": output_number(delta, KPI_UNITS[key]), "percent": output_number(relative, "percent"),
+                       "unit": KPI_UNITS[key]}
     out = dict(current)
-    out["previous"] = {k: previous[k] for k in ("period", "start", "end", "timezone", "kpis", "warnings")}
+    out["previous"] = {k: previous[k] for k in ("period", "start", "end", "as_of", "partial", "timezone", "kpis",
+                                                "warnings")}
     out["change"] = change
     return out
 
@@ -53,23 +57,36 @@ def render_csv(results: dict | Iterable[dict], *, header: bool = True) -> str:
     with_change = any("change" in r for r in results)
     columns = CSV_COLUMNS + (BREAKDOWN_COLUMNS if with_groups else ()) + (CHANGE_COLUMNS if with_change else ())
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # The csv module quotes a field only for the characters of its own line terminator, so a
+    # bare "\n" would leave a carriage return in a label unquoted: rows end "\r\n" while
+    # written, then lose the "\r".
+    writer = csv.writer(out, lineterminator="\r\n")
+
+    def writerow(row) -> None:
+        writer.writerow(row)
+        out.seek(out.tell() - 2)
+        out.write("\n")
+        out.truncate()
+
     if header:
-        writer.writerow(columns)
+        writerow(columns)
 
     def rows(result: dict, kpis: dict, group: tuple = ("", "", ""), change: dict | None = None):
         for key in KPI_KEYS:
             k = kpis[key]
-            row = [result["period"], result["start"], result["end"], key, _csv_number(k["value"]), k["n"],
-                   k["reason"] or "", k["unit"]]
-            if with_groups:
-                row += list(group)
+            row = [_csv_text(result["period"]), _csv_text(result["start"]), _csv_text(result["end"]),
+                   _csv_text(result["as_of"]), _csv_flag(result["partial"]), key, _csv_number(k["value"]), k["n"],
+                   _csv_text(k["reason"]), _csv_text(k["unit"]), _csv_text(currency)]
+            if with_groups:  # owner names and pipeline labels come from HubSpot users: untrusted
+                row += [_csv_text(g) for g in group]
             if with_change:
                 c = (change or {}).get(key) or {}
                 row += [_csv_number(c.get("value")), _csv_number(c.get("percent"))]
-            writer.writerow(row)
+            writerow(row)
 
+    currency = ""
     for result in results:
+        currency = result.get("currency") or ""
         if "previous" in result:
             rows(result["previous"], result["previous"]["kpis"])
         rows(result, result["kpis"], change=result.get("change"))
@@ -80,8 +97,16 @@ def render_csv(results: dict | Iterable[dict], *, header: bool = True) -> str:
     return out.getvalue()
 
 
+def _csv_text(value) -> str:
+    return "" if value is None else spreadsheet_safe(str(value))
+
+
 def _csv_number(value) -> str:
-    return "" if value is None else repr(float(value))
+    return "" if value is None else repr(value)
+
+
+def _csv_flag(value: bool) -> str:
+    return "true" if value else "false"
 
 
 # --- the table --------------------------------------------------------------------------------
@@ -95,6 +120,8 @@ def format_value(value: float | None, unit: str, currency: str | None = None, re
         return f"{value:,.2f}{money}"
     if unit == "currency_per_day":
         return f"{value:,.2f}{money}/day"
+    if unit == "currency_per_month":
+        return f"{value:,.2f}{money}/month"
     if unit == "percent":
         return f"{value:.1f} %"
     if unit == "score":
@@ -155,13 +182,12 @@ def _kpi_rows(kpis: dict, keys, currency: str | None, result: dict) -> list[list
 
 
 def render_table(result: dict) -> str:
-    currency = (result.get("data_quality") or {}).get("home_currency")
+    currency = result.get("currency")
     align = "<>>>>"
-    lines = [f"KPIs for {result['period']}: {_moment(result['start'])} to {_moment(result['end'])} "
-             f"({result['timezone']}, end exclusive)"]
+    lines = [f"KPIs for {result['period']}: {_span(result)} (time zone {result['timezone']}, end exclusive)"]
     if "previous" in result:
         p = result["previous"]
-        lines.append(f"compared with {p['period']}: {_moment(p['start'])} to {_moment(p['end'])}")
+        lines.append(f"compared with {p['period']}: {_span(p)}")
     lines.append("")
     lines += _table(_kpi_rows(result["kpis"], HEADLINE_KPIS, currency, result), align)
     lines += ["", "Supporting metrics", ""]
@@ -181,6 +207,14 @@ def render_table(result: dict) -> str:
     lines += ["", "Data quality: " + ("no gaps found." if not warnings else f"{len(warnings)} warning(s)")]
     lines += [f"  - {w}" for w in warnings]
     return "\n".join(lines)
+
+
+def _span(result: dict) -> str:
+    """The measured span; an open period says where it stops and that it is partial."""
+    span = f"{_moment(result['start'])} to {_moment(result['end'])}"
+    if result.get("partial"):
+        span += f", partial: measured up to {_moment(result['as_of'])} (the last completed sync)"
+    return span
 
 
 def _moment(iso: str) -> str:

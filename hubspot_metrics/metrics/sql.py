@@ -1,5 +1,5 @@
 """The store as the metrics see it: which columns exist, which records count, and SQL pieces
-that read values the way the spec says.
+that read values as docs/metrics.md, "Reading HubSpot's values", says.
 
 Values follow the store contract: an instant is valid only in the canonical form
 `2024-01-17T19:55:04.281Z` (it matches `TIMESTAMP_GLOB`; anything else in a datetime column
@@ -44,12 +44,24 @@ def ms(instant_sql: str) -> str:
     return f"CAST(round((julianday({instant_sql}) - 2440587.5) * 86400000.0) AS INTEGER)"
 
 
+DAY_SUFFIX = "__day"  # a :parameter's twin for date-only columns (see Instant)
+
+
 @dataclass(frozen=True)
 class Instant:
     """A datetime property, or a property with fallbacks (legacy, then its `hs_v2_` twin):
-    the value is the first of `columns` that holds a valid instant (spec 7.3)."""
+    the value is the first of `columns` that holds a valid instant (its legacy-then-v2 fallback).
+
+    A HubSpot `date` property (a churn date) is stored as midnight UTC of its date, but means
+    midnight in the configured zone. Comparing it with an instant t is comparing its date with
+    the first local date whose midnight is at or after t, which the caller passes as the
+    parameter `:name__day` beside `:name` (Queries does so for every instant parameter)."""
 
     columns: tuple[str, ...]  # SQL column references; empty when the store lacks the property
+    day_columns: frozenset = frozenset()  # those holding date-only values
+
+    def _at(self, c: str, x: str) -> str:
+        return x + DAY_SUFFIX if c in self.day_columns and x.startswith(":") else x
 
     # Every condition is 0 or 1, never NULL (an `IS NOT NULL` guard comes first), so that
     # conditions can be negated and combined safely.
@@ -68,17 +80,18 @@ class Instant:
         head, *rest = self.columns
         if not rest:
             return test(head)
-        return f"({test(head)} OR ({Instant(tuple(rest))._first(test)} AND {self._unusable(head)}))"
+        return f"({test(head)} OR ({Instant(tuple(rest), self.day_columns)._first(test)} AND {self._unusable(head)}))"
 
     def between(self, lo: str, hi: str) -> str:
         """lo <= value < hi (SQL expressions or :parameters)."""
-        return self._first(lambda c: f"({c} IS NOT NULL AND {c} >= {lo} AND {c} < {hi} AND {self._valid(c)})")
+        return self._first(lambda c: f"({c} IS NOT NULL AND {c} >= {self._at(c, lo)} AND {c} < {self._at(c, hi)} "
+                                     f"AND {self._valid(c)})")
 
     def before(self, x: str) -> str:
-        return self._first(lambda c: f"({c} IS NOT NULL AND {c} < {x} AND {self._valid(c)})")
+        return self._first(lambda c: f"({c} IS NOT NULL AND {c} < {self._at(c, x)} AND {self._valid(c)})")
 
     def at_or_after(self, x: str) -> str:
-        return self._first(lambda c: f"({c} IS NOT NULL AND {c} >= {x} AND {self._valid(c)})")
+        return self._first(lambda c: f"({c} IS NOT NULL AND {c} >= {self._at(c, x)} AND {self._valid(c)})")
 
     def missing(self) -> str:
         """No valid value in any column (empty or unparsable)."""
@@ -97,7 +110,13 @@ class Instant:
             return "NULL"
         assert len(self.columns) == 1, "positions are for single-column instants"
         c = self.columns[0]
+        lo, hi = self._at(c, lo), self._at(c, hi)
         return f"(CASE WHEN {self._valid(c)} THEN (CASE WHEN {c} < {lo} THEN -1 WHEN {c} < {hi} THEN 0 ELSE 1 END) END)"
+
+    @property
+    def date_only(self) -> bool:
+        """Every column holds date-only values: its value() compares with `:name__day` twins."""
+        return bool(self.columns) and set(self.columns) <= self.day_columns
 
     def unparsable(self) -> dict[str, str]:
         """Per column: a condition true when it holds a value that is not an instant."""
@@ -139,6 +158,7 @@ class StoreView:
     conn: sqlite3.Connection
     tables: set[str] = field(default_factory=set)
     _columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    _date_only: set[tuple[str, str]] = field(default_factory=set)  # (table, property) of HubSpot type `date`
 
     @classmethod
     def open(cls, db) -> "StoreView":
@@ -151,9 +171,12 @@ class StoreView:
                 view._columns[table] = names
         if "properties" in tables:
             # A property whose name clashed with another column lives in `name__2` (store.py).
-            for table, name, column in conn.execute("SELECT object_type, name, column_name FROM properties"):
+            for table, name, column, kind in conn.execute(
+                    "SELECT object_type, name, column_name, type FROM properties"):
                 if table in view._columns and column in view._columns[table] and name not in META_COLUMNS:
                     view._columns[table][name] = column
+                    if kind == "date":
+                        view._date_only.add((table, name))
         return view
 
     def has(self, table: str) -> bool:
@@ -167,7 +190,9 @@ class StoreView:
         return f"{alias}.{quote(name)}" if alias else quote(name)
 
     def instant(self, table: str, *props: str, alias: str | None = None) -> Instant:
-        return Instant(tuple(c for c in (self.column(table, p, alias) for p in props) if c))
+        present = [(p, c) for p, c in ((p, self.column(table, p, alias)) for p in props) if c]
+        return Instant(tuple(c for _, c in present),
+                       frozenset(c for p, c in present if (table, p) in self._date_only))
 
     def scalar(self, sql: str, params=()):
         row = self.conn.execute(sql, params).fetchone()
@@ -186,8 +211,8 @@ class StoreView:
         return terms
 
     def merged_ids(self, table: str) -> list[str]:
-        """Ids named in another record's hs_merged_object_ids (same object type only, spec
-        7.12) that are not already marked archived or merged; the sync marks most of them."""
+        """Ids named in another record's hs_merged_object_ids (same object type only) that are not
+        already marked archived or merged; the sync marks most of them."""
         column = self.column(table, "hs_merged_object_ids")
         if column is None:
             return []
@@ -250,6 +275,20 @@ class StoreView:
         labels = self.labels("SELECT id, label FROM pipelines WHERE object_type = 'tickets'")
         labels.update(self.labels("SELECT id, label FROM pipelines WHERE object_type = 'deals'"))
         return labels
+
+    def portal_timezone(self) -> str | None:
+        """The account's `timeZone` as the sync stored it (None before the first sync)."""
+        if "account" not in self.tables:
+            return None
+        value = self.scalar("SELECT timeZone FROM account WHERE timeZone IS NOT NULL AND timeZone <> '' LIMIT 1")
+        return str(value).strip() if value else None
+
+    def complete_to(self) -> str | None:
+        """The start of the last completed sync: the instant up to which the store is known
+        complete, and so the `now` of every KPI (docs/metrics.md, "Open periods")."""
+        if "sync_runs" not in self.tables:
+            return None
+        return self.scalar("SELECT max(started_at) FROM sync_runs WHERE status = 'ok'")
 
     def was_synced(self) -> bool:
         if "sync_runs" not in self.tables:

@@ -74,6 +74,14 @@ SURVEYS = {"NPS": (("101", "Quarterly NPS"), ("102", "Product NPS")),
 SURVEY_SCALES = {"NPS": (0, (2, 1, 1, 2, 2, 4, 6, 12, 16, 22, 18)),
                  "CSAT": (1, (5, 7, 15, 35, 38)),
                  "CES": (1, (3, 4, 8, 15, 25, 25, 20))}
+# The lowest answer that counts as PROMOTER, then as PASSIVE, per survey type.
+RESPONSE_GROUP_FLOORS = {"NPS": (9, 7), "CSAT": (4, 3), "CES": (6, 4)}
+
+
+def usd_rate(ms: int) -> float:
+    """The portal's EUR per USD at a moment: it drifts gently from month to month."""
+    month = ms // (30 * DAY_MS)
+    return round(0.91 + 0.03 * math.sin(month / 3.0), 4)
 
 
 @lru_cache(maxsize=4096)
@@ -136,7 +144,6 @@ class Generator:
         self.scale, self.seed, self.now = scale, seed, now_ms
         self.start = now_ms - SPAN_DAYS * DAY_MS
         self.fills = 0
-        self.rate_months: dict[int, float] = {}
 
     def rng(self, *stream: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, *stream])
@@ -345,13 +352,6 @@ class Generator:
 
     # --- deals ---------------------------------------------------------------------------
 
-    def usd_rate(self, ms: int) -> float:
-        month = ms // (30 * DAY_MS)
-        rate = self.rate_months.get(month)
-        if rate is None:
-            rate = self.rate_months[month] = round(0.91 + 0.03 * math.sin(month / 3.0), 4)
-        return rate
-
     def deals(self, rng, ct: np.ndarray, company_names: list | None) -> dict[str, list]:
         n = len(ct)
         now = self.now
@@ -380,7 +380,7 @@ class Generator:
         for a, c, t in zip(amount.tolist(), currency.tolist(), ct.tolist()):
             amounts.append(fmt_number(a))
             if c == "USD":
-                r = self.usd_rate(t)
+                r = usd_rate(t)
                 rates.append(f"{r:.4f}")
                 homes.append(fmt_number(a * r))
             else:
@@ -490,7 +490,7 @@ class Generator:
             cum = np.cumsum(weights) / np.sum(weights)
             v = lo + np.minimum(np.searchsorted(cum, rng.random(m)), len(weights) - 1)
             value[mask] = v
-            promoter, passive = {"NPS": (9, 7), "CSAT": (4, 3), "CES": (6, 4)}[k]
+            promoter, passive = RESPONSE_GROUP_FLOORS[k]
             group[mask] = np.where(v >= promoter, "PROMOTER", np.where(v >= passive, "PASSIVE", "DETRACTOR"))
             which = np.where(rng.random(m) < 0.7, 0, len(SURVEYS[k]) - 1)
             survey_ids[mask] = _objs(s[0] for s in SURVEYS[k])[which]

@@ -18,18 +18,18 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from .api import Api, ApiError, Call, error, match, missing_scopes, required_scopes, resolve_type
-from .faults import Fault, Faults
+from .faults import HOLLOW_BODIES, Fault, Faults
 from .formats import fmt_datetime, http_date
 from .store import Portal
 
 TEN_SECONDS = 10.0
 UNLIMITED_BURST = 1_000_000      # header value reported when no burst limit is simulated
 DEFAULT_DAILY = 1_000_000        # Enterprise private-app daily limit, reported when none is simulated
-_REASONS = {200: "OK", 207: "Multi-Status", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+_REASONS = {200: "OK", 204: "No Content", 207: "Multi-Status", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
             404: "Not Found", 405: "Method Not Allowed", 429: "Too Many Requests", 500: "Internal Server Error",
             502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
@@ -131,6 +131,9 @@ class PortalServer:
         self.daily_used = 0
         self._oauth_tokens: dict[str, float] = {}   # access token -> expiry (time.monotonic)
         self._app_id = 1_000_000 + portal.portal_id % 1_000_000
+        # Endpoints of the sandbox's own, beside HubSpot's API: (method, path) -> handler(query, body)
+        # returning (status, payload); they need the portal's token like any other call.
+        self.admin_routes: dict[tuple[str, str], Callable[[dict, Any], tuple[int, Any]]] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -198,20 +201,29 @@ class PortalServer:
         path, query = split.path, parse_qs(split.query, keep_blank_values=True)
         raw = _read_body(h)
         body = _parse_body(raw, h.headers.get("Content-Type", ""))
-        fault = self.faults.draw()
+        fault = self.faults.draw(path)
+        search = path.rstrip("/").endswith("/search")
+        if fault is not None and fault.kind == "hold":
+            self.faults.hold()
+            fault = None
         # Each request is logged before its response leaves, so a client that has its answer
         # always finds the request in the log.
-        if fault is not None and fault.kind not in ("slow", "truncate"):
+        if fault is not None and fault.kind not in ("slow", "truncate", "drip"):
             self._record(h.command, path, query, body, 0 if fault.kind == "reset" else self._fault_status(fault),
                          fault.kind)
-            self._inject(h, fault)
+            self._inject(h, fault, search)
             return
         if fault is not None and fault.kind == "slow":
             time.sleep(self.faults.slow_seconds)
         status, payload, headers = self._respond(h, path, query, body)
+        if self.faults.stuck_paging and status == 200:
+            _repeat_cursors(payload, query, body)
         data = payload if isinstance(payload, bytes) else json.dumps(
             payload, separators=(",", ":"), check_circular=False).encode()
         self._record(h.command, path, query, body, status, fault.kind if fault else None)
+        if fault is not None and fault.kind == "drip":
+            self._drip(h, status, data, headers)
+            return
         self._send(h, status, data, headers, truncate=fault is not None and fault.kind == "truncate")
 
     def _respond(self, h: _Handler, path: str, query: dict, body: Any) -> tuple[int, Any, dict[str, str]]:
@@ -220,6 +232,10 @@ class PortalServer:
         oauth, denied = self._authenticate(h.headers.get("Authorization", ""))
         if denied is not None:
             return 401, denied, {}
+        admin = self.admin_routes.get((h.command, path.rstrip("/")))
+        if admin is not None:
+            status, payload = admin(query, body)
+            return status, payload, {}
         try:
             found = match(h.command, path)
         except ApiError as exc:
@@ -358,9 +374,32 @@ class PortalServer:
     def _fault_status(fault: Fault) -> int:
         if fault.kind == "429":
             return 429
+        if fault.kind == "hollow":
+            return 200 if fault.body is not None or HOLLOW_BODIES[_pick(fault, HOLLOW_BODIES)] is not None else 204
+        if fault.kind == "oversized":
+            return 200
+        if fault.kind == "html403":
+            return 403
         return (500, 502, 503, 504)[min(3, int(fault.variant * 4))]
 
-    def _inject(self, h: _Handler, fault: Fault) -> None:
+    def _inject(self, h: _Handler, fault: Fault, search: bool) -> None:
+        if fault.kind == "hollow":
+            data = fault.body if fault.body is not None else HOLLOW_BODIES[_pick(fault, HOLLOW_BODIES)]
+            self._send(h, 200 if data is not None else 204, data or b"", {})
+            return
+        if fault.kind == "oversized":
+            self._oversized(h, chunked=fault.variant >= 0.5)
+            return
+        if fault.kind == "html403":
+            page = ("<!DOCTYPE html>\r\n<html><head><title>Access denied</title></head><body><h1>Access denied</h1>"
+                    "<p>You do not have access to this page. Ray ID: 7d1e3b2c</p></body></html>\r\n")
+            self._send(h, 403, page.encode(), {}, content_type="text/html")
+            return
+        if fault.kind == "429" and search:  # HubSpot's search limit is per second
+            body = {"status": "error", "message": "You have reached your secondly limit.", "errorType": "RATE_LIMIT",
+                    "correlationId": str(uuid.uuid4()), "policyName": "SECONDLY"}
+            self._send(h, 429, json.dumps(body).encode(), {})
+            return
         if fault.kind == "reset":
             h.close_connection = True
             conn = h.connection
@@ -390,15 +429,8 @@ class PortalServer:
 
     def _send(self, h: _Handler, status: int, data: bytes, headers: dict[str, str], truncate: bool = False,
               content_type: str = "application/json;charset=utf-8") -> None:
-        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
-                 f"Date: {http_date(self.portal.now_ms)}",
-                 f"Content-Type: {content_type}",
-                 f"Content-Length: {len(data)}",
-                 f"X-HubSpot-Correlation-Id: {uuid.uuid4()}"]
-        lines.extend(f"{k}: {v}" for k, v in headers.items())
-        if h.close_connection or truncate:
-            lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        head = self._head(status, {"Content-Length": str(len(data)), "X-HubSpot-Correlation-Id": str(uuid.uuid4()),
+                                   **headers}, content_type, close=h.close_connection or truncate)
         if truncate:
             # The whole length is announced but only part of the body arrives.
             data = data[:max(1, len(data) // 2)]
@@ -407,6 +439,67 @@ class PortalServer:
             h.wfile.write(head + data)
         except OSError:
             h.close_connection = True
+
+    def _head(self, status: int, headers: dict[str, str], content_type: str, close: bool) -> bytes:
+        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
+                 *([] if self.faults.no_date else [f"Date: {http_date(self.portal.now_ms)}"]),
+                 f"Content-Type: {content_type}", *(f"{k}: {v}" for k, v in headers.items())]
+        if close:
+            lines.append("Connection: close")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _drip(self, h: _Handler, status: int, data: bytes, headers: dict[str, str]) -> None:
+        """The whole answer, one byte at a time: every read is quick, the answer never ends soon."""
+        head = self._head(status, {"Content-Length": str(len(data)), **headers}, "application/json;charset=utf-8",
+                          close=True)
+        h.close_connection = True
+        try:
+            for i in range(len(head) + len(data)):  # (bounded: it ends with the answer, or the client)
+                h.wfile.write((head + data)[i:i + 1])
+                h.wfile.flush()
+                time.sleep(self.faults.drip_seconds)
+        except OSError:
+            pass
+
+    def _oversized(self, h: _Handler, chunked: bool) -> None:
+        """A 200 of `oversize_bytes`: announced, or chunked without a length, until the client hangs up."""
+        total = self.faults.oversize_bytes
+        h.close_connection = True
+        framing = {"Transfer-Encoding": "chunked"} if chunked else {"Content-Length": str(total)}
+        block = b'{"results":[' + b" " * 65_524
+        try:
+            h.wfile.write(self._head(200, framing, "application/json;charset=utf-8", close=True))
+            sent = 0
+            while sent < total:
+                part = block[:total - sent]
+                h.wfile.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
+                sent += len(part)
+            if chunked:
+                h.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass
+
+
+def _pick(fault: Fault, choices: tuple) -> int:
+    return min(len(choices) - 1, int(fault.variant * len(choices)))
+
+
+def _repeat_cursors(payload: Any, query: dict, body: Any) -> None:
+    """Stuck paging: a page asked for with a cursor names that same cursor as the next one."""
+    if not isinstance(payload, dict):
+        return
+    after = (query.get("after") or [None])[0]
+    if after is None and isinstance(body, dict):
+        after = body.get("after")
+    if after not in (None, "", "0"):
+        payload["paging"] = {"next": {"after": str(after)}}
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if isinstance(inputs, list):  # association batch reads page each record on its own
+        afters = {str(i.get("id")): i.get("after") for i in inputs if isinstance(i, dict) and i.get("after")}
+        for item in payload.get("results") or []:
+            source = str((item.get("from") or {}).get("id"))
+            if source in afters:
+                item["paging"] = {"next": {"after": afters[source]}}
 
 
 def _read_body(h: BaseHTTPRequestHandler) -> bytes:

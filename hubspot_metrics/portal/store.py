@@ -11,10 +11,11 @@ list is sorted and list paging is a bisect.
 from __future__ import annotations
 
 import threading
+import time
 from array import array
 from bisect import bisect_left, insort
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -211,7 +212,9 @@ class Portal:
     """A simulated HubSpot account: records, associations, owners, settings and a clock.
 
     All mutations take the portal lock and stamp the record's modified date with the portal
-    clock, as HubSpot does; the clock only moves when `advance_clock` is called.
+    clock, as HubSpot does. The clock stands still (tests and the demo need a portal that is
+    the same on every run) and moves when `advance_clock` is called, unless `run_clock` set it
+    going with the seconds of a monotonic source (the sandbox's real time, or a test's own).
     """
 
     def __init__(self, *, now: datetime, seed: int, portal_id: int, time_zone: str = "Europe/Berlin",
@@ -222,7 +225,9 @@ class Portal:
         self.time_zone = time_zone
         self.home_currency = home_currency
         self.additional_currencies = list(additional_currencies)
-        self.now_ms = to_ms(now)
+        self._still_ms = to_ms(now)     # the clock's reading when it started running, if it runs
+        self._ticks: Callable[[], float] | None = None
+        self._ticks_at_start = 0.0
         self.created_ms = self.now_ms
         self.tables: dict[str, Table] = {name: Table(t) for name, t in OBJECT_TYPES.items()}
         self.adj: dict[tuple[str, str], Adjacency] = {}
@@ -235,12 +240,33 @@ class Portal:
     # --- clock ------------------------------------------------------------------------
 
     @property
+    def now_ms(self) -> int:
+        ticks = self._ticks
+        if ticks is None:
+            return self._still_ms
+        return self._still_ms + int((ticks() - self._ticks_at_start) * 1000)
+
+    @property
     def now(self) -> datetime:
         return from_ms(self.now_ms)
 
+    @property
+    def clock_runs(self) -> bool:
+        return self._ticks is not None
+
+    def run_clock(self, ticks: Callable[[], float] = time.monotonic) -> None:
+        """Let the clock run from its current reading at the pace of `ticks` (seconds)."""
+        with self.lock:
+            self._still_ms = self.now_ms
+            self._ticks, self._ticks_at_start = ticks, ticks()
+
+    def stop_clock(self) -> None:
+        with self.lock:
+            self._still_ms, self._ticks = self.now_ms, None
+
     def advance_clock(self, seconds: float = 0, **kwargs: float) -> datetime:
         with self.lock:
-            self.now_ms += int(timedelta(seconds=seconds, **kwargs).total_seconds() * 1000)
+            self._still_ms += int(timedelta(seconds=seconds, **kwargs).total_seconds() * 1000)
             self.version += 1
             return self.now
 

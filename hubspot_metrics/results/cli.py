@@ -20,23 +20,26 @@ def nightly(app: App) -> None:
 # Plain paths, not click.Path(dir_okay=False): check_output refuses a folder in one sentence
 # instead of click's three-line usage error.
 @click.option("--out", required=True, type=click.Path(), help="CSV file to write.")
-@click.option("--grain", type=click.Choice(["month", "quarter", "year"]), default="month", show_default=True)
+@click.option("--grain", type=click.Choice(["month", "quarter", "year"]), default="month", show_default=True,
+              help="Length of the periods: one row (or one set of rows) per calendar month, quarter or year.")
 @click.option("--periods", "count", type=click.IntRange(1, 120), default=12, show_default=True,
               help="How many of the most recent closed periods.")
 @click.option("--wide", is_flag=True, help="One row per period, one column per KPI.")
 @pass_app
 def export(app: App, out: str, grain: str, count: int, wide: bool) -> None:
-    """Write KPI history as CSV (latest snapshot per period; computed when never snapshotted)."""
+    """Write KPI history as CSV (each closed period from its latest snapshot under today's definitions, else computed)."""
     from hubspot_metrics.metrics.cli import open_synced_store
-    from hubspot_metrics.results.export import check_output, export_csv, write_file
+    from hubspot_metrics.results.export import check_output, export_history, write_file
 
     check_output(out, app.config.store_path)
     db = open_synced_store(app.config.store_path)
     try:
-        write_file(out, export_csv(db, app.config.metrics, grain=grain, periods=count, wide=wide))
+        text, from_snapshots = export_history(db, app.config.metrics, grain=grain, periods=count, wide=wide)
+        write_file(out, text)
     finally:
         db.conn.close()
-    click.echo(f"wrote {out}: {count} {grain}{'s' if count > 1 else ''}, {'wide' if wide else 'long'} format")
+    click.echo(f"wrote {out}: {count} {grain}{'s' if count > 1 else ''}, {'wide' if wide else 'long'} format; "
+               f"{from_snapshots} from snapshots, {count - from_snapshots} computed now")
 
 
 @click.command()

@@ -13,27 +13,21 @@ import io
 import os
 import secrets
 import stat
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.errors import ConfigError
-from hubspot_metrics.metrics import KPI_KEYS, compute_kpis
-from hubspot_metrics.periods import Period, closed_periods
-from hubspot_metrics.results.snapshots import latest_rows
-from hubspot_metrics.values import format_instant
+from hubspot_metrics.metrics import KPI_KEYS, complete_to, with_store_timezone
+from hubspot_metrics.periods import closed_periods
+from hubspot_metrics.results.history import SNAPSHOT, history
+from hubspot_metrics.values import spreadsheet_safe
 
-# `unit` says what role a value plays (`currency` for money); `currency` names the money's
-# currency (e.g. EUR) and stays empty for values that are not money.
-LONG_COLUMNS = ("period", "start", "end", "key", "value", "n", "reason", "unit", "currency", "computed_at")
+# `unit` says what role a value plays (`currency` for money); `currency` names the portal's home
+# currency on every row, as `kpis --format csv` does (docs/metrics.md, "Output").
+LONG_COLUMNS = ("period", "start", "end", "key", "value", "n", "reason", "unit", "currency", "computed_at", "source")
 # `partial` keeps an open period from being read as a closed one once a row leaves its context.
-WIDE_COLUMNS = ("period", "start", "end", "partial", "computed_at")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_text(text: str) -> str:
-    """A spreadsheet runs a cell starting with = + - @ as a formula (CSV injection)."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+WIDE_COLUMNS = ("period", "start", "end", "partial", "currency", "computed_at", "source")
 
 
 def cell(value) -> str | int:
@@ -43,54 +37,39 @@ def cell(value) -> str | int:
         return int(value)
     if isinstance(value, (int, float)):
         return repr(float(value)) if isinstance(value, float) else value
-    return safe_text(str(value))
+    return spreadsheet_safe(str(value))
 
 
-def home_currency(db) -> str | None:
-    row = db.conn.execute("SELECT companyCurrency FROM account").fetchone()
-    return row[0] if row else None
-
-
-def is_money(unit: str | None) -> bool:
-    return (unit or "").startswith("currency")  # currency, currency_per_day, currency_per_month
-
-
-def period_rows(db, period: Period, settings: MetricsSettings, now: datetime) -> list[dict]:
-    """The period's latest snapshot; computed from the store when it was never snapshotted."""
-    rows = latest_rows(db, period.label)
-    if not rows:
-        result = compute_kpis(db, period, settings)
-        computed_at = format_instant(now)
-        rows = [{"period": period.label, "start": result["start"], "end": result["end"], "key": key,
-                 "value": kpi["value"], "n": kpi["n"], "reason": kpi["reason"], "unit": kpi["unit"],
-                 "computed_at": computed_at} for key, kpi in result["kpis"].items()]
-    order = {key: i for i, key in enumerate(KPI_KEYS)}
-    return sorted(rows, key=lambda r: order.get(r["key"], len(order)))
-
-
-def export_csv(db, settings: MetricsSettings, *, grain: str = "month", periods: int = 12, wide: bool = False,
-               now: datetime | None = None) -> str:
+def export_history(db, settings: MetricsSettings, *, grain: str = "month", periods: int = 12, wide: bool = False,
+                   now: datetime | None = None) -> tuple[str, int]:
+    """The CSV of the `periods` most recent closed periods of `grain` (history.py's rule), and
+    how many of them came from snapshots. `now`: the instant the store is complete to (by
+    default the start of its last completed sync)."""
     if periods < 1:
         raise ConfigError("--periods must be 1 or more.")
-    now = now or datetime.now(timezone.utc)
-    chosen = closed_periods(grain, periods, settings.timezone, now)
-    currency = home_currency(db)
+    settings = with_store_timezone(db, settings)
+    now = now or complete_to(db)
+    results = history(db, closed_periods(grain, periods, settings.timezone, now), settings, now)
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     if wide:
         writer.writerow([*WIDE_COLUMNS, *KPI_KEYS])
-        for period in chosen:
-            rows = period_rows(db, period, settings, now)
-            values = {r["key"]: r["value"] for r in rows}
-            first = {"partial": False, **rows[0]}
-            writer.writerow([*(cell(first[c]) for c in WIDE_COLUMNS), *(cell(values.get(k)) for k in KPI_KEYS)])
+        for r in results:
+            writer.writerow([*(cell(r[c]) for c in WIDE_COLUMNS),
+                             *(cell(r["kpis"][k]["value"] if k in r["kpis"] else None) for k in KPI_KEYS)])
     else:
         writer.writerow(LONG_COLUMNS)
-        for period in chosen:
-            for row in period_rows(db, period, settings, now):
-                row = {"currency": currency if is_money(row["unit"]) else None, **row}
-                writer.writerow([cell(row[c]) for c in LONG_COLUMNS])
-    return out.getvalue()
+        for r in results:
+            for key, k in r["kpis"].items():
+                writer.writerow([cell(v) for v in (r["period"], r["start"], r["end"], key, k["value"], k["n"],
+                                                   k["reason"], k["unit"], r["currency"], r["computed_at"],
+                                                   r["source"])])
+    return out.getvalue(), sum(r["source"] == SNAPSHOT for r in results)
+
+
+def export_csv(db, settings: MetricsSettings, *, grain: str = "month", periods: int = 12, wide: bool = False,
+               now: datetime | None = None) -> str:
+    return export_history(db, settings, grain=grain, periods=periods, wide=wide, now=now)[0]
 
 
 # The store's own files: SQLite's write-ahead log and shared memory, and the sync lock.

@@ -1,29 +1,28 @@
 """The HTML report: one self-contained file (inline CSS and SVG, no scripts, no network).
 
-`gather_history` is the one place that decides which results the report shows; the rest
-turns them into what a reader needs (comparisons, colours, chart geometry) and hands that to
-the Jinja2 template `templates/report.html.j2`, which escapes every text it prints.
-
-Results are read defensively (`result.get("partial")`, a key that may be absent) so the
-report works with KPI results that do or do not carry `partial`, `as_of` and `currency`.
+`gather_history` picks the months the report shows and takes their results from history.py,
+the rule the CSV export follows too, so the two always show the same numbers. The rest turns
+them into what a reader needs (comparisons, colours, chart geometry) and hands that to the
+Jinja2 template `templates/report.html.j2`, which escapes every text it prints.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import lru_cache
 from html import escape
 from zoneinfo import ZoneInfo
 
 from hubspot_metrics.config import MetricsSettings
-from hubspot_metrics.metrics import DEFINITION_VERSION, LABELS, compute_kpis, definitions
+from hubspot_metrics.metrics import (
+    DEFINITION_VERSION, LABELS, complete_to, compute_kpis, definitions, with_store_timezone)
 from hubspot_metrics.metrics.catalog import HEADLINE_KPIS, KPI_UNITS
 from hubspot_metrics.metrics.render import format_change, format_value
-from hubspot_metrics.periods import Period, closed_periods, zone
+from hubspot_metrics.periods import closed_periods, running_period, zone
 from hubspot_metrics.results.charts import Chart, Point, Series, axis_unit, line_chart
-from hubspot_metrics.results.export import home_currency
+from hubspot_metrics.results.history import SNAPSHOT, history as kpi_history
 from hubspot_metrics.values import parse_instant
 
 # The KPI cards, grouped by the question they answer (the ten KPIs, plus LTV : CAC).
@@ -40,7 +39,7 @@ SUPPORTING_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Retention and value", ("customers_at_start", "customers_retained", "active_customers", "paying_customers",
                              "revenue_per_customer", "arpa", "monthly_churn_rate")),
     ("Sales", ("revenue", "revenue_per_day", "deals_won", "deals_lost", "win_rate", "avg_deal_size",
-               "opportunities", "new_deals", "open_deals_at_start", "median_sales_cycle_days", "deal_throughput",
+               "new_deals", "open_deals_at_start", "median_sales_cycle_days", "deal_throughput",
                "pipeline_speed", "open_deals", "open_pipeline_value")),
     ("Service", ("nps_responses", "csat_responses", "tickets_created", "tickets_unanswered",
                  "median_first_response_hours")),
@@ -65,41 +64,29 @@ TREND_MONTHS = 12
 @dataclass(frozen=True)
 class History:
     closed: list[dict]       # the closed months, oldest first; the last is the report's period
-    open: dict | None        # the month still running, measured up to its `as_of`, if any
+    open: dict | None        # the month still running, measured up to `now` (partial), if any
 
 
 def gather_history(db, settings: MetricsSettings, now: datetime, months: int = TREND_MONTHS) -> History:
-    """The results the report shows: `months` closed months and the month still running."""
-    closed = [compute_kpis(db, p, settings) for p in closed_periods("month", months, settings.timezone, now)]
-    return History(closed, _open_month(db, settings, now))
+    """`months` closed months and the month `now` falls in, by history.py's rule.
+
+    `settings.timezone` is the zone in use; `now` the instant the store is complete to. The
+    running month has no open month to show when `now` is its very first instant."""
+    periods = closed_periods("month", months, settings.timezone, now)
+    running = running_period("month", settings.timezone, now)
+    if running.start < now:
+        periods.append(running)
+    results = kpi_history(db, periods, settings, now)
+    if len(results) > months:
+        return History(results[:months], results[months])
+    return History(results, None)
 
 
-def _open_month(db, settings: MetricsSettings, now: datetime) -> dict | None:
-    """The current month up to the start of the last completed sync (nothing after it was read)."""
-    tz = zone(settings.timezone)
-    local = now.astimezone(tz)
-    start = datetime(local.year, local.month, 1, tzinfo=tz)
-    synced = last_sync(db)
-    as_of = min(synced[0], now) if synced else None
-    if as_of is None or as_of <= start:
-        return None
-    period = Period(f"{local.year:04d}-{local.month:02d}", "range", start, as_of.astimezone(tz).replace(microsecond=0))
-    # The range ends at as_of, so a computation that marks open periods itself would call it
-    # closed: the report knows better.
-    return {**compute_kpis(db, period, settings), "partial": True, "as_of": period.end.isoformat()}
-
-
-def last_sync(db) -> tuple[datetime, datetime | None] | None:
-    """Start and end of the latest successful sync."""
-    row = db.conn.execute("SELECT started_at, ended_at FROM sync_runs WHERE status = 'ok' "
-                          "ORDER BY id DESC LIMIT 1").fetchone()
-    if not row or parse_instant(row[0]) is None:
-        return None
-    return _aware(parse_instant(row[0])), _aware(parse_instant(row[1])) if row[1] else None
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+def last_sync_end(db) -> datetime | None:
+    """When the latest successful sync finished, for the summary. (KPIs are measured up to its
+    start, `complete_to`: changes made in HubSpot while it ran may not all have been read.)"""
+    row = db.conn.execute("SELECT ended_at FROM sync_runs WHERE status = 'ok' ORDER BY id DESC LIMIT 1").fetchone()
+    return parse_instant(row[0]) if row and row[0] else None
 
 
 # --- comparisons -----------------------------------------------------------------------------
@@ -155,22 +142,8 @@ def _reason_text(reason: str | None) -> str:
     return (reason or "no value").replace("_", " ")
 
 
-def _revenue_per_day(result: dict) -> dict:
-    """Revenue per calendar day of the period (its measured part, for an open month).
-
-    KPI spec v2 computes it as `revenue_per_day`; results without that key get it derived
-    here, so velocity always has the revenue actually won beside it."""
-    if "revenue_per_day" in result["kpis"]:
-        return result["kpis"]["revenue_per_day"]
-    revenue = result["kpis"]["revenue"]
-    start, end = datetime.fromisoformat(result["start"]), datetime.fromisoformat(result.get("as_of") or result["end"])
-    days = (end - start).total_seconds() / 86400
-    value = revenue["value"] / days if revenue["value"] is not None and days > 0 else None
-    return {"value": value, "n": revenue["n"], "reason": revenue["reason"], "unit": "currency_per_day"}
-
-
 def _kpi_of(result: dict, key: str) -> dict:
-    return _revenue_per_day(result) if key == "revenue_per_day" else result["kpis"].get(key, {})
+    return result["kpis"].get(key, {})
 
 
 def trend(history: History, keys: tuple[str, ...], currency: str | None, title: str) -> tuple[Chart | None, str | None]:
@@ -178,9 +151,9 @@ def trend(history: History, keys: tuple[str, ...], currency: str | None, title: 
     or None and the reason when no month has a value."""
     results = history.closed + ([history.open] if history.open else [])
     unit = (_kpi_of(results[-1], keys[0]).get("unit") or KPI_UNITS.get(keys[0], ""))
-    series = [Series(LABELS.get(key, "Revenue per day" if key == "revenue_per_day" else key),
-                     [Point(r["period"], _kpi_of(r, key).get("value"), _kpi_of(r, key).get("reason"),
-                            bool(r.get("partial", False))) for r in results], muted=i > 0)
+    series = [Series(LABELS.get(key, key),
+                     [Point(r["period"], _kpi_of(r, key).get("value"), _kpi_of(r, key).get("reason"), r["partial"])
+                      for r in results], muted=i > 0)
               for i, key in enumerate(keys)]
     chart = line_chart(series, axis_unit(unit, currency), lambda v: format_value(v, unit, currency),
                        _reason_text, title)
@@ -218,13 +191,14 @@ def _moment(iso_or_datetime, tz: ZoneInfo) -> str:
 
 
 def build_report(db, settings: MetricsSettings, now: datetime | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
+    """`now`: the instant the store is complete to (by default the start of its last completed sync)."""
+    settings = with_store_timezone(db, settings)
+    now = now or complete_to(db)
     history = gather_history(db, settings, now)
     current, previous = history.closed[-1], history.closed[-2] if len(history.closed) > 1 else None
-    account = db.conn.execute("SELECT portalId, timeZone FROM account").fetchone() or (None, None)
-    currency = current.get("currency") or home_currency(db)
-    used_zone = current["timezone"]
-    tz = zone(used_zone)
+    portal_id, portal_zone = db.conn.execute("SELECT portalId, timeZone FROM account").fetchone() or (None, None)
+    currency = current["currency"]
+    tz = zone(settings.timezone)
 
     def compared(key: str, result: dict | None = None) -> Comparison:
         before = _kpi_of(previous, key) if previous else None
@@ -254,7 +228,10 @@ def build_report(db, settings: MetricsSettings, now: datetime | None = None) -> 
     if others:
         supporting.append({"name": "Other", "rows": [compared(k) for k in others]})
 
-    synced = last_sync(db)
+    # Data quality is about the store as it is now, whatever the month's values came from.
+    warnings = current["warnings"] if "warnings" in current else compute_kpis(
+        db, closed_periods("month", 1, settings.timezone, now)[0], settings, now=now)["warnings"]
+    synced = last_sync_end(db)
     open_result = history.open
     issues = db.conn.execute("SELECT object_type, property, count(*) FROM value_issues "
                              "GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 20").fetchall()
@@ -263,17 +240,18 @@ def build_report(db, settings: MetricsSettings, now: datetime | None = None) -> 
         "previous_period": previous["period"] if previous else None,
         "period_span": f"{_moment(current['start'], tz)} to {_moment(current['end'], tz)}",
         "open": {"period": open_result["period"], "as_of": _moment(open_result["as_of"], tz)} if open_result else None,
-        "portal": account[0],
-        "portal_zone": account[1],
-        "zone": used_zone,
+        "portal": portal_id,
+        "portal_zone": portal_zone,
+        "zone": settings.timezone,
         "currency": currency,
-        "last_sync": _moment(synced[1] or synced[0], tz) if synced else None,
+        "last_sync": _moment(synced, tz) if synced else None,
+        "from_snapshots": sum(r["source"] == SNAPSHOT for r in history.closed),
         "generated": _moment(now, tz),
-        "definitions_version": current.get("definition_version", DEFINITION_VERSION),
+        "definitions_version": DEFINITION_VERSION,
         "moves": largest_moves([compared(k) for k in HEADLINE_KPIS if k in current["kpis"]]),
         "card_groups": card_groups,
         "supporting": [g for g in supporting if g["rows"]],
-        "warnings": current["warnings"],
+        "warnings": warnings,
         "issues": issues,
         "definitions": [(LABELS.get(k, k), k, definitions.get(k, "")) for k in current["kpis"]],
         "months": len(history.closed),

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from hubspot_metrics.config import MetricsSettings
-from hubspot_metrics.metrics import DEFINITION_VERSION, compute_kpis
+from hubspot_metrics.metrics import DEFINITION_VERSION, complete_to, compute_kpis, with_store_timezone
+from hubspot_metrics.metrics.definition import definition_fingerprint
 from hubspot_metrics.periods import Period
 from hubspot_metrics.store import transaction
 from hubspot_metrics.values import format_instant
 
 COLUMNS = ("snapshot_date", "computed_at", "period", "grain", "start", "end", "key", "value", "n", "reason", "unit",
-           "definition_version", "sync_run_id")
+           "definition_version", "sync_run_id", "definition", "as_of", "partial")
 
 
 def last_sync_run(db) -> int | None:
@@ -22,35 +23,44 @@ def last_sync_run(db) -> int | None:
 
 def snapshot(db, periods: list[Period], settings: MetricsSettings, now: datetime | None = None,
              run_id: int | None = None) -> int:
-    """Compute and store the KPIs of `periods`; returns the rows written.
+    """Compute and store the KPIs of `periods` as the store stands at `now` (by default the
+    start of its last completed sync); returns the rows written.
 
-    The snapshot date is the local day in the configured time zone: a second run on the same
-    day replaces that day's rows (primary key), so cron retries never duplicate history.
+    The snapshot date is the local day of `now` in the time zone in use: a second run on the
+    same day replaces that day's rows (primary key), so cron retries never duplicate history.
+    Each row records the definition fingerprint its value was computed under, and whether its
+    period was still open (`partial`, `as_of`).
     """
-    now = now or datetime.now(timezone.utc)
+    settings = with_store_timezone(db, settings)
+    now = now or complete_to(db)
     day = now.astimezone(ZoneInfo(settings.timezone)).date().isoformat()
     computed_at = format_instant(now)
     # The nightly job names the run it just did; otherwise the latest successful one.
     run_id = last_sync_run(db) if run_id is None else run_id
     rows = []
     for period in periods:
-        result = compute_kpis(db, period, settings)
+        result = compute_kpis(db, period, settings, now=now)
+        definition = definition_fingerprint(settings, period)
         for key, kpi in result["kpis"].items():
             rows.append((day, computed_at, period.label, period.grain, result["start"], result["end"], key,
-                         kpi["value"], kpi["n"], kpi["reason"], kpi["unit"], DEFINITION_VERSION, run_id))
+                         kpi["value"], kpi["n"], kpi["reason"], kpi["unit"], DEFINITION_VERSION, run_id, definition,
+                         result["as_of"], int(result["partial"])))
     with transaction(db) as conn:
         conn.executemany(f"INSERT OR REPLACE INTO kpi_snapshots ({', '.join(f'[{c}]' for c in COLUMNS)}) "
                          f"VALUES ({', '.join('?' * len(COLUMNS))})", rows)
     return len(rows)
 
 
-def latest_rows(db, period_label: str) -> list[dict]:
-    """The most recent snapshot of one period, one dict per KPI (empty when never snapshotted)."""
+def latest_closed_rows(db, period_label: str, definition: str) -> list[dict]:
+    """The most recent snapshot of a closed period taken under `definition`, one dict per KPI
+    (empty when there is none: never snapshotted, snapshotted while open, or under another
+    definition, such as every snapshot of spec v1)."""
     if not db.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'kpi_snapshots'").fetchone():
         return []  # a store opened read-only before its first nightly run
     cursor = db.conn.execute(
-        "SELECT period, start, [end], key, value, n, reason, unit, computed_at FROM kpi_snapshots "
-        "WHERE period = ? AND snapshot_date = (SELECT max(snapshot_date) FROM kpi_snapshots WHERE period = ?)",
-        [period_label, period_label])
+        "SELECT period, start, [end], key, value, n, reason, unit, computed_at, snapshot_date FROM kpi_snapshots "
+        "WHERE period = :p AND definition = :d AND NOT partial AND snapshot_date = (SELECT max(snapshot_date) "
+        "FROM kpi_snapshots WHERE period = :p AND definition = :d AND NOT partial)",
+        {"p": period_label, "d": definition})
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row)) for row in cursor]

@@ -44,7 +44,9 @@ class StoreBuilder:
         """One record; keyword arguments are its properties (None = empty)."""
         types = OBJECTS[table].properties
         columns = PropertyColumns(self.db, table)
-        definitions = {name: {"type": types.get(name) or EXTRA_TYPES.get(name, "string")} for name in props}
+        # A column already declared (e.g. by `columns`) keeps its type: a new definition would re-type it.
+        definitions = {name: {"type": columns.types.get(name) or types.get(name) or EXTRA_TYPES.get(name, "string")}
+                       for name in props}
         with transaction(self.db) as conn:
             columns.ensure(conn, definitions)
             upsert_records(conn, columns, [{"id": str(rid), "properties": {k: hubspot_value(v) for k, v in props.items()},

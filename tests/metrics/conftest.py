@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hubspot_metrics.config import ChurnSettings, CsatSettings, MetricsSettings
-from hubspot_metrics.metrics import compute_kpis
+from hubspot_metrics.metrics import compute_kpis, with_store_timezone
+from hubspot_metrics.metrics.kpis import output_number
 from hubspot_metrics.periods import parse_period, period_from_range
 
 from .builder import DEFAULT_DEAL_STAGES, StoreBuilder
@@ -27,7 +28,7 @@ def settings(**overrides) -> MetricsSettings:
 
 def kpis(builder: StoreBuilder, period: str, by: str | None = None, **overrides) -> dict:
     """compute_kpis for `period` ("2024-Q1" or "2024-01-15..2024-02-15") with settings overrides."""
-    config = settings(**overrides)
+    config = with_store_timezone(builder.db, settings(**overrides))
     if ".." in period:
         since, until = period.split("..")
         p = period_from_range(since, until, config.timezone)
@@ -38,7 +39,7 @@ def kpis(builder: StoreBuilder, period: str, by: str | None = None, **overrides)
 
 def kpi(v, n: int, unit: str, reason: str | None = None) -> dict:
     """The expected output of one KPI."""
-    return {"value": None if v is None else float(v), "n": n, "reason": reason, "unit": unit}
+    return {"value": output_number(v, unit), "n": n, "reason": reason, "unit": unit}
 
 
 def with_default_pipeline(builder: StoreBuilder) -> StoreBuilder:

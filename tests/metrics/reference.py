@@ -2,15 +2,17 @@
 
 It reads the test's own records (HubSpot string values, before any store) with loops and
 datetimes, sharing nothing with the SQL of `hubspot_metrics.metrics`. Each function follows
-one sentence of docs/kpi-spec.md.
+one sentence of docs/metrics.md (KPI spec v2).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
@@ -45,6 +47,22 @@ class Setup:
     ticket_pipelines: tuple = ()
     csat: tuple = (1, 5, 4)  # scale_min, scale_max, satisfied_min
     spend: dict = field(default_factory=dict)
+    timezone: str = "UTC"   # where months start, for the chained monthly churn
+    as_of: datetime | None = None  # an open period is measured up to here
+
+
+def month_starts(s: Setup, until: datetime) -> list:
+    """The local month starts strictly inside [s.start, until)."""
+    zone = ZoneInfo(s.timezone)
+    local = s.start.astimezone(zone)
+    year, month = local.year, local.month
+    out = []
+    while True:
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        first = datetime(year, month, 1, tzinfo=zone).astimezone(timezone.utc)
+        if first >= until:
+            return out
+        out.append(first)
 
 
 def instant(raw) -> datetime | None:
@@ -91,7 +109,10 @@ def live(records: list) -> list:
 def reference_kpis(portal: Portal, s: Setup) -> dict[str, tuple]:
     """key -> (value, n, reason)."""
     out: dict[str, tuple] = {}
-    P = lambda t: t is not None and s.start <= t < s.end
+    end = s.as_of or s.end  # every use of P.end means as_of for an open period
+    P = lambda t: t is not None and s.start <= t < end
+    days = (end - s.start).total_seconds() / 86400
+    months = days / 30.436875 if s.as_of else s.months
 
     customers = live(portal.companies if s.customer_object == "companies" else portal.contacts)
     customer_ids = {c["id"] for c in customers}
@@ -129,7 +150,7 @@ def reference_kpis(portal: Portal, s: Setup) -> dict[str, tuple]:
     # Customers
     new = [c for c in customers if P(cd[c["id"]])]
     leads = [c for c in customers if P(ld[c["id"]])]
-    converted = [c for c in leads if cd[c["id"]] is not None and cd[c["id"]] < s.end]
+    converted = [c for c in leads if cd[c["id"]] is not None and cd[c["id"]] < end]
     purchases = {c["id"]: [] for c in customers}
     for deal_id, customer_id in links:
         d = next((d for d in won_deals if d["id"] == deal_id), None)
@@ -147,7 +168,8 @@ def reference_kpis(portal: Portal, s: Setup) -> dict[str, tuple]:
         return churn is None or churn >= t
 
     S = [c for c in customers if active(c, s.start)]
-    R = [c for c in S if active(c, s.end)]
+    R = [c for c in S if active(c, end)]
+    A_end = [c for c in customers if active(c, end)]
     paying = {customer_id for deal_id, customer_id in links
               if customer_id in customer_ids and any(d["id"] == deal_id and P(close[deal_id]) for d in won_deals)}
 
@@ -155,6 +177,14 @@ def reference_kpis(portal: Portal, s: Setup) -> dict[str, tuple]:
     out["leads"] = (len(leads), len(leads), None)
     out["customers_at_start"] = (len(S), len(S), None)
     out["customers_retained"] = (len(R), len(S), None)
+    out["active_customers"] = (len(A_end), len(A_end), None)
+    waits = []
+    for c in new:
+        created = instant(c.get("createdate"))
+        if created is not None and cd[c["id"]] >= created:
+            waits.append((cd[c["id"]] - created).total_seconds() / 86400)
+    out["lead_to_customer_days"] = ((statistics.fmean(waits), len(waits), None) if waits
+                                    else (None, 0, "no_new_customers"))
     out["paying_customers"] = (len(paying), len(paying), None)
     out["conversion_rate"] = (100 * len(converted) / len(leads), len(leads), None) if leads else (None, 0, "no_leads")
     if S:
@@ -167,7 +197,7 @@ def reference_kpis(portal: Portal, s: Setup) -> dict[str, tuple]:
     won_p = [d for d in won_deals if P(close[d["id"]])]
     lost_p = [d for d in deals if closed(d) and not won(d) and P(close[d["id"]])]
     priced = [d for d in won_p if amount(d) is not None]
-    revenue = sum(amount(d) for d in priced)
+    revenue = math.fsum(amount(d) for d in priced)
     cycles = [(close[d["id"]] - create[d["id"]]).total_seconds() / 86400 for d in won_p
               if create[d["id"]] is not None and close[d["id"]] >= create[d["id"]]]
     out["deals_won"] = (len(won_p), len(won_p), None)
@@ -179,15 +209,20 @@ def reference_kpis(portal: Portal, s: Setup) -> dict[str, tuple]:
     avg_cycle = statistics.fmean(cycles) if cycles else None
     out["avg_sales_cycle_days"] = (avg_cycle, len(cycles), None) if cycles else (None, 0, "no_won_deals")
     out["median_sales_cycle_days"] = (statistics.median(cycles), len(cycles), None) if cycles else (None, 0, "no_won_deals")
+    out["deal_throughput"] = (len(won_p) / days, len(won_p), None)
+    out["revenue_per_day"] = (revenue / days, len(priced), None)
     if avg_cycle is None:
-        out["deal_throughput"] = (None, len(won_p), "no_won_deals")
+        out["pipeline_speed"] = (None, len(won_p), "no_won_deals")
     elif avg_cycle == 0:
-        out["deal_throughput"] = (None, len(won_p), "zero_cycle")
+        out["pipeline_speed"] = (None, len(won_p), "zero_cycle")
     else:
-        out["deal_throughput"] = (len(won_p) / avg_cycle, len(won_p), None)
-    opportunities = [d for d in deals if P(create[d["id"]])]
-    out["opportunities"] = (len(opportunities), len(opportunities), None)
-    n_opp = len(opportunities)
+        out["pipeline_speed"] = (len(won_p) / avg_cycle, len(won_p), None)
+    new_deals = [d for d in deals if P(create[d["id"]])]
+    out["new_deals"] = (len(new_deals), len(new_deals), None)
+    open_at_start = [d for d in deals if create[d["id"]] is not None and create[d["id"]] < s.start
+                     and (not closed(d) or (close[d["id"]] is not None and close[d["id"]] >= s.start))]
+    out["open_deals_at_start"] = (len(open_at_start), len(open_at_start), None)
+    n_opp = len(open_at_start)
     if not decided:
         out["pipeline_velocity"] = (None, n_opp, "no_closed_deals")
     elif not priced or avg_cycle is None:
@@ -196,34 +231,52 @@ def reference_kpis(portal: Portal, s: Setup) -> dict[str, tuple]:
         out["pipeline_velocity"] = (None, n_opp, "zero_cycle")
     else:
         out["pipeline_velocity"] = (n_opp * (revenue / len(priced)) * (len(won_p) / decided) / avg_cycle, n_opp, None)
-    open_deals = [d for d in deals if create[d["id"]] is not None and create[d["id"]] < s.end
-                  and (not closed(d) or (close[d["id"]] is not None and close[d["id"]] >= s.end))]
+    open_deals = [d for d in deals if create[d["id"]] is not None and create[d["id"]] < end
+                  and (not closed(d) or (close[d["id"]] is not None and close[d["id"]] >= end))]
     open_priced = [d for d in open_deals if amount(d) is not None]
     out["open_deals"] = (len(open_deals), len(open_deals), None)
-    out["open_pipeline_value"] = (sum(amount(d) for d in open_priced), len(open_priced), None)
+    out["open_pipeline_value"] = (math.fsum(amount(d) for d in open_priced), len(open_priced), None)
 
     # Money per customer
     out["revenue_per_customer"] = ((revenue / len(paying), len(paying), None) if paying
                                    else (None, 0, "no_paying_customers"))
-    if s.calendar_months and all(m in s.spend for m in s.calendar_months):
-        spend = sum(s.spend[m] for m in s.calendar_months)
-        out["spend"] = (spend, len(s.calendar_months), None)
+    needed = list(s.calendar_months or [])
+    if s.as_of:  # months that start after as_of are not needed
+        needed = [m for m in needed if datetime(int(m[:4]), int(m[5:]), 1, tzinfo=ZoneInfo(s.timezone)) < end]
+    if s.calendar_months and all(m in s.spend for m in needed):
+        spend = 0.0
+        for m in needed:
+            first = datetime(int(m[:4]), int(m[5:]), 1, tzinfo=ZoneInfo(s.timezone))
+            after = datetime(int(m[:4]) + (m[5:] == "12"), int(m[5:]) % 12 + 1, 1, tzinfo=ZoneInfo(s.timezone))
+            share = 1.0 if after <= end else (end - first) / (after - first)
+            spend += s.spend[m] * share
+        out["spend"] = (spend, len(needed), None)
         out["cac"] = (spend / len(new), len(new), None) if new else (None, len(new), "no_new_customers")
     else:
         out["spend"] = (None, 0, "spend_not_configured")
         out["cac"] = (None, len(new), "spend_not_configured")
-    if not paying:
-        out["customer_lifetime_value"] = (None, 0, "no_paying_customers")
-    elif not S:
-        out["customer_lifetime_value"] = (None, len(paying), "no_customers_at_start")
+    # ARPA: revenue of won deals of P with a customer, per average active customer, per month
+    linked = {deal_id for deal_id, customer_id in links if customer_id in customer_ids}
+    customer_revenue = math.fsum(amount(d) for d in priced if d["id"] in linked)
+    average = (len(S) + len(A_end)) / 2
+    arpa = customer_revenue / average / months if average else None
+    out["arpa"] = (arpa, len(A_end), None) if arpa is not None else (None, len(A_end), "no_active_customers")
+    cuts = [s.start] + month_starts(s, end) + [end]
+    chained = 1.0
+    for a, b in zip(cuts, cuts[1:]):
+        cohort = [c for c in customers if active(c, a)]
+        if cohort:
+            chained *= sum(active(c, b) for c in cohort) / len(cohort)
+    if not S:
+        out["monthly_churn_rate"] = (None, 0, "no_customers_at_start")
+        out["customer_lifetime_value"] = (None, 0, "no_customers_at_start")
     else:
-        churn_rate = out["churn_rate"][0]
-        monthly = 1 - (1 - churn_rate / 100) ** (1 / s.months)
+        monthly = 1 - chained ** (1 / months)
+        out["monthly_churn_rate"] = (100 * monthly, len(S), None)
         if monthly == 0:
-            out["customer_lifetime_value"] = (None, len(paying), "no_churn")
+            out["customer_lifetime_value"] = (None, len(S), "no_churn")
         else:
-            arpa = revenue / len(paying) / s.months
-            out["customer_lifetime_value"] = (arpa * s.gross_margin / monthly, len(paying), None)
+            out["customer_lifetime_value"] = (arpa * s.gross_margin / monthly, len(S), None)
     clv, cac = out["customer_lifetime_value"], out["cac"]
     if clv[0] is None:
         out["ltv_to_cac"] = (None, clv[1], clv[2])

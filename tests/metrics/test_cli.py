@@ -18,86 +18,100 @@ from hubspot_metrics.store import open_store
 from .builder import StoreBuilder
 from .test_worked_examples import add_worked_deals
 
-BOUNDS = "2024-Q1,2024-01-01T00:00:00+00:00,2024-04-01T00:00:00+00:00"
-WORKED_DEALS_CSV = f"""period,start,end,key,value,n,reason,unit
-{BOUNDS},cac,,0,spend_not_configured,currency
-{BOUNDS},customer_retention_rate,,0,no_customers_at_start,percent
-{BOUNDS},customer_lifetime_value,,0,no_paying_customers,currency
-{BOUNDS},conversion_rate,,0,no_leads,percent
-{BOUNDS},churn_rate,,0,no_customers_at_start,percent
-{BOUNDS},nps,,0,no_responses,score
-{BOUNDS},csat,,0,no_responses,percent
-{BOUNDS},avg_first_response_hours,,0,no_replied_tickets,hours
-{BOUNDS},avg_sales_cycle_days,35.0,3,,days
-{BOUNDS},pipeline_velocity,360.0,6,,currency_per_day
-{BOUNDS},new_customers,0.0,0,,count
-{BOUNDS},leads,0.0,0,,count
-{BOUNDS},customers_at_start,0.0,0,,count
-{BOUNDS},customers_retained,0.0,0,,count
-{BOUNDS},revenue,10500.0,3,,currency
-{BOUNDS},paying_customers,0.0,0,,count
-{BOUNDS},revenue_per_customer,,0,no_paying_customers,currency
-{BOUNDS},deals_won,3.0,3,,count
-{BOUNDS},deals_lost,2.0,2,,count
-{BOUNDS},win_rate,60.0,5,,percent
-{BOUNDS},avg_deal_size,3500.0,3,,currency
-{BOUNDS},opportunities,6.0,6,,count
-{BOUNDS},median_sales_cycle_days,30.0,3,,days
-{BOUNDS},deal_throughput,0.08571428571428572,3,,per_day
-{BOUNDS},spend,,0,spend_not_configured,currency
-{BOUNDS},ltv_to_cac,,0,no_paying_customers,ratio
-{BOUNDS},open_deals,1.0,1,,count
-{BOUNDS},open_pipeline_value,5000.0,1,,currency
-{BOUNDS},nps_responses,0.0,0,,count
-{BOUNDS},csat_responses,0.0,0,,count
-{BOUNDS},tickets_created,0.0,0,,count
-{BOUNDS},tickets_unanswered,0.0,0,,count
-{BOUNDS},median_first_response_hours,,0,no_replied_tickets,hours
+BOUNDS = "2024-Q1,2024-01-01T00:00:00+00:00,2024-04-01T00:00:00+00:00,2024-04-01T00:00:00+00:00,false"
+WORKED_DEALS_CSV = f"""period,start,end,as_of,partial,key,value,n,reason,unit,currency
+{BOUNDS},cac,,0,spend_not_configured,currency,EUR
+{BOUNDS},customer_retention_rate,,0,no_customers_at_start,percent,EUR
+{BOUNDS},customer_lifetime_value,,0,no_customers_at_start,currency,EUR
+{BOUNDS},conversion_rate,,0,no_leads,percent,EUR
+{BOUNDS},churn_rate,,0,no_customers_at_start,percent,EUR
+{BOUNDS},nps,,0,no_responses,score,EUR
+{BOUNDS},csat,,0,no_responses,percent,EUR
+{BOUNDS},avg_first_response_hours,,0,no_replied_tickets,hours,EUR
+{BOUNDS},avg_sales_cycle_days,35.0,3,,days,EUR
+{BOUNDS},pipeline_velocity,0.0,0,,currency_per_day,EUR
+{BOUNDS},new_customers,0,0,,count,EUR
+{BOUNDS},leads,0,0,,count,EUR
+{BOUNDS},customers_at_start,0,0,,count,EUR
+{BOUNDS},customers_retained,0,0,,count,EUR
+{BOUNDS},revenue,10500.0,3,,currency,EUR
+{BOUNDS},paying_customers,0,0,,count,EUR
+{BOUNDS},revenue_per_customer,,0,no_paying_customers,currency,EUR
+{BOUNDS},deals_won,3,3,,count,EUR
+{BOUNDS},deals_lost,2,2,,count,EUR
+{BOUNDS},win_rate,60.0,5,,percent,EUR
+{BOUNDS},avg_deal_size,3500.0,3,,currency,EUR
+{BOUNDS},new_deals,6,6,,count,EUR
+{BOUNDS},open_deals_at_start,0,0,,count,EUR
+{BOUNDS},active_customers,0,0,,count,EUR
+{BOUNDS},arpa,,0,no_active_customers,currency_per_month,EUR
+{BOUNDS},monthly_churn_rate,,0,no_customers_at_start,percent,EUR
+{BOUNDS},revenue_per_day,115.384615,3,,currency_per_day,EUR
+{BOUNDS},lead_to_customer_days,,0,no_new_customers,days,EUR
+{BOUNDS},median_sales_cycle_days,30.0,3,,days,EUR
+{BOUNDS},deal_throughput,0.032967,3,,per_day,EUR
+{BOUNDS},pipeline_speed,0.085714,3,,per_day,EUR
+{BOUNDS},spend,,0,spend_not_configured,currency,EUR
+{BOUNDS},ltv_to_cac,,0,no_customers_at_start,ratio,EUR
+{BOUNDS},open_deals,1,1,,count,EUR
+{BOUNDS},open_pipeline_value,5000.0,1,,currency,EUR
+{BOUNDS},nps_responses,0,0,,count,EUR
+{BOUNDS},csat_responses,0,0,,count,EUR
+{BOUNDS},tickets_created,0,0,,count,EUR
+{BOUNDS},tickets_unanswered,0,0,,count,EUR
+{BOUNDS},median_first_response_hours,,0,no_replied_tickets,hours,EUR
 """
 
 WORKED_DEALS_TABLE = """\
-KPIs for 2024-Q1: 2024-01-01 00:00 to 2024-04-01 00:00 (UTC, end exclusive)
+KPIs for 2024-Q1: 2024-01-01 00:00 to 2024-04-01 00:00 (time zone UTC, end exclusive)
 
 KPI                                                value  n
 ----------------------------  --------------------------  -
 Customer acquisition cost      n/a: spend not configured  0
 Customer retention rate       n/a: no customers at start  0
-Customer lifetime value         n/a: no paying customers  0
+Customer lifetime value       n/a: no customers at start  0
 Lead → customer conversion                 n/a: no leads  0
 Churn rate                    n/a: no customers at start  0
 Net Promoter Score                     n/a: no responses  0
 Customer satisfaction (CSAT)           n/a: no responses  0
 Average first response           n/a: no replied tickets  0
 Average sales cycle                            35.0 days  3
-Pipeline velocity                         360.00 EUR/day  6
+Pipeline velocity                           0.00 EUR/day  0
 
 Supporting metrics
 
-KPI                                              value  n
----------------------------  -------------------------  -
-New customers                                        0  0
-Leads                                                0  0
-Customers at start                                   0  0
-Customers retained                                   0  0
-Revenue                                  10,500.00 EUR  3
-Paying customers                                     0  0
-Revenue per paying customer   n/a: no paying customers  0
-Deals won                                            3  3
-Deals lost                                           2  2
-Win rate                                        60.0 %  5
-Average deal size                         3,500.00 EUR  3
-Opportunities                                        6  6
-Median sales cycle                           30.0 days  3
-Deal throughput                               0.09/day  3
-Sales and marketing spend    n/a: spend not configured  0
-LTV : CAC                     n/a: no paying customers  0
-Open deals at end                                    1  1
-Open pipeline value                       5,000.00 EUR  1
-NPS responses                                        0  0
-CSAT responses                                       0  0
-Tickets created                                      0  0
-Tickets unanswered                                   0  0
-Median first response          n/a: no replied tickets  0
+KPI                                                      value  n
+----------------------------------  --------------------------  -
+New customers                                                0  0
+Leads                                                        0  0
+Customers at start                                           0  0
+Customers retained                                           0  0
+Revenue                                          10,500.00 EUR  3
+Paying customers                                             0  0
+Revenue per paying customer           n/a: no paying customers  0
+Deals won                                                    3  3
+Deals lost                                                   2  2
+Win rate                                                60.0 %  5
+Average deal size                                 3,500.00 EUR  3
+New deals                                                    6  6
+Open deals at start                                          0  0
+Active customers                                             0  0
+Revenue per active customer (ARPA)    n/a: no active customers  0
+Monthly churn rate                  n/a: no customers at start  0
+Revenue per day                                 115.38 EUR/day  3
+Lead to customer                         n/a: no new customers  0
+Median sales cycle                                   30.0 days  3
+Deal throughput                                       0.03/day  3
+Pipeline speed                                        0.09/day  3
+Sales and marketing spend            n/a: spend not configured  0
+LTV : CAC                           n/a: no customers at start  0
+Open deals at end                                            1  1
+Open pipeline value                               5,000.00 EUR  1
+NPS responses                                                0  0
+CSAT responses                                               0  0
+Tickets created                                              0  0
+Tickets unanswered                                           0  0
+Median first response                  n/a: no replied tickets  0
 
 Data quality: no gaps found.
 """
@@ -140,8 +154,12 @@ def test_json_is_the_spec_object(deals_store):
     result = run("--db", str(deals_store), "kpis", "--period", "2024-Q1", "--format", "json")
     assert result.exit_code == 0
     output = json.loads(result.stdout)
-    assert list(output) == ["period", "start", "end", "timezone", "kpis", "warnings", "data_quality"]
-    assert output["kpis"]["pipeline_velocity"] == {"value": 360.0, "n": 6, "reason": None, "unit": "currency_per_day"}
+    assert list(output) == ["period", "start", "end", "as_of", "partial", "timezone", "currency", "kpis", "warnings",
+                            "data_quality"]
+    assert (output["as_of"], output["partial"], output["currency"]) == ("2024-04-01T00:00:00+00:00", False, "EUR")
+    assert output["kpis"]["pipeline_velocity"] == {"value": 0.0, "n": 0, "reason": None, "unit": "currency_per_day"}
+    assert output["kpis"]["deals_won"] == {"value": 3, "n": 3, "reason": None, "unit": "count"}
+    assert '"value": 3,' in result.stdout  # a count is a JSON integer
     db = open_store(deals_store, create=False, readonly=True)
     assert output == compute_kpis(db, parse_period("2024-Q1", "UTC"), MetricsSettings())
     db.conn.close()
@@ -172,10 +190,11 @@ def test_compare_adds_the_previous_period_and_the_change(deals_store):
     assert output["change"]["nps"] == {"value": None, "percent": None, "unit": "score"}  # null both times
     csv_out = run("--db", str(deals_store), "kpis", "--period", "2024-02", "--compare", "--format", "csv").stdout
     lines = csv_out.splitlines()
-    assert lines[0] == "period,start,end,key,value,n,reason,unit,change,change_percent"
-    assert len(lines) == 1 + 2 * 33
-    assert lines[1].startswith("2024-01,") and lines[34].startswith("2024-02,")
-    assert "2024-02,2024-02-01T00:00:00+00:00,2024-03-01T00:00:00+00:00,deals_lost,1.0,1,,count,1.0," in lines
+    assert lines[0] == "period,start,end,as_of,partial,key,value,n,reason,unit,currency,change,change_percent"
+    assert len(lines) == 1 + 2 * 40
+    assert lines[1].startswith("2024-01,") and lines[41].startswith("2024-02,")
+    assert ("2024-02,2024-02-01T00:00:00+00:00,2024-03-01T00:00:00+00:00,2024-03-01T00:00:00+00:00,false,deals_lost,"
+            "1,1,,count,EUR,1,") in lines
 
 
 def test_breakdown_by_owner_in_json_and_csv(tmp_path):
@@ -201,10 +220,10 @@ def test_breakdown_by_owner_in_json_and_csv(tmp_path):
     assert jane["cac"]["reason"] == "not_applicable"
     csv_lines = run("--db", str(tmp_path / "store.db"), "kpis", "--period", "2024-01", "--by", "owner",
                     "--format", "csv").stdout.splitlines()
-    assert csv_lines[0] == "period,start,end,key,value,n,reason,unit,by,group,group_label"
-    assert len(csv_lines) == 1 + 4 * 33  # totals and three groups
-    assert "2024-01,2024-01-01T00:00:00+00:00,2024-02-01T00:00:00+00:00,revenue,500.0,1,,currency,owner,8," \
-           "queue@example.com" in csv_lines
+    assert csv_lines[0] == "period,start,end,as_of,partial,key,value,n,reason,unit,currency,by,group,group_label"
+    assert len(csv_lines) == 1 + 4 * 40  # totals and three groups
+    assert "2024-01,2024-01-01T00:00:00+00:00,2024-02-01T00:00:00+00:00,2024-02-01T00:00:00+00:00,false,revenue," \
+           "500.0,1,,currency,EUR,owner,8,queue@example.com" in csv_lines
 
 
 def test_source_breakdown_leaves_deal_kpis_not_applicable(tmp_path):

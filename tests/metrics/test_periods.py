@@ -8,7 +8,7 @@ import pytest
 
 from hubspot_metrics.errors import ConfigError
 from hubspot_metrics.periods import (
-    Period, closed_periods, named_period, parse_period, period_from_range, previous_period)
+    Period, closed_periods, measured_up_to, named_period, parse_period, period_from_range, previous_period)
 
 NOW = datetime(2026, 11, 17, 9, 30, 12, 345000, tzinfo=timezone.utc)  # 10:30:12 in Berlin
 
@@ -41,7 +41,8 @@ def test_calendar_months_say_whether_a_period_is_whole_months():
     assert parse_period("2024-Q2", "UTC").calendar_months == ["2024-04", "2024-05", "2024-06"]
     assert period_from_range("2023-12-01", "2024-02-01", "Europe/Berlin").calendar_months == ["2023-12", "2024-01"]
     assert period_from_range("2024-01-15", "2024-02-01", "UTC").calendar_months is None
-    assert named_period("month_to_date", "UTC", NOW).calendar_months is None
+    # month to date: the running month, open (its spend is prorated, see test_rules)
+    assert named_period("month_to_date", "UTC", NOW).calendar_months == ["2026-11"]
 
 
 @pytest.mark.parametrize("text, message", [
@@ -82,10 +83,12 @@ def test_previous_periods():
 
 def test_named_periods_for_the_nightly_job():
     tz = "Europe/Berlin"
-    assert bounds(named_period("month_to_date", tz, NOW)) == (
-        "2026-11-MTD", "range", "2026-11-01T00:00:00+01:00", "2026-11-17T10:30:12+01:00")
-    assert bounds(named_period("year_to_date", tz, NOW)) == (
-        "2026-YTD", "range", "2026-01-01T00:00:00+01:00", "2026-11-17T10:30:12+01:00")
+    # To date: the running month / year, measured up to NOW.
+    mtd, ytd = named_period("month_to_date", tz, NOW), named_period("year_to_date", tz, NOW)
+    assert bounds(mtd) == ("2026-11-MTD", "range", "2026-11-01T00:00:00+01:00", "2026-12-01T00:00:00+01:00")
+    assert bounds(ytd) == ("2026-YTD", "range", "2026-01-01T00:00:00+01:00", "2027-01-01T00:00:00+01:00")
+    assert (mtd.partial, mtd.until.isoformat(), ytd.until.isoformat()) == (
+        True, "2026-11-17T10:30:12+01:00", "2026-11-17T10:30:12+01:00")
     assert named_period("last_month", tz, NOW).label == "2026-10"
     assert named_period("last_quarter", tz, NOW).label == "2026-Q3"
     # to-date periods compare with the same stretch of the previous month / year
@@ -111,3 +114,22 @@ def test_closed_periods_are_the_most_recent_ended_ones_in_the_time_zone():
     # At the very first instant of a month, the month before has closed.
     first = datetime(2026, 12, 1, tzinfo=timezone.utc)
     assert closed_periods("month", 1, "UTC", first)[0].label == "2026-11"
+
+
+def test_an_open_period_is_measured_up_to_now_and_a_future_one_is_an_error():
+    now = datetime(2026, 10, 11, 12, 0, tzinfo=timezone.utc)
+    october = measured_up_to(parse_period("2026-10", "UTC"), now)
+    assert (october.partial, october.until, october.elapsed_days, october.months) == (
+        True, now, 10.5, 10.5 / 30.436875)
+    assert october.spend_shares() == [("2026-10", 10.5 / 31)]
+    assert [b.isoformat() for b in measured_up_to(parse_period("2026-Q4", "UTC"), now).boundaries()] == [
+        "2026-10-01T00:00:00+00:00", "2026-10-11T12:00:00+00:00"]
+    assert measured_up_to(parse_period("2026-09", "UTC"), now).partial is False
+    with pytest.raises(ConfigError, match=r"^The period 2026-11 starts at or after 2026-10-11 12:00:00 UTC, "):
+        measured_up_to(parse_period("2026-11", "UTC"), now)
+    with pytest.raises(ConfigError, match=r"^The period 2026-10-12..2026-10-13 starts at or after "):
+        measured_up_to(period_from_range("2026-10-12", "2026-10-13", "UTC"), now)
+    # a DST month chains over its own local month starts
+    assert [b.isoformat() for b in parse_period("2024-Q1", "Europe/Berlin").boundaries()] == [
+        "2024-01-01T00:00:00+01:00", "2024-02-01T00:00:00+01:00", "2024-03-01T00:00:00+01:00",
+        "2024-04-01T00:00:00+02:00"]

@@ -42,12 +42,12 @@ def test_every_gap_is_counted_and_warned_about(store):
     assert result["data_quality"] == {
         "home_currency": "EUR",
         "contacts": {"records": 3, "excluded_archived": 1, "excluded_merged": 2,
-                     "unparsable": {"hs_lifecyclestage_customer_date": 1}},
+                     "unparsable": {"hs_lifecyclestage_customer_date": 1}, "new_customer_before_creation": 0},
         "deals": {"records": 8, "excluded_archived": 0, "excluded_merged": 0,
                   "unparsable": {"amount": 1, "closedate": 1},
                   "won_without_amount": 2, "won_in_other_currency_without_home_amount": 1,
                   "won_negative_cycle": 1, "won_without_createdate": 1, "open_without_amount": 2,
-                  "closed_without_closedate": 1, "unknown_stage": 1},
+                  "closed_without_closedate": 1, "unknown_stage": 1, "stale_open": 0},
         "tickets": {"records": 3, "excluded_archived": 0, "excluded_merged": 0,
                     "unparsable": {"first_agent_reply_date": 1}, "unanswered": 1, "negative_response": 1},
         "feedback_submissions": {"records": 6, "excluded_archived": 0, "excluded_merged": 0,
@@ -64,9 +64,10 @@ def test_every_gap_is_counted_and_warned_about(store):
         "1 feedback submission has an unparsable hs_submission_timestamp (kept raw, see value_issues); those "
         "submissions count in no period.",
         "2 deals won in the period have no amount (1 in another currency without amount_in_home_currency); revenue, "
-        "avg_deal_size, revenue_per_customer, customer_lifetime_value and pipeline_velocity leave them out.",
-        "1 deal won in the period closed before it was created; avg_sales_cycle_days, median_sales_cycle_days and "
-        "pipeline_velocity leave it out.",
+        "revenue_per_day, avg_deal_size, revenue_per_customer, arpa, customer_lifetime_value and pipeline_velocity "
+        "leave them out.",
+        "1 deal won in the period closed before it was created; avg_sales_cycle_days, median_sales_cycle_days, "
+        "pipeline_speed and pipeline_velocity leave it out.",
         "1 deal won in the period has no createdate; the sales-cycle KPIs leave it out.",
         "2 deals open at the end of the period have no amount; open_pipeline_value leaves them out.",
         "1 deal is closed without a close date; it counts in no period and is not open.",
@@ -81,3 +82,21 @@ def test_every_gap_is_counted_and_warned_about(store):
     k = result["kpis"]
     assert (k["new_customers"]["value"], k["deals_won"]["value"], k["nps"]["n"]) == (2.0, 4.0, 1)
     assert k["avg_first_response_hours"] == {"value": 1.0, "n": 1, "reason": None, "unit": "hours"}  # typo: 11:00
+
+
+def test_stale_open_deals_are_counted_and_warned_about(store):
+    with_default_pipeline(store)
+    # Won in January 2024 after 10 days: stale means open and created more than 30 days before Feb 1.
+    store.add("deals", "won", createdate="2024-01-05", closedate="2024-01-15", pipeline="default",
+              dealstage="closedwon", hs_is_closed_won=True, amount=100)
+    for did, created in (("fresh", "2024-01-10"), ("exactly_30_days", "2024-01-02"), ("31_days", "2024-01-01"),
+                         ("old", "2023-06-01")):
+        store.add("deals", did, createdate=created, pipeline="default", dealstage="appointmentscheduled",
+                  hs_is_closed_won=False, hs_is_closed=False, amount=100)
+    result = kpis(store, "2024-01")
+    assert result["data_quality"]["deals"]["stale_open"] == 2  # 31_days and old
+    assert ("2 open deals were created more than 3 average sales cycles (30.0 days) before the end of the period; "
+            "stale deals inflate pipeline_velocity (close or delete them in HubSpot).") in result["warnings"]
+    # Without a won deal in the period, stale means older than 365 days: `old` by the end of June.
+    assert kpis(store, "2024-04")["data_quality"]["deals"]["stale_open"] == 0
+    assert kpis(store, "2024-06")["data_quality"]["deals"]["stale_open"] == 1

@@ -23,12 +23,14 @@ def deal(store, did, created, closed, state="won", amount=1000, **props):
 def test_an_empty_store_gives_every_kpi_with_its_reason(store):
     result = kpis(store, "2024-Q1")
     nulls = {"cac": "spend_not_configured", "customer_retention_rate": "no_customers_at_start",
-             "customer_lifetime_value": "no_paying_customers", "conversion_rate": "no_leads",
+             "customer_lifetime_value": "no_customers_at_start", "arpa": "no_active_customers",
+             "monthly_churn_rate": "no_customers_at_start", "lead_to_customer_days": "no_new_customers",
+             "pipeline_speed": "no_won_deals", "conversion_rate": "no_leads",
              "churn_rate": "no_customers_at_start", "nps": "no_responses", "csat": "no_responses",
              "avg_first_response_hours": "no_replied_tickets", "avg_sales_cycle_days": "no_won_deals",
              "pipeline_velocity": "no_closed_deals", "revenue_per_customer": "no_paying_customers",
              "win_rate": "no_closed_deals", "avg_deal_size": "no_won_deals", "median_sales_cycle_days": "no_won_deals",
-             "deal_throughput": "no_won_deals", "spend": "spend_not_configured", "ltv_to_cac": "no_paying_customers",
+             "spend": "spend_not_configured", "ltv_to_cac": "no_customers_at_start",
              "median_first_response_hours": "no_replied_tickets"}
     expected = {key: kpi(None, 0, KPI_UNITS[key], nulls[key]) if key in nulls else kpi(0, 0, KPI_UNITS[key])
                 for key in KPI_KEYS}
@@ -41,8 +43,8 @@ def test_an_empty_store_gives_every_kpi_with_its_reason(store):
 
 def test_units_are_the_specs():
     assert set(KPI_UNITS.values()) <= {"currency", "percent", "score", "hours", "days", "count", "per_day",
-                                       "currency_per_day", "ratio"}
-    assert len(KPI_KEYS) == 33
+                                       "currency_per_day", "currency_per_month", "ratio"}
+    assert len(KPI_KEYS) == 40
 
 
 # --- CAC, spend, CLV and LTV:CAC ---------------------------------------------------------------
@@ -75,10 +77,11 @@ def test_lifetime_value_reason_order(store):
     deal(store, "d1", "2024-01-01", "2024-01-20")
     store.link("deals", "contacts", "d1", "c1")
     assert kpis(store, "2024-01")["kpis"]["customer_lifetime_value"] == kpi(
-        None, 1, "currency", "no_customers_at_start")
-    # Active at the start and still at the end: no churn.
+        None, 0, "currency", "no_customers_at_start")
+    # Active at the start and still at the end: no churn (n is the start cohort).
+    store.columns("contacts", churn_date="date")
     k = kpis(store, "2024-01", churn={"mode": "property"})["kpis"]
-    assert k["customer_lifetime_value"] == kpi(None, 1, "currency", "no_customers_at_start")
+    assert k["customer_lifetime_value"] == kpi(None, 0, "currency", "no_customers_at_start")
     store.add("contacts", "c0", hs_lifecyclestage_customer_date="2023-06-01")
     k = kpis(store, "2024-01", churn={"mode": "property"})["kpis"]
     assert k["customer_lifetime_value"] == kpi(None, 1, "currency", "no_churn")
@@ -96,11 +99,16 @@ def test_lifetime_value_and_ltv_to_cac_values(store):
     k = kpis(store, "2024-Q1", churn={"mode": "property"}, gross_margin=0.8,
              spend={"2024-01": 100.0, "2024-02": 100.0, "2024-03": 100.0})["kpis"]
     assert k["churn_rate"] == kpi(25.0, 4, "percent")
-    clv = 6000 / 2 / 3 * 0.8 / (1 - (1 - 25.0 / 100) ** (1 / 3))
-    assert k["customer_lifetime_value"] == kpi(clv, 2, "currency")
+    # A = 4 at both ends (d leaves, n1 arrives): ARPA = 6000 / 4 / 3. The months keep 4/4
+    # (d churns on Feb 1, so is active at Feb 1), 3/4 and 3/3: chained retention 0.75.
+    assert (k["active_customers"], k["arpa"]) == (kpi(4, 4, "count"), kpi(500.0, 4, "currency_per_month"))
+    monthly = 1 - 0.75 ** (1 / 3)
+    assert k["monthly_churn_rate"] == kpi(100 * monthly, 4, "percent")
+    clv = 500 * 0.8 / monthly
+    assert k["customer_lifetime_value"] == kpi(clv, 4, "currency")
     assert k["revenue_per_customer"] == kpi(3000.0, 2, "currency")
     assert k["cac"] == kpi(300.0, 1, "currency")
-    assert k["ltv_to_cac"] == kpi(clv / 300.0, 2, "ratio")
+    assert k["ltv_to_cac"] == kpi(clv / 300.0, 4, "ratio")
 
 
 def test_ltv_to_cac_zero_cac(store):
@@ -112,22 +120,23 @@ def test_ltv_to_cac_zero_cac(store):
     store.link("deals", "contacts", "d1", "b")
     k = kpis(store, "2024-01", churn={"mode": "property"}, spend={"2024-01": 0.0})["kpis"]
     assert k["customer_lifetime_value"]["value"] is not None
-    assert k["ltv_to_cac"] == kpi(None, 1, "ratio", "zero_cac")
+    assert k["ltv_to_cac"] == kpi(None, 2, "ratio", "zero_cac")
 
 
 # --- deals -------------------------------------------------------------------------------------
 
 def test_pipeline_velocity_reason_order(store):
     with_default_pipeline(store)
-    deal(store, "o1", "2024-01-03", None, "open")
+    deal(store, "o1", "2023-12-03", None, "open")  # n: the deals open at the start
     assert kpis(store, "2024-01")["kpis"]["pipeline_velocity"] == kpi(None, 1, "currency_per_day", "no_closed_deals")
     deal(store, "l1", "2024-01-03", "2024-01-09", "lost")
-    assert kpis(store, "2024-01")["kpis"]["pipeline_velocity"] == kpi(None, 2, "currency_per_day", "no_won_deals")
+    assert kpis(store, "2024-01")["kpis"]["pipeline_velocity"] == kpi(None, 1, "currency_per_day", "no_won_deals")
     deal(store, "w1", "2024-01-04T10:00:00Z", "2024-01-04T10:00:00Z", "won")  # a zero-length cycle
     k = kpis(store, "2024-01")["kpis"]
     assert k["avg_sales_cycle_days"] == kpi(0.0, 1, "days")
-    assert k["pipeline_velocity"] == kpi(None, 3, "currency_per_day", "zero_cycle")
-    assert k["deal_throughput"] == kpi(None, 1, "per_day", "zero_cycle")
+    assert k["pipeline_velocity"] == kpi(None, 1, "currency_per_day", "zero_cycle")
+    assert k["pipeline_speed"] == kpi(None, 1, "per_day", "zero_cycle")
+    assert k["deal_throughput"] == kpi(1 / 31, 1, "per_day")
 
 
 def test_won_deals_without_an_amount_are_left_out_of_money_and_counted(store):
@@ -136,11 +145,11 @@ def test_won_deals_without_an_amount_are_left_out_of_money_and_counted(store):
     k = kpis(store, "2024-01")
     assert k["kpis"]["revenue"] == kpi(0.0, 0, "currency")
     assert k["kpis"]["avg_deal_size"] == kpi(None, 0, "currency", "no_won_deals")
-    assert k["kpis"]["pipeline_velocity"] == kpi(None, 1, "currency_per_day", "no_won_deals")
+    assert k["kpis"]["pipeline_velocity"] == kpi(None, 0, "currency_per_day", "no_won_deals")
     assert k["kpis"]["avg_sales_cycle_days"] == kpi(10.0, 1, "days")
     assert k["data_quality"]["deals"]["won_without_amount"] == 1
-    assert k["warnings"] == ["1 deal won in the period has no amount; revenue, avg_deal_size, revenue_per_customer, "
-                             "customer_lifetime_value and pipeline_velocity leave it out."]
+    assert k["warnings"] == ["1 deal won in the period has no amount; revenue, revenue_per_day, avg_deal_size, "
+                             "revenue_per_customer, arpa, customer_lifetime_value and pipeline_velocity leave it out."]
 
 
 def test_amount_fallbacks_follow_the_currency(store):
@@ -204,7 +213,7 @@ def test_a_closed_deal_without_close_time_is_neither_open_nor_counted(store):
     k = kpis(store, "2024-01")
     assert (k["kpis"]["deals_won"]["value"], k["kpis"]["deals_lost"]["value"]) == (0.0, 0.0)
     assert k["kpis"]["open_deals"] == kpi(1, 1, "count")
-    assert k["kpis"]["opportunities"] == kpi(3, 3, "count")
+    assert k["kpis"]["new_deals"] == kpi(3, 3, "count")
     assert k["data_quality"]["deals"]["closed_without_closedate"] == 2
     assert k["data_quality"]["deals"]["unparsable"] == {"closedate": 1}
 
@@ -233,15 +242,16 @@ def test_negative_durations_are_dropped_and_counted(store):
     k = result["kpis"]
     assert k["deals_won"] == kpi(2, 2, "count")
     assert k["avg_sales_cycle_days"] == kpi(2.0, 1, "days")
-    assert k["deal_throughput"] == kpi(1.0, 2, "per_day")
+    assert k["pipeline_speed"] == kpi(1.0, 2, "per_day")
+    assert k["deal_throughput"] == kpi(2 / 31, 2, "per_day")
     assert k["avg_first_response_hours"] == kpi(2.0, 1, "hours")
     assert k["tickets_created"] == kpi(2, 2, "count")
     assert k["tickets_unanswered"] == kpi(0, 2, "count")
     assert result["data_quality"]["deals"]["won_negative_cycle"] == 1
     assert result["data_quality"]["tickets"]["negative_response"] == 1
     assert result["warnings"] == [
-        "1 deal won in the period closed before it was created; avg_sales_cycle_days, median_sales_cycle_days "
-        "and pipeline_velocity leave it out.",
+        "1 deal won in the period closed before it was created; avg_sales_cycle_days, median_sales_cycle_days, "
+        "pipeline_speed and pipeline_velocity leave it out.",
         "1 ticket created in the period has a first reply before creation; the response-time KPIs leave it out."]
 
 
@@ -293,7 +303,7 @@ def test_excluded_records_never_count(store):
     assert k["paying_customers"] == kpi(1, 1, "count")  # live; "named" is merged away
     assert k["deals_won"] == kpi(1, 1, "count")
     assert result["data_quality"]["contacts"] == {"records": 2, "excluded_archived": 1, "excluded_merged": 2,
-                                                  "unparsable": {}}
+                                                  "unparsable": {}, "new_customer_before_creation": 0}
 
 
 def test_paying_customers_need_no_customer_date_and_revenue_needs_no_customer(store):
@@ -363,11 +373,23 @@ def test_property_churn_with_unparsable_and_future_dates(store):
 
 def test_property_churn_without_the_property_in_the_store_says_so(store):
     store.add("contacts", "a", hs_lifecyclestage_customer_date="2023-01-01")
+    store.add("contacts", "n", hs_lifecyclestage_customer_date="2024-01-05", createdate="2024-01-01")
     result = kpis(store, "2024-01", churn={"mode": "property", "property": "cancelled_on"})
-    assert result["kpis"]["churn_rate"] == kpi(0.0, 1, "percent")
+    dependent = ("customers_at_start", "customers_retained", "active_customers", "customer_retention_rate",
+                 "churn_rate", "arpa", "monthly_churn_rate", "customer_lifetime_value", "ltv_to_cac")
+    assert {key: result["kpis"][key] for key in dependent} == {
+        key: kpi(None, 0, KPI_UNITS[key], "churn_property_not_synced") for key in dependent}
+    # what does not need active(c, t) keeps its value
+    assert (result["kpis"]["new_customers"], result["kpis"]["lead_to_customer_days"]) == (
+        kpi(1, 1, "count"), kpi(4.0, 1, "days"))
     assert result["warnings"] == [
-        "The churn property cancelled_on is not in the store, so no customer counts as churned; run "
-        "`hubspot-metrics sync` (it reads [metrics.churn] property) or check that HubSpot defines it on contacts."]
+        "The churn property cancelled_on is not in the store yet, so retention, churn, active customers, ARPA and "
+        "lifetime value have no value; run `hubspot-metrics sync` to read it from the contacts (and check that "
+        "HubSpot defines it there)."]
+    # A column that exists but is empty is fine: nobody has churned.
+    store.columns("contacts", cancelled_on="date")
+    k = kpis(store, "2024-01", churn={"mode": "property", "property": "cancelled_on"})["kpis"]
+    assert (k["churn_rate"], k["active_customers"]) == (kpi(0.0, 1, "percent"), kpi(2, 2, "count"))
 
 
 def test_companies_as_the_customer_unit(store):
@@ -440,7 +462,11 @@ def test_a_custom_range_has_its_elapsed_months(store):
     # 10 March to 10 April in Berlin: 31 days less the hour lost to summer time.
     k = kpis(store, "2024-03-10..2024-04-10", timezone="Europe/Berlin", churn={"mode": "property"})["kpis"]
     months = (31 - 1 / 24) / 30.436875
-    assert k["customer_lifetime_value"] == kpi(1000 / 1 / months / (1 - 0.5 ** (1 / months)), 1, "currency")
+    # S = {a, b}, A(end) = {b}: 1.5 customers on average. Pieces: 10-31 March keeps 1 of 2,
+    # 1-10 April keeps 1 of 1.
+    arpa = 1000 / 1.5 / months
+    assert k["arpa"] == kpi(arpa, 1, "currency_per_month")
+    assert k["customer_lifetime_value"] == kpi(arpa / (1 - 0.5 ** (1 / months)), 2, "currency")
 
 
 @pytest.mark.parametrize("by", ["owner", "pipeline", "source"])

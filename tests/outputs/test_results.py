@@ -12,12 +12,13 @@ from click.testing import CliRunner
 
 from hubspot_metrics.cli import _register, cli
 from hubspot_metrics.config import MetricsSettings
-from hubspot_metrics.metrics import KPI_KEYS
-from hubspot_metrics.periods import closed_periods, named_period
+from hubspot_metrics.metrics import DEFINITION_VERSION, KPI_KEYS
+from hubspot_metrics.metrics.definition import definition_fingerprint
+from hubspot_metrics.periods import closed_periods, measured_up_to, named_period
 from hubspot_metrics.portal import PortalServer, generate_portal
 from hubspot_metrics.results.export import cell, export_csv
 from hubspot_metrics.results.report import build_report
-from hubspot_metrics.results.snapshots import snapshot
+from hubspot_metrics.results.snapshots import COLUMNS, snapshot
 from hubspot_metrics.store import open_store
 
 _register()
@@ -45,17 +46,21 @@ def test_export_long_and_wide_exact_bytes(tmp_path):
         for key in KPI_KEYS:
             rows.append(("2026-11-20", "2026-11-20T12:00:00.000Z", p.label, "month", p.start.isoformat(),
                          p.end.isoformat(), key, -40.0 if key == "nps" else None, 3, "=evil,\"x\"" if key == "cac" else
-                         None, "score" if key == "nps" else "count", "kpi-spec-v1", 1))
-    db.conn.executemany("INSERT INTO kpi_snapshots VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                         None, "score" if key == "nps" else "count", DEFINITION_VERSION, 1,
+                         definition_fingerprint(MetricsSettings(timezone="UTC"), p), p.end.isoformat(), 0))
+    db.conn.executemany(f"INSERT INTO kpi_snapshots ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                        rows)
     text = export_csv(db, settings, grain="month", periods=2, now=NOW)
     lines = text.split("\r\n")
-    assert lines[0] == "period,start,end,key,value,n,reason,unit,currency,computed_at"
-    assert lines[1] == "2026-09,2026-09-01T00:00:00+00:00,2026-10-01T00:00:00+00:00,cac,,3,\"'=evil,\"\"x\"\"\",count,,2026-11-20T12:00:00.000Z"
-    assert "2026-10,2026-10-01T00:00:00+00:00,2026-11-01T00:00:00+00:00,nps,-40.0,3,,score,,2026-11-20T12:00:00.000Z" in lines
+    assert lines[0] == "period,start,end,key,value,n,reason,unit,currency,computed_at,source"
+    assert lines[1] == ("2026-09,2026-09-01T00:00:00+00:00,2026-10-01T00:00:00+00:00,cac,,3,\"'=evil,\"\"x\"\"\",count,,"
+                        "2026-11-20T12:00:00.000Z,snapshot")
+    assert ("2026-10,2026-10-01T00:00:00+00:00,2026-11-01T00:00:00+00:00,nps,-40.0,3,,score,,2026-11-20T12:00:00.000Z,"
+            "snapshot") in lines
     assert len(lines) == 1 + 2 * len(KPI_KEYS) + 1 and lines[-1] == ""
     wide = export_csv(db, settings, grain="month", periods=2, wide=True, now=NOW).split("\r\n")
-    assert wide[0] == "period,start,end,partial,computed_at," + ",".join(KPI_KEYS)
-    nps_column = 5 + KPI_KEYS.index("nps")
+    assert wide[0] == "period,start,end,partial,currency,computed_at,source," + ",".join(KPI_KEYS)
+    nps_column = 7 + KPI_KEYS.index("nps")
     assert [line.split(",")[nps_column] for line in wide[1:3]] == ["-40.0", "-40.0"]
     assert [line.split(",")[0] for line in wide[1:3]] == ["2026-09", "2026-10"]
 
@@ -68,14 +73,14 @@ def test_snapshots_replace_the_same_day_and_keep_history(tmp_path):
         run_sync(config)
     db = open_store(tmp_path / "s.db")
     periods = [named_period(n, "UTC", NOW) for n in ("month_to_date", "last_month", "last_quarter", "year_to_date")]
-    settings = MetricsSettings()
+    settings = MetricsSettings(timezone="UTC")  # the portal's own is Europe/Berlin
     assert snapshot(db, periods, settings, NOW) == 4 * len(KPI_KEYS)
     assert snapshot(db, periods, settings, NOW.replace(hour=23)) == 4 * len(KPI_KEYS)  # same day again
     assert snapshot(db, periods, settings, datetime(2026, 11, 21, 8, tzinfo=timezone.utc)) == 4 * len(KPI_KEYS)
     counts = db.conn.execute("SELECT snapshot_date, count(*), count(DISTINCT period), max(sync_run_id), "
                              "min(definition_version) FROM kpi_snapshots GROUP BY 1 ORDER BY 1").fetchall()
-    assert counts == [("2026-11-20", 4 * len(KPI_KEYS), 4, 1, "kpi-spec-v1"),
-                      ("2026-11-21", 4 * len(KPI_KEYS), 4, 1, "kpi-spec-v1")]
+    assert counts == [("2026-11-20", 4 * len(KPI_KEYS), 4, 1, "kpi-spec-v2"),
+                      ("2026-11-21", 4 * len(KPI_KEYS), 4, 1, "kpi-spec-v2")]
     report = build_report(db, settings, NOW)
     assert not re.search(r"(src|href)=[\"']?(https?:)?//", report)  # nothing loads from the network
     assert "<script" not in report.lower()
@@ -88,15 +93,19 @@ def test_snapshots_replace_the_same_day_and_keep_history(tmp_path):
 
 
 def test_report_escapes_text_and_points_arrows(tmp_path, monkeypatch):
+    import hubspot_metrics.results.history as history_module
     import hubspot_metrics.results.report as report_module
 
-    def fake(db, period, settings):
+    def fake(db, period, settings, now=None):
+        period = measured_up_to(period, now)
         value = 10.0 if period.label == "2026-10" else 5.0
         return {"period": period.label, "start": period.start.isoformat(), "end": period.end.isoformat(),
-                "timezone": "UTC", "warnings": ["<script>x</script> \"q\""],
+                "as_of": period.until.isoformat(), "partial": period.partial, "timezone": "UTC", "currency": None,
+                "warnings": ["<script>x</script> \"q\""],
                 "kpis": {k: {"value": value, "n": 1, "reason": None, "unit": "percent"} for k in KPI_KEYS}}
 
     monkeypatch.setattr(report_module, "compute_kpis", fake)
+    monkeypatch.setattr(history_module, "compute_kpis", fake)
     db = open_store(tmp_path / "s.db")
     html = build_report(db, MetricsSettings(), NOW)
     assert "&lt;script&gt;x&lt;/script&gt; &quot;q&quot;" in html and "<script>" not in html
@@ -120,8 +129,9 @@ def test_nightly_end_to_end_and_its_exit_codes(tmp_path):
         summary = done.stdout.decode().strip().splitlines()
         assert len(summary) == 1 and re.fullmatch(
             r"nightly ok: synced [\d,]+ records in [\d,]+ requests \(0 retries, 0 rate-limited\); snapshotted 4 periods"
-            r" × 33 KPIs \(.*\); exported .*k\.csv; report .*r\.html", summary[0]), summary
-        assert (tmp_path / "k.csv").read_text().startswith("period,start,end,key,value,n,reason,unit,currency,computed_at")
+            rf" × {len(KPI_KEYS)} KPIs \(.*\); exported .*k\.csv; report .*r\.html", summary[0]), summary
+        assert (tmp_path / "k.csv").read_text().startswith(
+            "period,start,end,key,value,n,reason,unit,currency,computed_at,source")
         bad = subprocess.run([sys.executable, "-m", "hubspot_metrics", "nightly"], capture_output=True,
                              env={**os.environ, **env, "HUBSPOT_ACCESS_TOKEN": "pat-na1-bad"})
         assert bad.returncode == 4

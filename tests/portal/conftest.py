@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -82,3 +85,24 @@ def portal():
 def server(portal):
     with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as srv:
         yield srv
+
+
+SANDBOX = [sys.executable, "-c", "from hubspot_metrics.portal.cli import sandbox; sandbox()"]
+
+
+@contextmanager
+def running_sandbox(*args: str):
+    """A sandbox in its own process: (the process, the URL it printed, the lines it printed)."""
+    proc = subprocess.Popen(SANDBOX + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not lines or "Ctrl-C" not in lines[-1]:
+            line = proc.stdout.readline()
+            assert line, f"sandbox exited early: {proc.stderr.read()}"
+            lines.append(line.strip())
+        url = next(line.split("=", 1)[1] for line in lines if line.startswith("export HUBSPOT_API_BASE_URL="))
+        yield proc, url, lines
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.communicate(timeout=15)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import time
 
 import pytest
@@ -112,3 +113,57 @@ def test_faults_are_seeded_by_request_order_and_can_be_cleared():
     assert first != run(8)
     injected = [f for f, _ in first if f]
     assert 3 <= len(injected) <= 20 and len(set(injected)) >= 3
+
+
+# --- the ill-formed kinds (issue 12) ---------------------------------------------------------
+
+def test_hollow_answers_are_empty_bodies_json_without_results_or_204(server):
+    from hubspot_metrics.portal.faults import HOLLOW_BODIES
+
+    answers = []
+    for index in range(len(HOLLOW_BODIES)):
+        server.faults.plan("hollow", "/crm/v3/objects/contacts", variant=(index + 0.5) / len(HOLLOW_BODIES))
+        response, body = raw_request(server)
+        answers.append((response.status, body))
+    assert answers == [(200, b""), (200, b"{}"), (200, b"null"), (200, b"[]"), (204, b"")]
+
+
+def test_a_firewall_403_is_an_html_page(server):
+    server.faults.plan("html403", "/crm/v3/objects/contacts")
+    response, body = raw_request(server)
+    assert (response.status, response.getheader("Content-Type")) == (403, "text/html")
+    assert body.startswith(b"<!DOCTYPE html>") and b"Access denied" in body
+
+
+def test_a_search_meets_the_per_second_429(server):
+    server.faults.plan("429", "/crm/v3/objects/contacts/search")
+    reply = post(server, "/crm/v3/objects/contacts/search", {"limit": 1})
+    assert (reply.status, reply.body["policyName"], reply.rate_headers) == (429, "SECONDLY", {})
+
+
+def test_stuck_paging_names_the_asked_cursor_as_the_next(server):
+    first = get(server, PATH).body["paging"]["next"]["after"]
+    server.faults.configure(rate=0.0, kinds={"stuck_paging"})
+    assert get(server, PATH).body["paging"]["next"]["after"] == first  # the first page is as before
+    assert get(server, f"{PATH}&after={first}").body["paging"]["next"]["after"] == first
+
+
+def test_no_date_drops_the_date_header(server):
+    assert raw_request(server)[0].getheader("Date") is not None
+    server.faults.configure(rate=0.0, kinds={"no_date"})
+    assert raw_request(server)[0].getheader("Date") is None
+
+
+def test_drip_sends_the_real_answer_slowly(server):
+    server.faults.configure(rate=1.0, kinds={"drip"}, drip_seconds=0.001)
+    response, body = raw_request(server, "/crm/v3/objects/contacts?limit=1")
+    assert response.status == 200 and len(json.loads(body)["results"]) == 1
+
+
+def test_oversized_announces_or_streams_the_configured_size(server):
+    server.faults.configure(rate=0.0, kinds=set(), oversize_bytes=300_000)
+    for variant, framing in ((0.0, "300000"), (0.9, None)):
+        server.faults.plan("oversized", "/crm/v3/objects/contacts", variant=variant)
+        response, body = raw_request(server)
+        assert (response.status, response.getheader("Content-Length"), len(body)) == (200, framing, 300_000)
+        assert body.startswith(b'{"results":[')

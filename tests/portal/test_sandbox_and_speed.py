@@ -5,8 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -15,31 +13,22 @@ from click.testing import CliRunner
 from hubspot_metrics.portal import PortalServer, generate_portal
 from hubspot_metrics.portal.cli import SANDBOX_TOKEN, sandbox
 
-from .conftest import NOW, TOKEN
-
-SANDBOX = [sys.executable, "-c", "from hubspot_metrics.portal.cli import sandbox; sandbox()"]
+from .conftest import NOW, TOKEN, running_sandbox
 
 
 def test_help_lists_the_options():
     result = CliRunner().invoke(sandbox, ["--help"])
     assert result.exit_code == 0
-    for option in ("--scale", "--port", "--seed", "--rate-limit"):
+    for option in ("--scale", "--port", "--seed", "--rate-limit", "--still", "--pace", "--edit", "--url"):
         assert option in result.output
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_sandbox_serves_until_interrupted_and_exits_cleanly(sig):
-    proc = subprocess.Popen(SANDBOX + ["--scale", "200", "--seed", "4", "--rate-limit", "50"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        lines = []
-        while not lines or "Ctrl-C" not in lines[-1]:
-            line = proc.stdout.readline()
-            assert line, f"sandbox exited early: {proc.stderr.read()}"
-            lines.append(line.strip())
+    with running_sandbox("--scale", "200", "--seed", "4", "--rate-limit", "50") as (proc, url, lines):
         env = dict(line.removeprefix("export ").split("=", 1) for line in lines if line.startswith("export "))
         assert env["HUBSPOT_ACCESS_TOKEN"] == SANDBOX_TOKEN and f"Token: {SANDBOX_TOKEN}" in lines
-        url = env["HUBSPOT_API_BASE_URL"]
+        assert url == env["HUBSPOT_API_BASE_URL"]
         assert url.startswith("http://127.0.0.1:") and any(url in line for line in lines if "listening" in line)
         conn = http.client.HTTPConnection(url.removeprefix("http://"), timeout=10)
         conn.request("GET", "/crm/v3/objects/contacts?limit=3", headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"})
@@ -49,9 +38,6 @@ def test_sandbox_serves_until_interrupted_and_exits_cleanly(sig):
         conn.close()
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 0
     assert out.strip() == "Sandbox stopped." and err == ""
 

@@ -54,9 +54,9 @@ def test_nightly_syncs_snapshots_exports_reports_and_says_so_in_one_line(tmp_pat
     assert err == ""  # progress stays off stderr: with stdout sent to a log, cron mails only failures
     assert conn.execute("SELECT count(*), count(DISTINCT period), min(sync_run_id), max(sync_run_id), "
                         "min(definition_version) FROM kpi_snapshots").fetchone() == (
-        4 * len(KPI_KEYS), 4, run_id, run_id, "kpi-spec-v1")
+        4 * len(KPI_KEYS), 4, run_id, run_id, "kpi-spec-v2")
     csv_lines = (tmp_path / "kpis.csv").read_bytes().split(b"\r\n")
-    assert csv_lines[0] == b"period,start,end,key,value,n,reason,unit,currency,computed_at"
+    assert csv_lines[0] == b"period,start,end,key,value,n,reason,unit,currency,computed_at,source"
     assert len(csv_lines) == 1 + 12 * len(KPI_KEYS) + 1
     assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 

@@ -15,6 +15,8 @@ from hubspot_metrics.errors import ConfigError
 from hubspot_metrics.results.export import write_file
 from hubspot_metrics.store import open_store
 
+from ..readonly import read_only_file
+
 _register()
 
 
@@ -132,12 +134,10 @@ def test_an_existing_file_keeps_its_mode_and_a_symlink_keeps_pointing_at_it(tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kpis.csv", "shared.csv"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write a read-only file")
 def test_a_read_only_file_stays_refused(tmp_path):
     out = tmp_path / "kpis.csv"
     out.write_text("old")
-    os.chmod(out, 0o444)
-    with pytest.raises(ConfigError) as info:
+    with read_only_file(out), pytest.raises(ConfigError) as info:
         write_file(str(out), "new")
     assert str(info.value) == f"Cannot write {out} (Permission denied); choose another --out path."
     assert out.read_text() == "old"

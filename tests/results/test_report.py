@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
 
+import hubspot_metrics.results.history as history_module
 import hubspot_metrics.results.report as report_module
 from hubspot_metrics.cli import _register, cli
 from hubspot_metrics.config import MetricsSettings
-from hubspot_metrics.metrics import KPI_KEYS, KPI_UNITS, LABELS
+from hubspot_metrics.metrics import KPI_KEYS, KPI_UNITS, LABELS, complete_to
+from hubspot_metrics.periods import measured_up_to
 from hubspot_metrics.portal import PortalServer, generate_portal
 from hubspot_metrics.results.report import Comparison, build_report, compare_kpi, gather_history, largest_moves
 from hubspot_metrics.store import open_store, transaction
@@ -47,15 +50,18 @@ def test_the_report_loads_nothing_from_anywhere_and_opens_with_its_summary(synce
         assert tag not in lowered, tag
     assert not re.search(r"https?://", html)
     assert "<h1>CRM KPIs: 2026-10</h1>" in html
-    # The sync ran on today's clock, after NOW: the open month is measured up to NOW.
-    last_sync = datetime.fromisoformat(ended.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M")
+    # NOW is the instant the store is complete to: the open month is measured up to it, and
+    # every moment is shown in the portal's own zone (Berlin, an hour ahead of UTC in November).
+    berlin = ZoneInfo("Europe/Berlin")
+    last_sync = datetime.fromisoformat(ended.replace("Z", "+00:00")).astimezone(berlin).strftime("%Y-%m-%d %H:%M")
     assert re.search(r"<dl>.*?</dl>", html, re.S).group(0) == (
         "<dl>\n"
         "<dt>Period</dt><dd>2026-10 (2026-10-01 00:00 to 2026-11-01 00:00), closed, against 2026-09</dd>\n"
-        "<dt>Open month</dt><dd>2026-11, as of 2026-11-20 12:00 (shown hollow and dashed in the charts)</dd>\n"
+        "<dt>Open month</dt><dd>2026-11, as of 2026-11-20 13:00 (shown hollow and dashed in the charts)</dd>\n"
         f"<dt>Portal</dt><dd>{portal_id}, home currency EUR</dd>\n"
-        "<dt>Time zone</dt><dd>UTC (the portal's own zone is Europe/Berlin)</dd>\n"
-        f"<dt>Last sync</dt><dd>{last_sync} (UTC)</dd>\n"
+        "<dt>Time zone</dt><dd>Europe/Berlin, the portal's own</dd>\n"
+        f"<dt>Last sync</dt><dd>{last_sync} (Europe/Berlin)</dd>\n"
+        "<dt>History</dt><dd>0 of 12 closed months from snapshots, the others computed now</dd>\n"
         "</dl>")
     assert len(re.findall(r'<ol class="moves">\n(?:<li>.*?</li>\n){3}</ol>', html)) == 1
     assert re.findall(r"<h2>(.*?)</h2>", html) == ["The ten KPIs", "Supporting metrics", "Data quality", "Definitions"]
@@ -65,10 +71,12 @@ def test_the_report_loads_nothing_from_anywhere_and_opens_with_its_summary(synce
         "Acquisition", "Retention and value", "Sales", "Service"]
     supporting = re.findall(r'<tr><td>([^<]*)</td><td class="num" data-label', html)
     assert supporting == [LABELS[k] for k in (
-        "leads", "new_customers", "spend", "customers_at_start", "customers_retained", "paying_customers",
-        "revenue_per_customer", "revenue", "deals_won", "deals_lost", "win_rate", "avg_deal_size", "opportunities",
-        "median_sales_cycle_days", "deal_throughput", "open_deals", "open_pipeline_value", "nps_responses",
-        "csat_responses", "tickets_created", "tickets_unanswered", "median_first_response_hours")]
+        "leads", "new_customers", "spend", "lead_to_customer_days", "customers_at_start", "customers_retained",
+        "active_customers", "paying_customers", "revenue_per_customer", "arpa", "monthly_churn_rate", "revenue",
+        "revenue_per_day", "deals_won", "deals_lost", "win_rate", "avg_deal_size", "new_deals",
+        "open_deals_at_start", "median_sales_cycle_days", "deal_throughput", "pipeline_speed", "open_deals",
+        "open_pipeline_value", "nps_responses", "csat_responses", "tickets_created", "tickets_unanswered",
+        "median_first_response_hours")]
     assert len(supporting) + len(CARDS) == len(KPI_KEYS)  # every KPI once: a card or a row
     assert len(re.findall(r"<dt>.*?<code>(\w+)</code></dt>", html)) == len(KPI_KEYS)
     # A chart per card but CAC and LTV : CAC (no spend configured): 12 closed months and the open one.
@@ -95,9 +103,11 @@ def test_text_from_hubspot_is_escaped(tmp_path):
     db = _store(tmp_path, HOSTILE, HOSTILE)
     with transaction(db) as conn:
         conn.execute("INSERT INTO value_issues VALUES ('deals', '1', ?, 'x')", [HOSTILE])
-    html = build_report(db, MetricsSettings(), NOW)
+    html = build_report(db, MetricsSettings(timezone="UTC"), NOW)  # the portal's "zone" is no zone at all
     assert HOSTILE not in html and "<script" not in html
-    assert f"<dt>Portal</dt><dd>123, home currency {ESCAPED}</dd>" in html
+    # v2 reads the home currency as an upper-case code.
+    assert ("<dt>Portal</dt><dd>123, home currency &lt;SCRIPT&gt;ALERT(&quot;X&quot;)&lt;/SCRIPT&gt; &amp; "
+            "&#x27;QUOTES&#x27; 🚀</dd>") in html
     assert f"<dd>UTC (the portal's own zone is {ESCAPED})</dd>" in html
     assert f'<tr><td>deals</td><td>{ESCAPED}</td><td class="num">1</td></tr>' in html
 
@@ -105,19 +115,24 @@ def test_text_from_hubspot_is_escaped(tmp_path):
 # (October, September) per key; every other key has no value.
 PAIRS = {"revenue": (3100.0, 100.0), "churn_rate": (7.4, 4.0), "cac": (287.36, 333.33), "nps": (43.1, None),
          "conversion_rate": (12.0, 10.0), "csat": (80.0, 80.0), "win_rate": (50.0, 50.0), "deals_won": (3.0, 5.0),
-         "spend": (2000.0, 1000.0), "pipeline_velocity": (130.0, 100.0)}
+         "spend": (2000.0, 1000.0), "pipeline_velocity": (130.0, 100.0), "revenue_per_day": (100.0, 3.333333),
+         "arpa": (1250.5, 1200.0)}
 
 
 @pytest.fixture
 def faked(monkeypatch):
-    def fake_compute(db, period, settings):
+    def fake_compute(db, period, settings, now=None):
+        period = measured_up_to(period, now)
         slot = {"2026-10": 0, "2026-09": 1}.get(period.label)
         kpis = {k: {"value": PAIRS[k][slot] if k in PAIRS and slot is not None else None, "n": 3,
                     "reason": None if k in PAIRS and slot is not None else "no_won_deals", "unit": KPI_UNITS[k]}
                 for k in KPI_KEYS}
         return {"period": period.label, "start": period.start.isoformat(), "end": period.end.isoformat(),
-                "timezone": "UTC", "warnings": [], "kpis": kpis}
+                "as_of": period.until.isoformat(), "partial": period.partial, "timezone": settings.timezone,
+                "currency": "EUR", "warnings": [], "kpis": kpis}
 
+    # the report's months come through history.py, its data-quality warnings straight from compute_kpis
+    monkeypatch.setattr(history_module, "compute_kpis", fake_compute)
     monkeypatch.setattr(report_module, "compute_kpis", fake_compute)
 
 
@@ -140,6 +155,10 @@ def test_each_kpi_shows_both_values_and_the_change_coloured_by_what_it_means(tmp
         '"nowrap">▲ +1,000.00 EUR</span> <span class="nowrap">(+100.0 %)</span></span>')
     assert rows["Win rate"] == row("Win rate", "50.0 %", "50.0 %",
                                    '<span class="change neutral"><span class="nowrap">= +0.0 pts</span></span>')
+    # ARPA is money per active customer per month.
+    assert rows["Revenue per active customer (ARPA)"] == row(
+        "Revenue per active customer (ARPA)", "1,250.50 EUR/month", "1,200.00 EUR/month", '<span class="change good"><span '
+        'class="nowrap">▲ +50.50 EUR/month</span> <span class="nowrap">(+4.2 %)</span></span>')
     assert rows["Leads"] == row("Leads", "n/a: no won deals", "n/a: no won deals",
                                 '<span class="change none">no comparison</span>')
 
@@ -149,10 +168,10 @@ def test_each_kpi_shows_both_values_and_the_change_coloured_by_what_it_means(tmp
     assert ('<span>2026-09: 333.33 EUR</span>\n<span><span class="change good"><span class="nowrap">▼ -45.97 EUR'
             '</span> <span class="nowrap">(-13.8 %)</span></span></span>') in card("cac")
     assert '<span>2026-09: n/a: no value</span>\n<span><span class="change none">no comparison</span>' in card("nps")
-    # No value in any month (the store was never synced: no open month): no chart, the reason instead.
-    assert ('<p class="empty">No chart: no value in any of these 12 months (no won deals).</p>'
+    # No value in any month, the open one included: no chart, the reason instead.
+    assert ('<p class="empty">No chart: no value in any of these 13 months (no won deals).</p>'
             in card("ltv_to_cac"))
-    # Velocity stands beside the revenue actually won per day: 3,100 EUR over October's 31 days.
+    # Velocity stands beside the revenue actually won per day (3,100 EUR over October's 31 days).
     assert ("<br><span>Actual revenue per day: 100.00 EUR/day</span>\n<span>2026-09: 3.33 EUR/day</span> "
             '<span><span class="change good"><span class="nowrap">▲ +96.67 EUR/day</span> '
             '<span class="nowrap">(+2900.0 %)</span></span></span>') in card("pipeline_velocity")
@@ -194,20 +213,24 @@ def _sync(db, started, status="ok"):
                      [started, started, status])
 
 
-def test_the_open_month_is_measured_up_to_the_start_of_the_last_completed_sync(tmp_path, faked):
+def test_the_open_month_is_measured_up_to_the_start_of_the_last_completed_sync(tmp_path):
     db = _store(tmp_path)
-    assert gather_history(db, MetricsSettings(), NOW).open is None  # never synced: nothing is known of November
-    _sync(db, "2026-10-31T23:00:00.000Z")
-    assert gather_history(db, MetricsSettings(), NOW).open is None  # synced before November began
+    settings = MetricsSettings(timezone="Europe/Berlin")
+    _sync(db, "2026-10-31T23:00:00.000Z")  # midnight in Berlin: November has not begun to be measured
+    history = gather_history(db, settings, complete_to(db))
+    assert (history.closed[-1]["period"], history.open) == ("2026-10", None)
     _sync(db, "2026-11-18T06:00:00.000Z")
     _sync(db, "2026-11-19T06:00:00.000Z", "error")
-    history = gather_history(db, MetricsSettings(), NOW)
+    history = gather_history(db, settings, complete_to(db))
     assert [r["period"] for r in history.closed] == [
         "2025-11", "2025-12", "2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06", "2026-07", "2026-08",
         "2026-09", "2026-10"]
-    assert {k: history.open[k] for k in ("period", "start", "end", "partial", "as_of")} == {
-        "period": "2026-11", "start": "2026-11-01T00:00:00+00:00", "end": "2026-11-18T06:00:00+00:00",
-        "partial": True, "as_of": "2026-11-18T06:00:00+00:00"}
+    assert {k: history.open[k] for k in ("period", "start", "end", "partial", "as_of", "source")} == {
+        "period": "2026-11", "start": "2026-11-01T00:00:00+01:00", "end": "2026-12-01T00:00:00+01:00",
+        "partial": True, "as_of": "2026-11-18T07:00:00+01:00", "source": "computed"}
+    html = build_report(db, MetricsSettings())  # the portal's zone, measured up to the last completed sync
+    assert ("<dt>Open month</dt><dd>2026-11, as of 2026-11-18 07:00 (shown hollow and dashed in the charts)</dd>"
+            in html)
 
 
 def test_the_report_command_writes_the_file(synced_store, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -10,7 +11,10 @@ from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.metrics import KPI_KEYS, compute_kpis
 from hubspot_metrics.periods import closed_periods, named_period
 from hubspot_metrics.portal import PortalServer, generate_portal
+from hubspot_metrics.metrics.definition import definition_fingerprint
+from hubspot_metrics.metrics.render import format_value
 from hubspot_metrics.results.export import export_csv
+from hubspot_metrics.results.report import build_report
 from hubspot_metrics.results.snapshots import snapshot
 from hubspot_metrics.store import open_store
 from tests.sync.conftest import TOKEN, make_config, run_sync
@@ -48,17 +52,20 @@ def test_a_snapshot_holds_exactly_what_compute_kpis_returned_with_its_provenance
     october = named_period("last_month", settings.timezone, moment)
     assert snapshot(db, [october], settings, moment) == len(KPI_KEYS)
 
-    kpis = compute_kpis(db, october, settings)
+    kpis = compute_kpis(db, october, settings, now=moment)
     assert _rows(db) == sorted(
         ("2026-11-20", "2026-11-21T03:00:00.000Z", "2026-10", "month", "2026-10-01T00:00:00-04:00",
-         "2026-11-01T00:00:00-04:00", key, k["value"], k["n"], k["reason"], k["unit"], "kpi-spec-v1", 1)
+         "2026-11-01T00:00:00-04:00", key, k["value"], k["n"], k["reason"], k["unit"], "kpi-spec-v2", 1)
         for key, k in kpis["kpis"].items())
+    # what the values meant, and how far they measured
+    assert db.conn.execute("SELECT DISTINCT definition, as_of, partial FROM kpi_snapshots").fetchall() == [
+        (definition_fingerprint(settings, october), "2026-11-01T00:00:00-04:00", 0)]
     assert sum(r[7] is not None for r in _rows(db)) > 20  # a real portal: most KPIs have values
 
 
 def test_rerunning_a_day_replaces_it_and_earlier_days_keep_what_hubspot_said_then(synced):
     portal, server, config, db = synced
-    settings = MetricsSettings()
+    settings = MetricsSettings(timezone="UTC")
     periods = [named_period(name, "UTC", NOW) for name in NIGHTLY]
     assert [p.label for p in periods] == ["2026-11-MTD", "2026-10", "2026-Q3", "2026-YTD"]
     assert snapshot(db, periods, settings, NOW - timedelta(hours=4)) == 4 * len(KPI_KEYS)
@@ -67,7 +74,12 @@ def test_rerunning_a_day_replaces_it_and_earlier_days_keep_what_hubspot_said_the
     day_one = _rows(db, "2026-11-20")
     assert len(day_one) == 4 * len(KPI_KEYS)
     assert {r[1] for r in day_one} == {"2026-11-20T12:00:00.000Z"}
-    assert [r[:1] + r[2:] for r in day_one] == [r[:1] + r[2:] for r in first_run]  # same data, same values
+    closed = lambda rows: [r[:1] + r[2:] for r in rows if r[2] in ("2026-10", "2026-Q3")]
+    assert closed(day_one) == closed(first_run)  # same data, same values
+    # The open month and year were measured 4 hours further the second time.
+    assert db.conn.execute("SELECT DISTINCT period, as_of, partial FROM kpi_snapshots ORDER BY 1").fetchall() == [
+        ("2026-10", "2026-11-01T00:00:00+00:00", 0), ("2026-11-MTD", "2026-11-20T12:00:00+00:00", 1),
+        ("2026-Q3", "2026-10-01T00:00:00+00:00", 0), ("2026-YTD", "2026-11-20T12:00:00+00:00", 1)]
 
     # Overnight somebody corrects a deal won in October to 1,000,000 in HubSpot.
     october = closed_periods("month", 1, "UTC", NOW)[0]
@@ -92,4 +104,40 @@ def test_rerunning_a_day_replaces_it_and_earlier_days_keep_what_hubspot_said_the
     n = compute_kpis(db, october, settings)["kpis"]["revenue"]["n"]
     lines = export_csv(db, settings, periods=1, now=NOW + timedelta(days=2)).split("\r\n")
     assert (f"2026-10,2026-10-01T00:00:00+00:00,2026-11-01T00:00:00+00:00,revenue,{after!r},{n},,currency,EUR,"
-            "2026-11-21T12:00:00.000Z") in lines
+            "2026-11-21T12:00:00.000Z,snapshot") in lines
+
+
+def test_export_and_report_read_one_history_and_a_definition_change_recomputes(synced):
+    _, _, _, db = synced
+    settings = MetricsSettings(timezone="UTC")
+    october = closed_periods("month", 1, "UTC", NOW)[0]
+    snapshot(db, [october], settings, NOW)
+    # Later the store changes (a deal won in October is re-priced): history keeps the snapshot.
+    before = compute_kpis(db, october, settings, now=NOW)["kpis"]["revenue"]
+    db.conn.execute("UPDATE deals SET amount_in_home_currency = amount_in_home_currency + 1000 WHERE id = ("
+                    "SELECT id FROM deals WHERE hs_is_closed_won = 1 AND closedate LIKE '2026-10-%' "
+                    "AND amount_in_home_currency IS NOT NULL LIMIT 1)")
+    db.conn.commit()
+    assert compute_kpis(db, october, settings, now=NOW)["kpis"]["revenue"]["value"] == before["value"] + 1000
+
+    def exported(settings):
+        rows = export_csv(db, settings, periods=1, now=NOW).split("\r\n")[1:-1]
+        return {r.split(",")[3]: r.split(",") for r in rows}
+
+    rows = exported(settings)
+    assert (rows["revenue"][4], rows["revenue"][-1]) == (repr(before["value"]), "snapshot")
+    def reported_revenue(settings):
+        report = build_report(db, settings, NOW)
+        return re.search(r'<tr><td>Revenue</td><td class="num" data-label="2026-10">(.*?)</td>', report).group(1), report
+
+    shown, report = reported_revenue(settings)
+    assert shown == format_value(before["value"], "currency", "EUR")
+    assert "<dt>History</dt><dd>1 of 12 closed months from snapshots, the others computed now</dd>" in report
+
+    # Another gross margin is another definition: the month is computed again, with today's data.
+    halved = MetricsSettings(timezone="UTC", gross_margin=0.5)
+    rows = exported(halved)
+    assert (rows["revenue"][4], rows["revenue"][-1]) == (repr(before["value"] + 1000), "computed")
+    assert reported_revenue(halved)[0] == format_value(before["value"] + 1000, "currency", "EUR")
+    clv = compute_kpis(db, october, halved, now=NOW)["kpis"]["customer_lifetime_value"]["value"]
+    assert rows["customer_lifetime_value"][4] == repr(clv)

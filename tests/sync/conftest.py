@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -50,6 +51,23 @@ def run_sync(config: Config, *, full=False, only=None, stats=None):
     finally:
         db.conn.close()
     return result, client.stats
+
+
+def clean_dump(portal, tmp_path, **overrides):
+    """The store a sync without faults makes of the portal as it is now."""
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        path = tmp_path / "clean.db"
+        run_sync(make_config(server, path, **overrides))
+    return full_store_dump(path)
+
+
+def state_of(path, key: str) -> dict:
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    row = conn.execute("SELECT mode, list_after, cursor_ms, pending_cursor_ms, full_completed_at FROM sync_state "
+                       "WHERE object_type = ?", [key]).fetchone()
+    conn.close()
+    return dict(row)
 
 
 def request_counts(server) -> Counter:

@@ -51,7 +51,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/account-info/v3/details":
             self._send(200, {"portalId": "not-a-number", "companyCurrency": None})
         elif path == "/crm/v3/owners":
-            self._send(200, {"results": [{"id": 5, "email": None}, {}]} if not archived else {})
+            self._send(200, {"results": [{"id": 5, "email": None}, {}]} if not archived else {"results": []})
         elif path.startswith("/crm/v3/pipelines/"):
             self._send(200, {"results": [{"id": "default", "stages": [{"id": "s1"}, {"id": "s2", "metadata": {
                 "isClosed": "yes", "probability": "lots"}}]}]})
@@ -83,7 +83,10 @@ def test_malformed_responses_are_stored_as_far_as_possible(tmp_path):
     finally:
         httpd.shutdown()
     assert result.status == "ok"
-    assert result.warnings == ["HubSpot returned 2 contacts without an id; they were skipped."]
+    # (every association answer here carries an entry without a "from": each pair reports it)
+    assert result.warnings == ["HubSpot returned 2 contacts without an id; they were skipped."] + [
+        f"HubSpot's answer held 1 unreadable {pair} associations entries; the associations stored for those records "
+        "are kept." for pair in ("deals-contacts", "deals-companies", "contacts-companies")]
 
     import sqlite3
     conn = sqlite3.connect(tmp_path / "s.db")

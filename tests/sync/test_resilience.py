@@ -21,16 +21,9 @@ from hubspot_metrics.portal.api import resolve_type
 from hubspot_metrics.portal.faults import Fault, Faults
 from hubspot_metrics.store import open_store
 
-from .conftest import NOW, TOKEN, full_store_dump, make_config, run_sync, stored_rows
+from .conftest import NOW, TOKEN, clean_dump, full_store_dump, make_config, run_sync, stored_rows
 
-FAULT_KINDS = ("5xx", "reset", "truncate", "slow", "429", "index_lag")
-
-
-def clean_dump(portal, tmp_path, **overrides):
-    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
-        path = tmp_path / "clean.db"
-        run_sync(make_config(server, path, **overrides))
-    return full_store_dump(path)
+FAULT_KINDS = ("5xx", "reset", "truncate", "slow", "429", "hollow", "index_lag")
 
 
 def test_a_fault_that_outlasts_the_retry_budget_stops_cleanly_and_the_next_run_completes(tmp_path):
@@ -216,7 +209,6 @@ def test_a_second_sync_is_refused_while_one_runs(tmp_path, server):
 def test_kpis_run_during_a_sync_and_read_one_snapshot(tmp_path):
     """WAL: readers are not blocked by the sync; while it runs, kpis read one snapshot."""
     import json
-    import threading
 
     portal = generate_portal(scale=400, seed=17, now=NOW)
     with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
@@ -225,22 +217,32 @@ def test_kpis_run_during_a_sync_and_read_one_snapshot(tmp_path):
         env = _cli_env(server, db_path, config_path)
         assert subprocess.run([sys.executable, "-m", "hubspot_metrics", "sync"], env=env,
                               capture_output=True).returncode == 0
-        server.faults.configure(rate=1.0, kinds={"slow"}, slow_seconds=0.05)  # a long second sync
+        kpis = [sys.executable, "-m", "hubspot_metrics", "kpis", "--period", "2026-10", "--format", "json"]
+        before = json.loads(subprocess.run(kpis, env=env, capture_output=True, check=True).stdout)["kpis"]
+        # HubSpot changes: the second sync writes other deals than the store holds.
+        for deal in list(portal.records("deals")):
+            portal.update("deals", deal["id"], {"amount": "999999"})
+        # The sync stops on its second deals page, with the first one committed, until released:
+        # on a loaded machine it cannot finish before the kpis below have run.
+        server.faults.plan("hold", "/crm/v3/objects/deals", skip=1)
         sync = subprocess.Popen([sys.executable, "-m", "hubspot_metrics", "sync", "--full"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
+            assert server.faults.holding.wait(60)
             results = []
             for _ in range(3):
-                done = subprocess.run([sys.executable, "-m", "hubspot_metrics", "kpis", "--period", "2026-10",
-                                       "--format", "json"], env=env, capture_output=True, timeout=60)
+                done = subprocess.run(kpis, env=env, capture_output=True, timeout=60)
                 assert done.returncode == 0, done.stderr.decode()
                 results.append(json.loads(done.stdout)["kpis"])
-            assert sync.poll() is None  # the kpis above really ran while the sync was writing
+            assert sync.poll() is None  # the kpis above really ran while the sync was mid-run
         finally:
+            server.faults.release()
             sync.wait(timeout=120)
         assert sync.returncode == 0
-    # The full re-sync rewrites identical data: every snapshot read the same KPIs.
+        after = json.loads(subprocess.run(kpis, env=env, capture_output=True, check=True).stdout)["kpis"]
+    # Every read during the sync saw one state, the half-written one, and the finished sync another.
     assert results[0] == results[1] == results[2]
+    assert before != after
 
 
 def test_search_index_lag_is_covered_by_the_lookback(tmp_path):
@@ -474,7 +476,8 @@ def test_fault_matrix_ends_in_the_store_of_a_clean_sync(tmp_path, mode, kinds, r
         injected["index_lag"] = case.injected["index_lag"]
     assert set(injected) == set(kinds), injected
     # Each fault but a slow answer (or the lag, which answers) costs exactly one retry.
-    assert sum(n.stats.retries for n in nights) == sum(injected[k] for k in ("5xx", "reset", "truncate", "429"))
+    assert sum(n.stats.retries for n in nights) == sum(injected[k] for k in ("5xx", "reset", "truncate", "429",
+                                                                              "hollow"))
     assert sum(n.stats.rate_limited for n in nights) == injected["429"]
 
 
@@ -511,7 +514,7 @@ class _Storm(Faults):
         self.refused = range(start, start + length)
         self._arrived = 0
 
-    def draw(self) -> Fault | None:
+    def draw(self, path: str = "") -> Fault | None:
         with self._lock:
             n, self._arrived = self._arrived, self._arrived + 1
         return Fault("429", 0.0) if n in self.refused else None
@@ -593,3 +596,53 @@ def _figures_report(cases: list[Case]) -> str:
                  f"({sum(c.tables_compared for c in cases)} tables, {sum(c.rows_compared for c in cases)} rows); "
                  f"records hidden by the index lag: {sum(c.hidden_records for c in cases)}")
     return "\n".join(lines)
+
+
+def test_kpis_read_one_snapshot_while_a_sync_commits_between_their_queries(tmp_path, monkeypatch):
+    """A page the sync commits after the deals query and before the tickets query: with one
+    WAL read transaction the tickets KPI is still the one from before the commit. Without the
+    snapshot it changes; without WAL the commit cannot land while kpis read."""
+    import sqlite3
+
+    from hubspot_metrics.config import MetricsSettings
+    from hubspot_metrics.metrics import compute_kpis
+    from hubspot_metrics.metrics.queries import Queries
+    from hubspot_metrics.periods import parse_period
+    from hubspot_metrics.sync import SyncLock
+
+    portal = generate_portal(scale=400, seed=17, now=NOW)
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        db_path = tmp_path / "store.db"
+        run_sync(make_config(server, db_path))
+    period, settings = parse_period("2026-10", "UTC"), MetricsSettings()
+
+    def kpis_now() -> dict:
+        db = open_store(db_path)
+        try:
+            return compute_kpis(db, period, settings)["kpis"]
+        finally:
+            db.conn.close()
+
+    before = kpis_now()
+    assert before["avg_first_response_hours"]["n"] > 0
+    real_deals, committed = Queries.deals, []
+
+    def deals_then_a_sync_page(self, by=None):
+        counts = real_deals(self, by)
+        writer = sqlite3.connect(db_path, timeout=2, isolation_level=None)
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("DELETE FROM tickets")
+            writer.execute("COMMIT")
+            committed.append(True)
+        finally:
+            writer.close()
+        return counts
+
+    monkeypatch.setattr(Queries, "deals", deals_then_a_sync_page)
+    with SyncLock(str(db_path)):  # as a running sync holds it
+        during = kpis_now()
+    monkeypatch.setattr(Queries, "deals", real_deals)
+    assert committed == [True]
+    assert during == before
+    assert kpis_now()["avg_first_response_hours"]["n"] == 0  # the commit did land

@@ -25,7 +25,7 @@ def test_status_shows_runs_counts_completeness_and_warnings(portal, server, tmp_
     result = invoke(server, db_path, "status")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == f"Store: {db_path}"
+    assert lines[0] == f"Store: {db_path} (HubSpot portal {portal.portal_id})"
     assert lines[2] == "Last runs:"
     assert lines[3].startswith("  #1 ") and lines[3].endswith(" ok: " + lines[3].split(" ok: ")[1])
     live = {name: sum(1 for _ in portal.records(name)) for name in ("contacts", "deals")}
@@ -37,6 +37,7 @@ def test_status_shows_runs_counts_completeness_and_warnings(portal, server, tmp_
     deals_row = next(line for line in lines if line.startswith("deals "))
     assert deals_row.split()[1] == deals_row.split()[4] == str(live["deals"]) and "incomplete" not in deals_row
     assert "Warnings:" in lines
+    assert "KPI time zone: Europe/Berlin (the portal's, from its account details)" in lines
 
 
 def test_status_without_a_store(tmp_path, server):
@@ -59,6 +60,8 @@ def test_check_maps_missing_scopes_to_kpis(tmp_path):
         "  tickets                NOT readable: needs tickets",
         "  feedback_submissions   NOT readable: needs crm.objects.feedback_submissions.read",
         "  owners                 NOT readable: needs crm.objects.owners.read (only --by owner needs it)",
+        "",
+        "KPI time zone: Europe/Berlin (the portal's)",
         "",
         "KPIs that cannot be computed: avg_first_response_hours, csat, nps",
         "Error: The token cannot read everything the KPIs need; add the scopes listed above to the private app.",

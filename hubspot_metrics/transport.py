@@ -1,0 +1,107 @@
+"""The wire under the SDK: a deadline for each whole request and a cap on each answer's size.
+
+urllib3 applies its timeout to every socket read, so an answer that trickles in one byte at a
+time never times out, and it reads a body of any size into memory. Each request here gets a
+watchdog that shuts its socket down when `timeout_seconds` have passed since it was sent, and
+its body is read in chunks up to a fixed size.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any
+
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # a HubSpot page of 200 wide records is a few MB
+READ_CHUNK = 1 << 16
+
+_in_flight = threading.local()  # the Deadline of the request this thread is sending
+
+
+class ResponseTooLarge(Exception):
+    pass
+
+
+class Deadline:
+    """Ends one request by shutting down its socket once `seconds` have passed."""
+
+    def __init__(self, seconds: float):
+        self.expired = False
+        self._conn: Any = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "Deadline":
+        _in_flight.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+        _in_flight.deadline = None
+
+    def watch(self, conn: Any) -> None:
+        with self._lock:
+            self._conn = conn
+            if self.expired:
+                self._shutdown()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        sock = getattr(self._conn, "sock", None)
+        if sock is not None:
+            try:  # (the plain socket's shutdown: TLS state is not touched from this thread)
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def _watched(pool_class: type) -> type:
+    class WatchedPool(pool_class):
+        def _get_conn(self, timeout=None):
+            conn = super()._get_conn(timeout)
+            deadline = getattr(_in_flight, "deadline", None)
+            if deadline is not None:
+                deadline.watch(conn)
+            return conn
+
+    WatchedPool.__name__ = f"Watched{pool_class.__name__}"
+    return WatchedPool
+
+
+_WATCHED_POOLS = {"http": _watched(HTTPConnectionPool), "https": _watched(HTTPSConnectionPool)}
+
+
+def watch_pools(api_client: Any) -> None:
+    """Let `Deadline` reach the connections of an SDK ApiClient (pools are made on first use)."""
+    api_client.rest_client.pool_manager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+
+
+def read_capped(response: Any, limit: int) -> bytes:
+    """The whole body, or ResponseTooLarge as soon as it passes `limit` bytes."""
+    length = response.headers.get("Content-Length")
+    if isinstance(length, str) and length.isdigit() and int(length) > limit:
+        _abandon(response)
+        raise ResponseTooLarge(int(length))
+    parts, size = [], 0
+    for chunk in response.stream(READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            _abandon(response)
+            raise ResponseTooLarge(size)
+        parts.append(chunk)
+    response.release_conn()
+    return b"".join(parts)
+
+
+def _abandon(response: Any) -> None:
+    # The rest of the body is never read: the connection cannot be reused.
+    response.close()
+    response.release_conn()
