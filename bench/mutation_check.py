@@ -29,7 +29,8 @@ RETRY_TESTS = ("tests/test_client_waits.py", "tests/sync/test_guards.py", "tests
                "tests/sync/test_auth.py")
 SNAPSHOT_TESTS = ("tests/sync/test_resilience.py::test_kpis_read_one_snapshot_while_a_sync_commits_between_their_queries",
                   "tests/sync/test_resilience.py::test_kpis_run_during_a_sync_and_read_one_snapshot")
-CSV_TESTS = ("tests/results/test_export.py", "tests/outputs/test_results.py", "tests/metrics/test_cli.py")
+CSV_TESTS = ("tests/results/test_export.py", "tests/outputs/test_results.py", "tests/metrics/test_cli.py",
+             "tests/test_csv_cells.py")
 
 
 @dataclass(frozen=True)
@@ -88,14 +89,14 @@ MUTATIONS = (
              "if conn.in_transaction or not _sync_running(conn):", "if True:", SNAPSHOT_TESTS),
     Mutation("snapshot: WAL off", "hubspot_metrics/store.py",
              'conn.execute("PRAGMA journal_mode = WAL")', "pass", SNAPSHOT_TESTS),
-    # --- the CSV writer (results/export.py) ---
-    Mutation("csv: tab and carriage return not neutralized", "hubspot_metrics/results/export.py",
+    # --- the CSV writer (values.spreadsheet_safe, used by every CSV the tool writes) ---
+    Mutation("csv: tab and carriage return not neutralized", "hubspot_metrics/values.py",
              'FORMULA_STARTS = ("=", "+", "-", "@", "\\t", "\\r")', 'FORMULA_STARTS = ("=", "+", "-", "@")',
              CSV_TESTS),
-    Mutation("csv: '@' not neutralized", "hubspot_metrics/results/export.py",
+    Mutation("csv: '@' not neutralized", "hubspot_metrics/values.py",
              'FORMULA_STARTS = ("=", "+", "-", "@", "\\t", "\\r")', 'FORMULA_STARTS = ("=", "+", "-", "\\t", "\\r")',
              CSV_TESTS),
-    Mutation("csv: neutralization off", "hubspot_metrics/results/export.py",
+    Mutation("csv: neutralization off", "hubspot_metrics/values.py",
              "return \"'\" + text if text.startswith(FORMULA_STARTS) else text", "return text", CSV_TESTS),
 )
 

@@ -33,12 +33,12 @@ def test_other_text_is_left_as_it_is(text):
     assert spreadsheet_safe(text) == text
 
 
-def _kpis_csv(db_path, by: str) -> list[list[str]]:
+def _kpis_csv(db_path, by: str) -> list[dict[str, str]]:
     _register()
     result = CliRunner().invoke(cli, ["--db", str(db_path), "kpis", "--period", "2024-01", "--by", by,
                                       "--format", "csv"])
     assert (result.exit_code, result.stderr) == (0, "")
-    return list(csv.reader(io.StringIO(result.stdout)))
+    return list(csv.DictReader(io.StringIO(result.stdout)))
 
 
 def test_kpis_csv_by_owner_defuses_hostile_owner_names(tmp_path):
@@ -48,7 +48,7 @@ def test_kpis_csv_by_owner_defuses_hostile_owner_names(tmp_path):
         store.add("contacts", f"c{i}", hs_lifecyclestage_lead_date="2024-01-03", hubspot_owner_id=str(i))
     store.close()
     rows = _kpis_csv(tmp_path / "store.db", "owner")
-    labels = {(row[9], row[10]) for row in rows[1:] if row[8] == "owner" and row[9]}
+    labels = {(row["group"], row["group_label"]) for row in rows if row["by"] == "owner" and row["group"]}
     # (an owner's label is the name trimmed, so the tab and CR cases reach the cell as "=1+1")
     assert labels == {(str(i), "'" + name.strip()) for i, name in enumerate(HOSTILE.values(), start=1)}
 
@@ -61,5 +61,5 @@ def test_kpis_csv_by_pipeline_defuses_hostile_pipeline_labels(tmp_path):
                   dealstage="closedwon", hs_is_closed_won=True, amount=100)
     store.close()
     rows = _kpis_csv(tmp_path / "store.db", "pipeline")
-    labels = {(row[9], row[10]) for row in rows[1:] if row[8] == "pipeline"}
+    labels = {(row["group"], row["group_label"]) for row in rows if row["by"] == "pipeline"}
     assert labels == {(f"p{i}", "'" + label) for i, label in enumerate(HOSTILE.values(), start=1)}

@@ -31,8 +31,8 @@ def test_top_level_help_shows_each_command_description_whole():
                  "sandbox Serve a simulated HubSpot portal that changes as a real one does, until Ctrl-C."):
         assert line in flat
     wide = CliRunner().invoke(cli, ["--help"], terminal_width=200).output
-    assert ("  export   Write KPI history as CSV (latest snapshot per period; computed when never snapshotted).\n"
-            in wide)
+    assert ("  export   Write KPI history as CSV (each closed period from its latest snapshot under today's "
+            "definitions, else computed).\n" in wide)
 
 
 def test_every_export_option_has_help():

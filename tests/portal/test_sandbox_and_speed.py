@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import signal
+import socket
 import time
 
 import pytest
@@ -51,20 +52,16 @@ def test_sandbox_reports_a_busy_port():
     assert "Traceback" not in result.output
 
 
-def test_serving_speed_floor():
-    """Pages of 100 records with ~30 properties over keep-alive; the real figure is far higher
-    (see the commit message); the floor catches stalls such as Nagle/delayed-ACK waits."""
-    portal = generate_portal(scale=20_000, seed=1, now=NOW)
-    props = ",".join(list(portal.tables["contacts"].cols)[:30])
+def test_the_portal_sends_pages_without_waiting_for_acks():
+    """A page must leave at once: with Nagle's algorithm on, each answer waits ~40 ms for the
+    client's delayed ACK, and the portal, not the connector, bounds every sync benchmark. (The
+    serving rate itself is measured by bench/bench_portal.py, not asserted here.)"""
+    portal = generate_portal(scale=200, seed=1, now=NOW)
     with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-        records, after, started = 0, None, time.perf_counter()
-        while records < 10_000:
-            conn.request("GET", f"/crm/v3/objects/contacts?limit=100&properties={props}"
-                                + (f"&after={after}" if after else ""), headers={"Authorization": f"Bearer {TOKEN}"})
-            page = json.loads(conn.getresponse().read())
-            records += len(page["results"])
-            after = page["paging"]["next"]["after"]
-        rate = records / (time.perf_counter() - started)
+        conn.request("GET", "/crm/v3/objects/contacts?limit=100", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert len(json.loads(conn.getresponse().read())["results"]) == 100
+        (served,) = list(server._connections)
+        assert served.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        assert served.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) >= 1 << 21
         conn.close()
-    assert rate > 5_000, f"{rate:,.0f} records/s"

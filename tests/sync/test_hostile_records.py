@@ -115,8 +115,11 @@ def test_an_association_answer_without_a_results_list_fails_the_run_and_deletes_
 
     with TamperingProxy(server.url, spoil) as proxy, pytest.raises(HubSpotError) as info:
         run_sync(through(config, proxy))
-    assert str(info.value) == ("HubSpot's answer for the companies-deals associations was not a list of results; run "
-                               "the sync again (the stored associations are kept).")
+    # (a page whose results are not a list is malformed: asked again under the one retry policy, then the run fails)
+    assert str(info.value) == (
+        "HubSpot kept failing on the companies-deals associations (a 200 answer that is not a well-formed reply: "
+        "'{\"results\": {\"not\": \"a list\"}}') after 9 attempts; what was synced so far is kept, run the sync "
+        "again later.")
     assert info.value.exit_code == 3
     assert {pair.table: stored_associations(config.store_path, pair) for pair in ASSOCIATIONS} == before
     run_sync(config)
@@ -140,15 +143,24 @@ def test_json_nested_too_deeply_to_read_ends_in_one_sentence(portal, server, tmp
     assert result.status == "ok"
 
 
-def test_account_details_as_a_list_and_non_scalar_reference_fields_are_kept_as_text(portal, server, tmp_path):
+def test_account_details_as_a_list_fail_the_run_and_non_scalar_reference_fields_are_kept_as_text(portal, server,
+                                                                                                 tmp_path):
     config = make_config(server, tmp_path / "store.db")
     run_sync(config)
     account = rows(config.store_path, "SELECT * FROM account")
     owner = portal.owners[0]["id"]
 
+    # Without a portalId the store's portal cannot be checked: the answer is malformed, asked
+    # again under the one retry policy, and the run fails with the stored account untouched.
+    as_list = lambda method, path, payload: [payload] if path == "/account-info/v3/details" else None
+    with TamperingProxy(server.url, as_list) as proxy, pytest.raises(HubSpotError) as info:
+        run_sync(through(config, proxy))
+    assert info.value.exit_code == 3
+    assert str(info.value).startswith("HubSpot kept failing on the account details (a 200 answer that is not a "
+                                      "well-formed reply: '[{\"portalId\": ")
+    assert rows(config.store_path, "SELECT * FROM account") == account
+
     def spoil(method, path, payload):
-        if path == "/account-info/v3/details":
-            return [payload]
         if path == "/crm/v3/owners":
             return {**payload, "results": [{**o, "email": {"primary": o.get("email")}, "userId": [1]}
                                            if str(o.get("id")) == str(owner) else o for o in payload["results"]]}
@@ -161,8 +173,6 @@ def test_account_details_as_a_list_and_non_scalar_reference_fields_are_kept_as_t
         result, _ = run_sync(through(config, proxy))
     assert result.status == "ok"
     assert result.warnings == [
-        "HubSpot's account details were not an object with a portalId; the stored account (portal id, home "
-        "currency) is kept as it was.",
         "HubSpot sent owners with a list or object where text or a number belongs; those fields are stored as JSON "
         "text.",
         "HubSpot sent deals pipelines with a list or object where text or a number belongs; those fields are stored "
