@@ -337,9 +337,7 @@ def running_period(grain: str, tz: str | ZoneInfo, now: datetime | None = None) 
 
 def closed_periods(grain: str, n: int, tz: str | ZoneInfo, now: datetime | None = None) -> list[Period]:
     """The `n` most recent periods of `grain` that have ended by `now`, oldest first."""
-    if grain not in GRAINS:
-        raise ConfigError(f"Unknown grain {grain!r}; use month, quarter or year.")
+    running = running_period(grain, tz, now)  # refuses an unknown grain first
     if n < 1:
         raise ConfigError(f"The number of periods must be 1 or more, not {n}.")
-    running = running_period(grain, tz, now)
     return [_shift(running, -k) for k in range(n, 0, -1)]
