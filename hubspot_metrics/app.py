@@ -35,16 +35,19 @@ from hubspot_metrics.sync import Sync, SyncLock, SyncResult, summarize
 
 @dataclass(frozen=True)
 class SyncOutcome:
+    """What one sync did, object by object, and what it cost in requests and retries."""
+
     result: SyncResult
     stats: RunStats
 
     @property
-    def summary(self) -> str:
-        return summarize(self.result, self.stats)
-
-    @property
     def warnings(self) -> list[str]:
         return self.result.warnings
+
+    @property
+    def summary(self) -> str:
+        """The closing lines a person reads: records per object, requests, retries."""
+        return summarize(self.result, self.stats)
 
 
 def sync(config: Config, *, full: bool = False, only: list[str] | None = None, progress=None,
