@@ -251,8 +251,7 @@ def demo(folder: str, *, scale: int = 5000, seed: int = 1, progress=None,
 
     The user's own HUBSPOT_* settings and store are never used."""
     # The demo is the one use case that serves the simulated portal; nothing else here needs it.
-    from hubspot_metrics.portal import PortalServer, generate_portal
-    from hubspot_metrics.portal.cli import SANDBOX_TOKEN
+    from hubspot_metrics.portal import SANDBOX_TOKEN, PortalServer, generate_portal
 
     started = time.monotonic()
     out = Path(folder)
