@@ -7,6 +7,8 @@ import csv
 import subprocess
 import sys
 
+import pytest
+
 from hubspot_metrics import app
 from hubspot_metrics.client import HubSpotClient, RunStats
 from hubspot_metrics.errors import StoreError
@@ -14,8 +16,6 @@ from hubspot_metrics.metrics import KPI_KEYS
 from hubspot_metrics.results.export import LONG_COLUMNS, export_history
 from hubspot_metrics.store import open_store
 from tests.sync.conftest import make_config, portal, server  # noqa: F401  (fixtures)
-
-import pytest
 
 
 def test_importing_the_cli_alone_registers_every_command():
