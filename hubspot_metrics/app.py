@@ -186,18 +186,21 @@ class NightlyOutcome:
         return line + ("; " + "; ".join(self.outputs) if self.outputs else "")
 
 
-def nightly(config: Config, *, now: datetime | None = None, progress=None,
-            client: HubSpotClient | None = None) -> NightlyOutcome:
+def nightly(config: Config, *, now: datetime | None = None, progress=None, client: HubSpotClient | None = None,
+            on_synced: Callable[[SyncOutcome], None] = lambda outcome: None) -> NightlyOutcome:
     """Sync, snapshot the KPIs of [nightly] periods, export and report.
 
     `now`, by default the start of the sync just run, is the instant every KPI is measured
-    up to: month_to_date and year_to_date end there, and last_month is the one before it."""
+    up to: month_to_date and year_to_date end there, and last_month is the one before it.
+    `on_synced` hears the sync's outcome as soon as it is known, so its warnings reach the
+    user even when a later step (snapshot, export, report) fails."""
     # Refuse a bad export or report path before the sync, not after it.
     if config.nightly.export_path:
         check_output(config.nightly.export_path, config.store_path, "[nightly] export_path")
     if config.nightly.report_path:
         check_output(config.nightly.report_path, config.store_path, "[nightly] report_path", "report.html")
     synced = sync(config, progress=progress, client=client)
+    on_synced(synced)
     db = open_store(config.store_path)
     try:
         now = now or complete_to(db)

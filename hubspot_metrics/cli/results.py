@@ -13,8 +13,8 @@ from hubspot_metrics.cli.root import CliSettings, cli, pass_settings, show_warni
 @pass_settings
 def nightly(settings: CliSettings) -> None:
     """For cron: sync, snapshot the KPIs of [nightly] periods, export and report; one summary line."""
-    outcome = app.nightly(settings.config, progress=Progress.for_stderr(lines=settings.verbose > 0))
-    show_warnings(outcome.sync.warnings)
+    outcome = app.nightly(settings.config, progress=Progress.for_stderr(lines=settings.verbose > 0),
+                          on_synced=lambda synced: show_warnings(synced.warnings))
     click.echo(outcome.summary)
 
 
