@@ -247,10 +247,12 @@ class DemoOutcome:
 
 
 def demo(folder: str, *, scale: int = 5000, seed: int = 1, progress=None,
-         step: Callable[[str], None] = lambda text: None) -> DemoOutcome:
+         step: Callable[[str], None] = lambda text: None,
+         on_synced: Callable[[SyncOutcome], None] = lambda outcome: None) -> DemoOutcome:
     """The whole product on a simulated portal, offline and with no token: generate a portal,
     serve it on 127.0.0.1, sync it into a fresh store in `folder` exactly as a real sync would,
-    compute last month's KPIs and write the report. `step` hears what is about to happen.
+    compute last month's KPIs and write the report. `step` hears what is about to happen,
+    `on_synced` the sync's outcome as soon as it is known.
 
     The user's own HUBSPOT_* settings and store are never used."""
     # The demo is the one use case that serves the simulated portal; nothing else here needs it.
@@ -276,6 +278,7 @@ def demo(folder: str, *, scale: int = 5000, seed: int = 1, progress=None,
         config = demo_config(server.url, store_path, months, SANDBOX_TOKEN)
         step(f"Syncing it from {server.url} into {store_path}…")
         synced = sync(config, progress=progress)
+    on_synced(synced)
 
     report_path = out / "report.html"
     db = open_store(store_path, create=False, readonly=True)

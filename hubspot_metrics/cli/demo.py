@@ -20,9 +20,7 @@ from hubspot_metrics.metrics.render import render_table
 def demo(folder: str, scale: int, seed: int) -> None:
     """See the whole product work: simulated portal → sync → KPIs (no token, no network)."""
     outcome = app.demo(folder, scale=scale, seed=seed, progress=Progress.for_stderr(),
-                       step=lambda text: click.echo(text, err=True))
-    show_warnings(outcome.sync.warnings)
-    click.echo(outcome.sync.summary, err=True)
+                       step=lambda text: click.echo(text, err=True), on_synced=_show_sync)
     click.echo("")
     click.echo(render_table(outcome.kpis))
     click.echo("")
@@ -30,3 +28,8 @@ def demo(folder: str, scale: int, seed: int) -> None:
     click.echo(f"Report: {outcome.report_path.resolve()}")
     click.echo(f"Store: {outcome.store_path} (query it with sqlite3); took {outcome.seconds:.1f} s.")
     click.echo(f"Next: hubspot-metrics --db {outcome.store_path} kpis --period {outcome.last_month.label} --compare")
+
+
+def _show_sync(outcome: app.SyncOutcome) -> None:
+    show_warnings(outcome.warnings)
+    click.echo(outcome.summary, err=True)
