@@ -14,7 +14,6 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class CrmObject:
     name: str                    # API name and table name
-    type_id: str                 # HubSpot object type id
     singular: str                # used in association column names
     modified_property: str       # search filter/sort property for incremental syncs
     scope: str
@@ -38,20 +37,20 @@ _LIFECYCLE = {
 _LIFECYCLE = {k + ("_date" if k.startswith("hs_lifecyclestage_") else ""): v for k, v in _LIFECYCLE.items()}
 
 CONTACTS = CrmObject(
-    name="contacts", type_id="0-1", singular="contact", modified_property="lastmodifieddate",
+    name="contacts", singular="contact", modified_property="lastmodifieddate",
     scope="crm.objects.contacts.read",
     properties={**_COMMON, "lastmodifieddate": "datetime", "email": "string", "firstname": "string",
                 "lastname": "string", "hs_lead_status": "enumeration", "associatedcompanyid": "number",
                 **_LIFECYCLE},
 )
 COMPANIES = CrmObject(
-    name="companies", type_id="0-2", singular="company", modified_property="hs_lastmodifieddate",
+    name="companies", singular="company", modified_property="hs_lastmodifieddate",
     scope="crm.objects.companies.read",
     properties={**_COMMON, "name": "string", "domain": "string", "industry": "enumeration",
                 "annualrevenue": "number", **_LIFECYCLE},
 )
 DEALS = CrmObject(
-    name="deals", type_id="0-3", singular="deal", modified_property="hs_lastmodifieddate",
+    name="deals", singular="deal", modified_property="hs_lastmodifieddate",
     scope="crm.objects.deals.read",
     properties={**_COMMON, "dealname": "string", "amount": "number", "amount_in_home_currency": "number",
                 "deal_currency_code": "enumeration", "hs_exchange_rate": "number", "dealstage": "enumeration",
@@ -60,7 +59,7 @@ DEALS = CrmObject(
                 "days_to_close": "number", "hs_analytics_source": "enumeration"},
 )
 TICKETS = CrmObject(
-    name="tickets", type_id="0-5", singular="ticket", modified_property="hs_lastmodifieddate",
+    name="tickets", singular="ticket", modified_property="hs_lastmodifieddate",
     scope="tickets",
     properties={**_COMMON, "subject": "string", "content": "string", "hs_pipeline": "enumeration",
                 "hs_pipeline_stage": "enumeration", "closed_date": "datetime",
@@ -70,7 +69,7 @@ TICKETS = CrmObject(
                 "source_type": "enumeration"},
 )
 FEEDBACK_SUBMISSIONS = CrmObject(
-    name="feedback_submissions", type_id="0-19", singular="feedback_submission",
+    name="feedback_submissions", singular="feedback_submission",
     modified_property="hs_lastmodifieddate", scope="crm.objects.feedback_submissions.read",
     properties={"hs_object_id": "number", "hs_createdate": "datetime", "hs_lastmodifieddate": "datetime",
                 "hs_survey_id": "string", "hs_survey_name": "string", "hs_survey_type": "enumeration",

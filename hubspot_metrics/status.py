@@ -6,9 +6,9 @@ import json
 import os
 from datetime import datetime, timezone
 
-from hubspot_metrics.client import HubSpotClient, MissingScopeError
+from hubspot_metrics.client import HubSpotClient
 from hubspot_metrics.config import Config
-from hubspot_metrics.errors import HubSpotError
+from hubspot_metrics.errors import HubSpotError, MissingScopeError
 from hubspot_metrics.objects import OBJECTS, OWNERS_SCOPE
 from hubspot_metrics.metrics.compute import timezone_in_use
 from hubspot_metrics.store import open_store, stored_portal_id, sync_running

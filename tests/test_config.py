@@ -6,7 +6,7 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.cli import cli
 from hubspot_metrics.config import load_config
 from hubspot_metrics.errors import ConfigError
 
@@ -137,7 +137,6 @@ def test_readable_secret_warns(tmp_path):
 
 
 def test_cli_bad_config_exits_with_one_sentence(tmp_path):
-    _register()
     path = write(tmp_path, '[metrics]\ncustomer_object = "leads"\n')
     result = CliRunner().invoke(cli, ["--config", path, "status"])
     assert result.exit_code == 2
@@ -202,7 +201,6 @@ def test_a_token_with_whitespace_inside_is_refused_without_printing_it(tmp_path,
         args = ["--config", path]
     else:
         env, where, args = {"HUBSPOT_ACCESS_TOKEN": secret}, "HUBSPOT_ACCESS_TOKEN", []
-    _register()
     result = CliRunner(env=env).invoke(cli, [*args, "--db", str(tmp_path / "s.db"), "sync"])
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr == (f"Error: The HubSpot access token in {where} holds a space, line break or other "

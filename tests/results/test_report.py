@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import hubspot_metrics.results.history as history_module
 import hubspot_metrics.results.report as report_module
-from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.cli import cli
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.metrics import KPI_KEYS, KPI_UNITS
 from hubspot_metrics.portal import PortalServer, generate_portal
@@ -18,7 +18,6 @@ from hubspot_metrics.results.report import build_report
 from hubspot_metrics.store import open_store, transaction
 from tests.sync.conftest import TOKEN, make_config, run_sync
 
-_register()
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 HOSTILE = '<script>alert("x")</script> & \'quotes\' 🚀'
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.cli import cli
 from hubspot_metrics.portal import PortalServer, generate_portal
 from hubspot_metrics.store import open_store
 
 from .conftest import NOW, TOKEN, full_store_dump
 
-_register()
 
 
 def everything(db_path) -> dict:
