@@ -19,11 +19,12 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hubspot_metrics.errors import ConfigError
+from hubspot_metrics.objects import CUSTOMER_UNITS, OBJECT_NAMES
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_CONFIG_NAME = "hubspot-metrics.toml"
 DEFAULT_DB_PATH = "hubspot-metrics.db"
-ALL_OBJECTS = ("contacts", "companies", "deals", "tickets", "feedback_submissions")
+ALL_OBJECTS = OBJECT_NAMES
 NIGHTLY_PERIODS = ("month_to_date", "last_month", "last_quarter", "year_to_date")
 
 ENV_TOKEN = "HUBSPOT_ACCESS_TOKEN"
@@ -139,7 +140,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any, Callable | None]]] = {
     "metrics": {
         # None: the portal's own time zone, stored by sync (UTC before the first sync)
         "timezone": ((str,), None, _timezone),
-        "customer_object": ((str,), "contacts", _one_of("contacts", "companies")),
+        "customer_object": ((str,), "contacts", _one_of(*CUSTOMER_UNITS)),
         "gross_margin": (NUMBER, 1.0, _gross_margin),
         "deal_pipelines": ((list,), [], _pipeline_ids),
         "ticket_pipelines": ((list,), [], _pipeline_ids),

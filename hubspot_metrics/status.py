@@ -9,23 +9,14 @@ from datetime import datetime, timezone
 from hubspot_metrics.client import HubSpotClient, MissingScopeError
 from hubspot_metrics.config import Config
 from hubspot_metrics.errors import HubSpotError
-from hubspot_metrics.objects import OBJECTS, OWNERS_SCOPE
+from hubspot_metrics.objects import OBJECTS, OWNERS_SCOPE, kpis_fed_by
 from hubspot_metrics.metrics.compute import timezone_in_use
 from hubspot_metrics.store import open_store, stored_portal_id, sync_running
 
 
 def kpis_needing(config: Config) -> dict[str, list[str]]:
     """Which KPIs each object feeds, for the configured customer unit and churn mode."""
-    customer = config.metrics.customer_object
-    needs = {
-        customer: ["cac", "conversion_rate", "customer_retention_rate", "churn_rate", "customer_lifetime_value"],
-        "deals": ["customer_lifetime_value", "avg_sales_cycle_days", "pipeline_velocity", "revenue", "win_rate"],
-        "tickets": ["avg_first_response_hours"],
-        "feedback_submissions": ["nps", "csat"],
-    }
-    if config.metrics.churn.mode == "inactivity":
-        needs["deals"] += ["customer_retention_rate", "churn_rate"]
-    return needs
+    return {name: kpis_fed_by(name, config.metrics.customer_object, config.metrics.churn.mode) for name in OBJECTS}
 
 
 def _count(n: int, singular: str, plural: str) -> str:

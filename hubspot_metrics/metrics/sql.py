@@ -19,11 +19,12 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 
-from hubspot_metrics.indexes import EXCLUDED_INDEX_WHERE  # (queries.py counts excluded records by it)
+from hubspot_metrics.indexes import EXCLUDED_INDEX_WHERE  # noqa: F401 (queries.py imports it from here)
+from hubspot_metrics.objects import OBJECT_NAMES
 from hubspot_metrics.store import RECORD_COLUMNS as META_COLUMNS
 from hubspot_metrics.values import TIMESTAMP_GLOB
 
-OBJECT_TABLES = ("contacts", "companies", "deals", "tickets", "feedback_submissions")
+OBJECT_TABLES = OBJECT_NAMES
 # deal -> customer association table and its columns, per customer unit
 CUSTOMER_ASSOCIATIONS = {"contacts": ("associations_deals_contacts", "deal_id", "contact_id"),
                          "companies": ("associations_deals_companies", "deal_id", "company_id")}

@@ -16,7 +16,7 @@ from hubspot_metrics.client import HubSpotClient, MissingScopeError
 from hubspot_metrics.config import Config
 from hubspot_metrics.errors import UserError
 from hubspot_metrics.indexes import ensure_indexes
-from hubspot_metrics.objects import OBJECTS, PIPELINE_OBJECTS
+from hubspot_metrics.objects import OBJECTS, PIPELINE_OBJECTS, kpis_fed_by
 from hubspot_metrics.sync.associations import AssociationSync
 from hubspot_metrics.sync.columns import PropertySelection
 from hubspot_metrics.sync.merges import MergeHandling
@@ -27,14 +27,6 @@ from hubspot_metrics.sync.reference import ReferenceData
 
 if TYPE_CHECKING:
     import sqlite_utils
-
-KPIS_BY_OBJECT = {
-    "contacts": "cac, conversion_rate, customer_retention_rate, churn_rate, customer_lifetime_value (customer unit contacts)",
-    "companies": "the customer KPIs when metrics.customer_object = companies",
-    "deals": "revenue, win_rate, avg_sales_cycle_days, pipeline_velocity, customer_lifetime_value",
-    "tickets": "avg_first_response_hours",
-    "feedback_submissions": "nps, csat",
-}
 
 
 class Sync(ReferenceData, PropertySelection, RecordSync, MergeHandling, AssociationSync):
@@ -101,6 +93,8 @@ class Sync(ReferenceData, PropertySelection, RecordSync, MergeHandling, Associat
                 what = ("the portal has no feedback submissions (Service Hub Professional) or the token lacks "
                         "crm.objects.feedback_submissions.read" if name == "feedback_submissions"
                         else f"the token lacks {', '.join(exc.scopes) or 'a scope'}")
-                self.warn(f"Skipped {name}: {what}; KPIs not updated: {KPIS_BY_OBJECT[name]}.")
+                kpis = kpis_fed_by(name, self.config.metrics.customer_object, self.config.metrics.churn.mode)
+                self.warn(f"Skipped {name}: {what}; " + (f"KPIs not updated: {', '.join(kpis)}." if kpis
+                                                          else "no KPI reads them with this configuration."))
         self.sync_associations()
         ensure_indexes(self.db)
