@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import datetime, timezone
 
+from hubspot_metrics.bookkeeping import RunLog, read_state
 from hubspot_metrics.client import HubSpotClient, MissingScopeError
 from hubspot_metrics.config import Config
 from hubspot_metrics.errors import HubSpotError
@@ -55,17 +55,17 @@ def render_status(config: Config, live: bool | None = None) -> str:
     conn = db.conn
     portal = stored_portal_id(conn)
     lines = [f"Store: {config.store_path}" + (f" (HubSpot portal {portal})" if portal else ""), "", "Last runs:"]
-    runs = conn.execute("SELECT id, started_at, ended_at, status, requests, rate_limited, retries, errors, message, warnings "
-                        "FROM sync_runs ORDER BY id DESC LIMIT 5").fetchall()
+    runs = RunLog(conn).recent(5)
     if not runs:
         lines.append("  none yet: run `hubspot-metrics sync`")
     running = sync_running(config.store_path)
-    for rid, started, ended, status, requests, limited, retries, errors, message, _ in runs:
-        if status == "running" and not running:  # killed; the next sync records it so
-            status = "interrupted"
-        lines.append(f"  #{rid} {started} → {ended or '…'} {status}: {_count(requests or 0, 'request', 'requests')}, "
-                     f"{limited or 0} × 429, {_count(retries or 0, 'retry', 'retries')}, "
-                     f"{_count(errors or 0, 'error', 'errors')}" + (f" ({message})" if message else ""))
+    for run in runs:
+        # A 'running' run without the lock was killed; the next sync records it so.
+        status = "interrupted" if run.status == "running" and not running else run.status
+        lines.append(f"  #{run.id} {run.started_at} → {run.ended_at or '…'} {status}: "
+                     f"{_count(run.requests, 'request', 'requests')}, {run.rate_limited} × 429, "
+                     f"{_count(run.retries, 'retry', 'retries')}, {_count(run.errors, 'error', 'errors')}"
+                     + (f" ({run.message})" if run.message else ""))
     totals: dict[str, int | str] = {}
     if live is None:
         live = bool(config.hubspot.access_token or config.hubspot.refresh_token)
@@ -79,13 +79,12 @@ def render_status(config: Config, live: bool | None = None) -> str:
         live_n, archived_n, merged_n = conn.execute(
             f"SELECT coalesce(sum(archived = 0 AND merged_into IS NULL), 0), coalesce(sum(archived), 0), "
             f"coalesce(sum(merged_into IS NOT NULL), 0) FROM [{name}]").fetchone()
-        state = conn.execute("SELECT mode, cursor_ms, portal_total FROM sync_state WHERE object_type = ?",
-                             [name]).fetchone()
+        state = read_state(conn, name)
         # Live totals when HubSpot answers; else the count HubSpot gave when the last full sync began.
-        total = totals.get(name, f"~{state[2]}" if state and state[2] is not None else "?")
+        total = totals.get(name, f"~{state.portal_total}" if state and state.portal_total is not None else "?")
         flag = "  ⚠ incomplete" if isinstance(total, int) and total != live_n else ""
         lines.append(f"{name:<22}{live_n:>10}{archived_n:>10}{merged_n:>8}{str(total):>12}  "
-                     f"{_age(state[1]) if state else 'never':>10}  {state[0] if state else '-'}{flag}")
+                     f"{_age(state.cursor_ms) if state else 'never':>10}  {state.mode if state else '-'}{flag}")
     owners = conn.execute("SELECT count(*), coalesce(sum(archived), 0) FROM owners").fetchone()
     lines.append(f"{'owners':<22}{owners[0] - owners[1]:>10}{owners[1]:>10}")
     lines += ["", "cursor age: how long ago (by this computer's clock) the newest change the store has read for "
@@ -93,13 +92,13 @@ def render_status(config: Config, live: bool | None = None) -> str:
     zone, source = timezone_in_use(db, config.metrics)
     lines += ["", f"KPI time zone: {zone} ({source})"]
     warnings = []
-    if runs and runs[0][9]:
-        warnings += json.loads(runs[0][9])
+    if runs:
+        warnings += runs[0].warnings
     for obj, prop, n in conn.execute("SELECT object_type, property, count(*) FROM value_issues "
                                      "GROUP BY object_type, property ORDER BY 3 DESC LIMIT 10"):
         records = _count(n, OBJECTS[obj].singular, obj) + (" has" if n == 1 else " have")
         warnings.append(f"{records} an unparsable {prop} (kept raw; see the value_issues table)")
-    if runs and runs[0][3] in ("interrupted", "running"):
+    if runs and runs[0].unfinished:
         warnings.append("the last sync did not finish; the next `hubspot-metrics sync` resumes it")
     if warnings:
         lines += ["", "Warnings:"] + [f"  - {w}" for w in warnings]
