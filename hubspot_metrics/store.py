@@ -150,7 +150,11 @@ def _create_private(path: Path) -> None:
 
 
 def open_store(path: str | os.PathLike, *, create: bool = True, readonly: bool = False) -> sqlite_utils.Database:
-    """Open (and migrate) the store, turning every SQLite failure into one clear sentence."""
+    """Open (and migrate) the store, turning every SQLite failure into one clear sentence.
+
+    Use it as `with open_store(path) as db:`: the connection closes when the block ends,
+    however it ends.
+    """
     path = Path(path)
     refuse_folder(path)
     if not path.exists():

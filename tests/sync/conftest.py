@@ -44,12 +44,9 @@ def make_config(server, db_path, **sync_overrides) -> Config:
 
 def run_sync(config: Config, *, full=False, only=None, stats=None):
     """One sync with waits switched off: tests count attempts, not seconds."""
-    db = open_store(config.store_path)
     client = HubSpotClient(config.hubspot, stats=stats or RunStats(), sleep=lambda s: None)
-    try:
+    with open_store(config.store_path) as db:
         result = Sync(config, db, client, full=full, only=only).run()
-    finally:
-        db.conn.close()
     return result, client.stats
 
 
