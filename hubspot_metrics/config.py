@@ -165,27 +165,38 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any, Callable | None]]] = {
 SPEND_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
+def _default(section: str, key: str) -> Any:
+    """A key's default as its settings class holds it: SCHEMA is the one place defaults are
+    written (config.example.toml shows the same values; tests/test_config.py holds them together)."""
+    value = SCHEMA[section][key][1]
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, dict):
+        return field(default_factory=lambda: dict(value))
+    return value
+
+
 @dataclass(frozen=True)
 class ChurnSettings:
-    mode: str = "inactivity"
-    inactivity_days: float = 365
-    property: str = "churn_date"
+    mode: str = _default("metrics.churn", "mode")
+    inactivity_days: float = _default("metrics.churn", "inactivity_days")
+    property: str = _default("metrics.churn", "property")
 
 
 @dataclass(frozen=True)
 class CsatSettings:
-    scale_min: float = 1
-    scale_max: float = 5
-    satisfied_min: float = 4
+    scale_min: float = _default("metrics.csat", "scale_min")
+    scale_max: float = _default("metrics.csat", "scale_max")
+    satisfied_min: float = _default("metrics.csat", "satisfied_min")
 
 
 @dataclass(frozen=True)
 class MetricsSettings:
-    timezone: str | None = None  # None: the portal's (metrics.compute.with_store_timezone)
-    customer_object: str = "contacts"
-    gross_margin: float = 1.0
-    deal_pipelines: tuple[str, ...] = ()
-    ticket_pipelines: tuple[str, ...] = ()
+    timezone: str | None = _default("metrics", "timezone")  # None: the portal's (metrics.compute.with_store_timezone)
+    customer_object: str = _default("metrics", "customer_object")
+    gross_margin: float = _default("metrics", "gross_margin")
+    deal_pipelines: tuple[str, ...] = _default("metrics", "deal_pipelines")
+    ticket_pipelines: tuple[str, ...] = _default("metrics", "ticket_pipelines")
     churn: ChurnSettings = field(default_factory=ChurnSettings)
     csat: CsatSettings = field(default_factory=CsatSettings)
     spend: dict[str, float] = field(default_factory=dict)  # "YYYY-MM" -> amount
@@ -193,36 +204,36 @@ class MetricsSettings:
 
 @dataclass(frozen=True)
 class HubSpotSettings:
-    base_url: str = DEFAULT_BASE_URL
+    base_url: str = _default("hubspot", "base_url")
     access_token: str | None = field(default=None, repr=False)
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
-    requests_per_10s: int = 100
-    search_requests_per_second: int = 4
-    timeout_seconds: float = 60
-    max_retries: int = 8
+    requests_per_10s: int = _default("hubspot", "requests_per_10s")
+    search_requests_per_second: int = _default("hubspot", "search_requests_per_second")
+    timeout_seconds: float = _default("hubspot", "timeout_seconds")
+    max_retries: int = _default("hubspot", "max_retries")
 
 
 @dataclass(frozen=True)
 class SyncSettings:
-    objects: tuple[str, ...] = ALL_OBJECTS
-    extra_properties: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    all_properties: bool = False
-    lookback_seconds: int = 600
+    objects: tuple[str, ...] = _default("sync", "objects")
+    extra_properties: dict[str, tuple[str, ...]] = _default("sync", "extra_properties")
+    all_properties: bool = _default("sync", "all_properties")
+    lookback_seconds: int = _default("sync", "lookback_seconds")
 
 
 @dataclass(frozen=True)
 class NightlySettings:
-    periods: tuple[str, ...] = NIGHTLY_PERIODS
-    export_path: str | None = None
-    report_path: str | None = None
+    periods: tuple[str, ...] = _default("nightly", "periods")
+    export_path: str | None = _default("nightly", "export_path")
+    report_path: str | None = _default("nightly", "report_path")
 
 
 @dataclass(frozen=True)
 class Config:
     hubspot: HubSpotSettings = field(default_factory=HubSpotSettings)
-    store_path: str = DEFAULT_DB_PATH
+    store_path: str = _default("store", "path")
     sync: SyncSettings = field(default_factory=SyncSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     nightly: NightlySettings = field(default_factory=NightlySettings)
