@@ -9,14 +9,10 @@ from hubspot_metrics.bookkeeping import RunLog, read_state
 from hubspot_metrics.client import HubSpotClient, MissingScopeError
 from hubspot_metrics.config import Config
 from hubspot_metrics.errors import HubSpotError
-from hubspot_metrics.objects import OBJECTS, OWNERS_SCOPE, kpis_fed_by
+from hubspot_metrics.objects import OBJECTS, OWNERS_SCOPE
+from hubspot_metrics.metrics.catalog import kpis_blocked_by
 from hubspot_metrics.metrics.compute import timezone_in_use
 from hubspot_metrics.store import open_store, stored_portal_id, sync_running
-
-
-def kpis_needing(config: Config) -> dict[str, list[str]]:
-    """Which KPIs each object feeds, for the configured customer unit and churn mode."""
-    return {name: kpis_fed_by(name, config.metrics.customer_object, config.metrics.churn.mode) for name in OBJECTS}
 
 
 def _count(n: int, singular: str, plural: str) -> str:
@@ -136,7 +132,7 @@ def run_check(config: Config) -> tuple[str, bool]:
         zone, source = portal_zone, "the portal's"
     else:
         zone, source = "UTC", "the account details are not readable"
-    blocked = sorted({k for obj in missing for k in kpis_needing(config).get(obj, [])})
+    blocked = sorted(kpis_blocked_by(set(missing), config.metrics.customer_object, config.metrics.churn.mode))
     lines += ["", f"KPI time zone: {zone} ({source})"]
     lines.append("")
     if blocked:

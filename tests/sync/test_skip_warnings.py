@@ -4,7 +4,7 @@ from dataclasses import replace
 
 from hubspot_metrics.config import ChurnSettings, MetricsSettings
 from hubspot_metrics.portal import PortalServer, generate_portal
-from hubspot_metrics.status import kpis_needing
+from hubspot_metrics.metrics.catalog import kpis_blocked_by
 from tests.sync.conftest import NOW, TOKEN, make_config, run_sync
 
 ALL_BUT_DEALS_AND_CONTACTS = {"crm.objects.companies.read", "tickets", "crm.objects.feedback_submissions.read",
@@ -28,9 +28,11 @@ def test_skipped_deals_and_contacts_name_the_kpis_of_the_companies_unit_in_inact
         f"Skipped deals: {LACKS.format('deals')}; KPIs not updated: customer_lifetime_value, avg_sales_cycle_days, "
         "pipeline_velocity, revenue, win_rate, customer_retention_rate, churn_rate.",
     ]
-    needing = kpis_needing(config)
-    assert skipped[1].endswith(", ".join(needing["deals"]) + ".")
-    assert needing["contacts"] == []
+    # `check` blocks exactly the KPIs the warnings name.
+    assert kpis_blocked_by({"contacts"}, "companies", "inactivity") == []
+    assert kpis_blocked_by({"deals"}, "companies", "inactivity") == [
+        "customer_retention_rate", "customer_lifetime_value", "churn_rate", "avg_sales_cycle_days",
+        "pipeline_velocity", "revenue", "win_rate"]
 
 
 def test_the_contacts_unit_in_property_mode_names_the_customer_kpis_and_deals_without_retention(tmp_path):
