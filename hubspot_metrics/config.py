@@ -115,50 +115,80 @@ PROPERTY_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 TOKEN_TEXT = re.compile(r"^[\x21-\x7e]+$")
 SECRET_KEYS = ("access_token", "client_secret", "refresh_token")
 
-# section -> key -> (accepted python types, default, check or None)
-SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any, Callable | None]]] = {
+# section -> key -> (accepted python types, default, check or None, the doc line config.example.toml shows)
+SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any, Callable | None, str]]] = {
     "hubspot": {
-        "base_url": ((str,), DEFAULT_BASE_URL, None),
-        "access_token": ((str,), None, None),
-        "client_id": ((str,), None, None),
-        "client_secret": ((str,), None, None),
-        "refresh_token": ((str,), None, None),
-        "requests_per_10s": ((int,), 100, _positive),
-        "search_requests_per_second": ((int,), 4, _whole_rate),
-        "timeout_seconds": (NUMBER, 60, _request_seconds),
-        "max_retries": ((int,), 8, _non_negative),
+        "base_url": ((str,), DEFAULT_BASE_URL, None,
+                     "API host; HUBSPOT_API_BASE_URL overrides it"),
+        "access_token": ((str,), None, None,
+                         "private app token or service key; HUBSPOT_ACCESS_TOKEN overrides it"),
+        "client_id": ((str,), None, None,
+                      "OAuth app: client id (with client_secret and refresh_token instead of a token)"),
+        "client_secret": ((str,), None, None,
+                          "OAuth app: client secret"),
+        "refresh_token": ((str,), None, None,
+                          "OAuth app: refresh token of the installed portal"),
+        "requests_per_10s": ((int,), 100, _positive,
+                             "your burst limit: 100 Free/Starter, 190 Pro/Enterprise, 250 with the API add-on"),
+        "search_requests_per_second": ((int,), 4, _whole_rate,
+                                       "search calls per second, a whole number (HubSpot allows 5)"),
+        "timeout_seconds": (NUMBER, 60, _request_seconds,
+                            "per-request timeout (at most 3600)"),
+        "max_retries": ((int,), 8, _non_negative,
+                        "retries of a failing request (429, 5xx, resets) before the run stops"),
     },
     "store": {
-        "path": ((str,), DEFAULT_DB_PATH, None),
+        "path": ((str,), DEFAULT_DB_PATH, None,
+                 "SQLite store; HUBSPOT_METRICS_DB or --db override it"),
     },
     "sync": {
-        "objects": ((list,), list(ALL_OBJECTS), _objects),
-        "extra_properties": ((dict,), {}, _extra_properties),
-        "all_properties": ((bool,), False, None),
-        "lookback_seconds": ((int,), 600, _non_negative),
+        "objects": ((list,), list(ALL_OBJECTS), _objects,
+                    "what to sync"),
+        "extra_properties": ((dict,), {}, _extra_properties,
+                             'more properties per object, e.g. { deals = ["my_custom_field"] }'),
+        "all_properties": ((bool,), False, None,
+                           "true: also every other property the portal defines"),
+        "lookback_seconds": ((int,), 600, _non_negative,
+                             "incremental overlap that covers HubSpot's search-index lag"),
     },
     "metrics": {
         # None: the portal's own time zone, stored by sync (UTC before the first sync)
-        "timezone": ((str,), None, _timezone),
-        "customer_object": ((str,), "contacts", _one_of(*CUSTOMER_UNITS)),
-        "gross_margin": (NUMBER, 1.0, _gross_margin),
-        "deal_pipelines": ((list,), [], _pipeline_ids),
-        "ticket_pipelines": ((list,), [], _pipeline_ids),
+        "timezone": ((str,), None, _timezone,
+                     "IANA zone where periods start and end at local midnight; unset: the portal's own zone (stored "
+                     "by sync), UTC before the first sync"),
+        "customer_object": ((str,), "contacts", _one_of(*CUSTOMER_UNITS),
+                            'the customer unit: "contacts" or "companies"'),
+        "gross_margin": (NUMBER, 1.0, _gross_margin,
+                         "fraction of revenue kept: CLV = ARPA · gross_margin / monthly churn"),
+        "deal_pipelines": ((list,), [], _pipeline_ids,
+                           "deal pipeline ids to count (empty = all)"),
+        "ticket_pipelines": ((list,), [], _pipeline_ids,
+                             "ticket pipeline ids to count (empty = all)"),
     },
     "metrics.churn": {
-        "mode": ((str,), "inactivity", _one_of("inactivity", "property")),
-        "inactivity_days": (NUMBER, 365, _positive),
-        "property": ((str,), "churn_date", _property_name),
+        "mode": ((str,), "inactivity", _one_of("inactivity", "property"),
+                 '"inactivity" (no purchase for inactivity_days) or "property"'),
+        "inactivity_days": (NUMBER, 365, _positive,
+                            "days without a purchase after which a customer counts as churned"),
+        "property": ((str,), "churn_date", _property_name,
+                     'with mode = "property": the date property that marks churn (sync reads it on the customer '
+                     "unit; until then the churn-based KPIs say churn_property_not_synced)"),
     },
     "metrics.csat": {
-        "scale_min": (NUMBER, 1, None),
-        "scale_max": (NUMBER, 5, None),
-        "satisfied_min": (NUMBER, 4, None),
+        "scale_min": (NUMBER, 1, None,
+                      "lowest valid CSAT answer (HubSpot's 3-option CSAT: 0)"),
+        "scale_max": (NUMBER, 5, None,
+                      "highest valid CSAT answer (3-option CSAT: 2)"),
+        "satisfied_min": (NUMBER, 4, None,
+                          "answers at or above this count as satisfied (3-option CSAT: 2)"),
     },
     "nightly": {
-        "periods": ((list,), list(NIGHTLY_PERIODS), _periods),
-        "export_path": ((str,), None, None),
-        "report_path": ((str,), None, None),
+        "periods": ((list,), list(NIGHTLY_PERIODS), _periods,
+                    "snapshot periods"),
+        "export_path": ((str,), None, None,
+                        "CSV written after each nightly run"),
+        "report_path": ((str,), None, None,
+                        "HTML report written after each nightly run"),
     },
 }
 
@@ -306,7 +336,7 @@ def _check(section: str, key: str, value: Any, where: str) -> Any:
         if tables:
             known += f", or the table{'s' if len(tables) > 1 else ''} " + " and ".join(tables)
         raise ConfigError(f"Unknown key '{key}' in [{section}] of {where}; remove it or use one of: {known}.")
-    types, _default, check = spec
+    types, _default, check, _doc = spec
     # bool is an int subclass in Python; a number key must not accept `true`.
     if isinstance(value, bool) and bool not in types or not isinstance(value, types):
         raise ConfigError(f"[{section}] {key} in {where} must be {_type_name(types)}, not {value!r}.")
