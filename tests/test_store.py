@@ -252,3 +252,14 @@ def test_a_century_long_range_is_measured_without_straining_sqlite(tmp_path):
                                       "--format", "json"])
     assert (result.exit_code, result.stderr) == (0, "")
     assert json.loads(result.stdout)["kpis"]["revenue"]["value"] == 500.0
+
+
+def test_a_store_opened_in_a_with_block_is_closed_when_the_block_ends_even_by_an_error(tmp_path):
+    import sqlite3
+
+    with pytest.raises(RuntimeError):
+        with open_store(tmp_path / "store.db") as db:
+            assert db.conn.execute("SELECT count(*) FROM sync_runs").fetchone() == (0,)
+            raise RuntimeError("stop")
+    with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
+        db.conn.execute("SELECT 1")

@@ -15,12 +15,9 @@ from .conftest import NOW, TOKEN, full_store_dump
 
 def everything(db_path) -> dict:
     """Every table, bookkeeping included."""
-    db = open_store(db_path, create=False)
-    try:
+    with open_store(db_path, create=False) as db:
         tables = [name for (name,) in db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return {name: sorted(db.conn.execute(f"SELECT * FROM [{name}]").fetchall(), key=repr) for name in tables}
-    finally:
-        db.conn.close()
 
 
 def invoke(server, db_path, *args):
