@@ -142,22 +142,19 @@ def child(argv: list[str]) -> dict:
                 break
         result = {"records": records, "requests": requests}
     else:
-        from hubspot_metrics.client import HubSpotClient
+        from hubspot_metrics import app
         from hubspot_metrics.config import Config, HubSpotSettings, SyncSettings
-        from hubspot_metrics.store import open_store
-        from hubspot_metrics.sync import Sync
 
         limit = int(argv[4]) if len(argv) > 4 else 100_000
         objects = tuple(argv[3].split(","))
         config = Config(hubspot=HubSpotSettings(base_url=url, access_token=TOKEN, requests_per_10s=limit,
                                                 search_requests_per_second=1000 if limit >= 100_000 else 4),
                         store_path=db_path, sync=SyncSettings(objects=objects, lookback_seconds=0))
-        db = open_store(db_path)
-        client = HubSpotClient(config.hubspot)
-        sync_result = Sync(config, db, client).run()
-        records = sum(r.written for name, r in sync_result.objects.items() if name in objects)
-        result = {"records": records, "requests": client.stats.requests, "rate_limited": client.stats.rate_limited,
-                  "retries": client.stats.retries, "imported_pandas": "pandas" in sys.modules}
+        synced = app.sync(config)
+        stats = synced.stats
+        records = sum(r.written for name, r in synced.result.objects.items() if name in objects)
+        result = {"records": records, "requests": stats.requests, "rate_limited": stats.rate_limited,
+                  "retries": stats.retries, "imported_pandas": "pandas" in sys.modules}
     result["seconds"] = time.perf_counter() - started
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result

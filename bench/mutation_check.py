@@ -43,21 +43,21 @@ class Mutation:
 
 
 MUTATIONS = (
-    # --- the incremental window (sync.py) ---
-    Mutation("incremental: lookback ignored", "hubspot_metrics/sync.py",
-             "lookback_ms = self.config.sync.lookback_seconds * 1000", "lookback_ms = 0", INCREMENTAL_TESTS),
-    Mutation("incremental: resume forgets its first window", "hubspot_metrics/sync.py",
-             'if floor != "0" and state.get("pending_start_ms") is not None:', "if False:", INCREMENTAL_TESTS),
-    Mutation("incremental: resume forgets its first attempt's newest change", "hubspot_metrics/sync.py",
-             'newest = max(cursor, state.get("pending_cursor_ms") or 0)', "newest = cursor", INCREMENTAL_TESTS),
-    Mutation("incremental: window starts at the cursor, never before", "hubspot_metrics/sync.py",
-             "start = min(cursor, server_ms - lookback_ms)", "start = cursor", INCREMENTAL_TESTS),
-    Mutation("incremental: cursor's millisecond always skipped", "hubspot_metrics/sync.py",
+    # --- the incremental window (sync/window.py, sync/records.py) ---
+    Mutation("incremental: lookback ignored", "hubspot_metrics/sync/records.py",
+             "lookback_ms=self.config.sync.lookback_seconds * 1000,", "lookback_ms=0,", INCREMENTAL_TESTS),
+    Mutation("incremental: resume forgets its first window", "hubspot_metrics/sync/window.py",
+             'if floor != "0" and state.pending_start_ms is not None:', "if False:", INCREMENTAL_TESTS),
+    Mutation("incremental: resume forgets its first attempt's newest change", "hubspot_metrics/sync/window.py",
+             'newest_ms=max(cursor, state.pending_cursor_ms or 0),', "newest_ms=cursor,", INCREMENTAL_TESTS),
+    Mutation("incremental: window starts at the cursor, never before", "hubspot_metrics/sync/window.py",
+             "start = min(cursor, previous_server_ms - lookback_ms)", "start = cursor", INCREMENTAL_TESTS),
+    Mutation("incremental: cursor's millisecond always skipped", "hubspot_metrics/sync/window.py",
              "start = cursor - lookback_ms", "start = cursor + 1", INCREMENTAL_TESTS),
-    Mutation("incremental: future-dated records move the cursor", "hubspot_metrics/sync.py",
+    Mutation("incremental: future-dated records move the cursor", "hubspot_metrics/sync/records.py",
              "newest = max([newest, *self.plausible(obj, stamps)])", "newest = max([newest, *stamps])",
              INCREMENTAL_TESTS),
-    Mutation("incremental: the resume's id floor is not saved", "hubspot_metrics/sync.py",
+    Mutation("incremental: the resume's id floor is not saved", "hubspot_metrics/sync/records.py",
              "if next_floor:  # (the last page", "if False:  # (the last page", INCREMENTAL_TESTS),
     # --- the retry policy (client.py) ---
     Mutation("retry: 5xx backoff uncapped", "hubspot_metrics/client.py",

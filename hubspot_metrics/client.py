@@ -23,7 +23,7 @@ from hubspot import HubSpot
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from hubspot_metrics.config import HubSpotSettings
-from hubspot_metrics.errors import AuthError, HubSpotError, QuotaError
+from hubspot_metrics.errors import AuthError, HubSpotError, MissingScopeError, NotFoundError, QuotaError
 from hubspot_metrics.ratelimit import SlidingWindowLimiter
 from hubspot_metrics.transport import MAX_RESPONSE_BYTES, Deadline, ResponseTooLarge, read_capped, watch_pools
 
@@ -70,18 +70,6 @@ class _Retryable(Exception):
         self.reason = reason
         self.wait = wait
         self.full_window = full_window  # a 429 for a window filled by requests we did not send
-
-
-class MissingScopeError(AuthError):
-    """403 MISSING_SCOPES: the token lacks `scopes` for this call."""
-
-    def __init__(self, message: str, scopes: list[str]):
-        super().__init__(message)
-        self.scopes = scopes
-
-
-class NotFoundError(HubSpotError):
-    pass
 
 
 class Cancelled(Exception):

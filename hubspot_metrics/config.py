@@ -19,11 +19,12 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hubspot_metrics.errors import ConfigError
+from hubspot_metrics.objects import CUSTOMER_UNITS, OBJECT_NAMES
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_CONFIG_NAME = "hubspot-metrics.toml"
 DEFAULT_DB_PATH = "hubspot-metrics.db"
-ALL_OBJECTS = ("contacts", "companies", "deals", "tickets", "feedback_submissions")
+ALL_OBJECTS = OBJECT_NAMES
 NIGHTLY_PERIODS = ("month_to_date", "last_month", "last_quarter", "year_to_date")
 
 ENV_TOKEN = "HUBSPOT_ACCESS_TOKEN"
@@ -114,77 +115,118 @@ PROPERTY_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 TOKEN_TEXT = re.compile(r"^[\x21-\x7e]+$")
 SECRET_KEYS = ("access_token", "client_secret", "refresh_token")
 
-# section -> key -> (accepted python types, default, check or None)
-SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any, Callable | None]]] = {
+# section -> key -> (accepted python types, default, check or None, the doc line config.example.toml shows)
+SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any, Callable | None, str]]] = {
     "hubspot": {
-        "base_url": ((str,), DEFAULT_BASE_URL, None),
-        "access_token": ((str,), None, None),
-        "client_id": ((str,), None, None),
-        "client_secret": ((str,), None, None),
-        "refresh_token": ((str,), None, None),
-        "requests_per_10s": ((int,), 100, _positive),
-        "search_requests_per_second": ((int,), 4, _whole_rate),
-        "timeout_seconds": (NUMBER, 60, _request_seconds),
-        "max_retries": ((int,), 8, _non_negative),
+        "base_url": ((str,), DEFAULT_BASE_URL, None,
+                     "API host; HUBSPOT_API_BASE_URL overrides it"),
+        "access_token": ((str,), None, None,
+                         "private app token or service key; HUBSPOT_ACCESS_TOKEN overrides it"),
+        "client_id": ((str,), None, None,
+                      "OAuth app: client id (with client_secret and refresh_token instead of a token)"),
+        "client_secret": ((str,), None, None,
+                          "OAuth app: client secret"),
+        "refresh_token": ((str,), None, None,
+                          "OAuth app: refresh token of the installed portal"),
+        "requests_per_10s": ((int,), 100, _positive,
+                             "your burst limit: 100 Free/Starter, 190 Pro/Enterprise, 250 with the API add-on"),
+        "search_requests_per_second": ((int,), 4, _whole_rate,
+                                       "search calls per second, a whole number (HubSpot allows 5)"),
+        "timeout_seconds": (NUMBER, 60, _request_seconds,
+                            "per-request timeout (at most 3600)"),
+        "max_retries": ((int,), 8, _non_negative,
+                        "retries of a failing request (429, 5xx, resets) before the run stops"),
     },
     "store": {
-        "path": ((str,), DEFAULT_DB_PATH, None),
+        "path": ((str,), DEFAULT_DB_PATH, None,
+                 "SQLite store; HUBSPOT_METRICS_DB or --db override it"),
     },
     "sync": {
-        "objects": ((list,), list(ALL_OBJECTS), _objects),
-        "extra_properties": ((dict,), {}, _extra_properties),
-        "all_properties": ((bool,), False, None),
-        "lookback_seconds": ((int,), 600, _non_negative),
+        "objects": ((list,), list(ALL_OBJECTS), _objects,
+                    "what to sync"),
+        "extra_properties": ((dict,), {}, _extra_properties,
+                             'more properties per object, e.g. { deals = ["my_custom_field"] }'),
+        "all_properties": ((bool,), False, None,
+                           "true: also every other property the portal defines"),
+        "lookback_seconds": ((int,), 600, _non_negative,
+                             "incremental overlap that covers HubSpot's search-index lag"),
     },
     "metrics": {
         # None: the portal's own time zone, stored by sync (UTC before the first sync)
-        "timezone": ((str,), None, _timezone),
-        "customer_object": ((str,), "contacts", _one_of("contacts", "companies")),
-        "gross_margin": (NUMBER, 1.0, _gross_margin),
-        "deal_pipelines": ((list,), [], _pipeline_ids),
-        "ticket_pipelines": ((list,), [], _pipeline_ids),
+        "timezone": ((str,), None, _timezone,
+                     "IANA zone where periods start and end at local midnight; unset: the portal's own zone (stored "
+                     "by sync), UTC before the first sync"),
+        "customer_object": ((str,), "contacts", _one_of(*CUSTOMER_UNITS),
+                            'the customer unit: "contacts" or "companies"'),
+        "gross_margin": (NUMBER, 1.0, _gross_margin,
+                         "fraction of revenue kept: CLV = ARPA · gross_margin / monthly churn"),
+        "deal_pipelines": ((list,), [], _pipeline_ids,
+                           "deal pipeline ids to count (empty = all)"),
+        "ticket_pipelines": ((list,), [], _pipeline_ids,
+                             "ticket pipeline ids to count (empty = all)"),
     },
     "metrics.churn": {
-        "mode": ((str,), "inactivity", _one_of("inactivity", "property")),
-        "inactivity_days": (NUMBER, 365, _positive),
-        "property": ((str,), "churn_date", _property_name),
+        "mode": ((str,), "inactivity", _one_of("inactivity", "property"),
+                 '"inactivity" (no purchase for inactivity_days) or "property"'),
+        "inactivity_days": (NUMBER, 365, _positive,
+                            "days without a purchase after which a customer counts as churned"),
+        "property": ((str,), "churn_date", _property_name,
+                     'with mode = "property": the date property that marks churn (sync reads it on the customer '
+                     "unit; until then the churn-based KPIs say churn_property_not_synced)"),
     },
     "metrics.csat": {
-        "scale_min": (NUMBER, 1, None),
-        "scale_max": (NUMBER, 5, None),
-        "satisfied_min": (NUMBER, 4, None),
+        "scale_min": (NUMBER, 1, None,
+                      "lowest valid CSAT answer (HubSpot's 3-option CSAT: 0)"),
+        "scale_max": (NUMBER, 5, None,
+                      "highest valid CSAT answer (3-option CSAT: 2)"),
+        "satisfied_min": (NUMBER, 4, None,
+                          "answers at or above this count as satisfied (3-option CSAT: 2)"),
     },
     "nightly": {
-        "periods": ((list,), list(NIGHTLY_PERIODS), _periods),
-        "export_path": ((str,), None, None),
-        "report_path": ((str,), None, None),
+        "periods": ((list,), list(NIGHTLY_PERIODS), _periods,
+                    "snapshot periods"),
+        "export_path": ((str,), None, None,
+                        "CSV written after each nightly run"),
+        "report_path": ((str,), None, None,
+                        "HTML report written after each nightly run"),
     },
 }
 
 SPEND_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
+def _default(section: str, key: str) -> Any:
+    """A key's default as its settings class holds it: SCHEMA is the one place defaults are
+    written (config.example.toml shows the same values; tests/test_config.py holds them together)."""
+    value = SCHEMA[section][key][1]
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, dict):
+        return field(default_factory=lambda: dict(value))
+    return value
+
+
 @dataclass(frozen=True)
 class ChurnSettings:
-    mode: str = "inactivity"
-    inactivity_days: float = 365
-    property: str = "churn_date"
+    mode: str = _default("metrics.churn", "mode")
+    inactivity_days: float = _default("metrics.churn", "inactivity_days")
+    property: str = _default("metrics.churn", "property")
 
 
 @dataclass(frozen=True)
 class CsatSettings:
-    scale_min: float = 1
-    scale_max: float = 5
-    satisfied_min: float = 4
+    scale_min: float = _default("metrics.csat", "scale_min")
+    scale_max: float = _default("metrics.csat", "scale_max")
+    satisfied_min: float = _default("metrics.csat", "satisfied_min")
 
 
 @dataclass(frozen=True)
 class MetricsSettings:
-    timezone: str | None = None  # None: the portal's (metrics.compute.with_store_timezone)
-    customer_object: str = "contacts"
-    gross_margin: float = 1.0
-    deal_pipelines: tuple[str, ...] = ()
-    ticket_pipelines: tuple[str, ...] = ()
+    timezone: str | None = _default("metrics", "timezone")  # None: the portal's (metrics.compute.with_store_timezone)
+    customer_object: str = _default("metrics", "customer_object")
+    gross_margin: float = _default("metrics", "gross_margin")
+    deal_pipelines: tuple[str, ...] = _default("metrics", "deal_pipelines")
+    ticket_pipelines: tuple[str, ...] = _default("metrics", "ticket_pipelines")
     churn: ChurnSettings = field(default_factory=ChurnSettings)
     csat: CsatSettings = field(default_factory=CsatSettings)
     spend: dict[str, float] = field(default_factory=dict)  # "YYYY-MM" -> amount
@@ -192,36 +234,36 @@ class MetricsSettings:
 
 @dataclass(frozen=True)
 class HubSpotSettings:
-    base_url: str = DEFAULT_BASE_URL
+    base_url: str = _default("hubspot", "base_url")
     access_token: str | None = field(default=None, repr=False)
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
-    requests_per_10s: int = 100
-    search_requests_per_second: int = 4
-    timeout_seconds: float = 60
-    max_retries: int = 8
+    requests_per_10s: int = _default("hubspot", "requests_per_10s")
+    search_requests_per_second: int = _default("hubspot", "search_requests_per_second")
+    timeout_seconds: float = _default("hubspot", "timeout_seconds")
+    max_retries: int = _default("hubspot", "max_retries")
 
 
 @dataclass(frozen=True)
 class SyncSettings:
-    objects: tuple[str, ...] = ALL_OBJECTS
-    extra_properties: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    all_properties: bool = False
-    lookback_seconds: int = 600
+    objects: tuple[str, ...] = _default("sync", "objects")
+    extra_properties: dict[str, tuple[str, ...]] = _default("sync", "extra_properties")
+    all_properties: bool = _default("sync", "all_properties")
+    lookback_seconds: int = _default("sync", "lookback_seconds")
 
 
 @dataclass(frozen=True)
 class NightlySettings:
-    periods: tuple[str, ...] = NIGHTLY_PERIODS
-    export_path: str | None = None
-    report_path: str | None = None
+    periods: tuple[str, ...] = _default("nightly", "periods")
+    export_path: str | None = _default("nightly", "export_path")
+    report_path: str | None = _default("nightly", "report_path")
 
 
 @dataclass(frozen=True)
 class Config:
     hubspot: HubSpotSettings = field(default_factory=HubSpotSettings)
-    store_path: str = DEFAULT_DB_PATH
+    store_path: str = _default("store", "path")
     sync: SyncSettings = field(default_factory=SyncSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     nightly: NightlySettings = field(default_factory=NightlySettings)
@@ -294,7 +336,7 @@ def _check(section: str, key: str, value: Any, where: str) -> Any:
         if tables:
             known += f", or the table{'s' if len(tables) > 1 else ''} " + " and ".join(tables)
         raise ConfigError(f"Unknown key '{key}' in [{section}] of {where}; remove it or use one of: {known}.")
-    types, _default, check = spec
+    types, _default, check, _doc = spec
     # bool is an int subclass in Python; a number key must not accept `true`.
     if isinstance(value, bool) and bool not in types or not isinstance(value, types):
         raise ConfigError(f"[{section}] {key} in {where} must be {_type_name(types)}, not {value!r}.")

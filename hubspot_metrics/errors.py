@@ -40,3 +40,15 @@ class QuotaError(HubSpotError):
     """The daily API quota is spent; what was synced so far is kept."""
 
     exit_code = 5
+
+
+class MissingScopeError(AuthError):
+    """403 MISSING_SCOPES: the token lacks `scopes` for this call."""
+
+    def __init__(self, message: str, scopes: list[str]):
+        super().__init__(message)
+        self.scopes = scopes
+
+
+class NotFoundError(HubSpotError):
+    """HubSpot answered 404 for a record or an endpoint."""

@@ -1,9 +1,10 @@
 """The catalogue of HubSpot objects, as data.
 
-One declaration per CRM object: its table, its cursor property, its scope, and the properties
+One declaration per CRM object: its table, its cursor property, its scope, the properties
 the KPI spec needs (with their HubSpot type, used when the portal's property list does not
-describe them, as happens with the `hs_v2_*` lifecycle properties). One generic sync loop
-reads these.
+describe them, as happens with the `hs_v2_*` lifecycle properties), and the KPIs it feeds.
+One generic sync loop reads these; the config's object list, the metrics' tables, `check`,
+`status` and the sync's skip warnings all derive from them.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class CrmObject:
     name: str                    # API name and table name
-    type_id: str                 # HubSpot object type id
     singular: str                # used in association column names
     modified_property: str       # search filter/sort property for incremental syncs
     scope: str
     properties: dict[str, str]   # property -> HubSpot type (fallback when undescribed)
+    feeds: tuple[str, ...] = ()  # headline KPIs computed from these records (besides the customer unit's)
 
 
 def _lifecycle_dates(prefixes: tuple[str, ...], stages: tuple[str, ...]) -> dict[str, str]:
@@ -38,29 +39,30 @@ _LIFECYCLE = {
 _LIFECYCLE = {k + ("_date" if k.startswith("hs_lifecyclestage_") else ""): v for k, v in _LIFECYCLE.items()}
 
 CONTACTS = CrmObject(
-    name="contacts", type_id="0-1", singular="contact", modified_property="lastmodifieddate",
+    name="contacts", singular="contact", modified_property="lastmodifieddate",
     scope="crm.objects.contacts.read",
     properties={**_COMMON, "lastmodifieddate": "datetime", "email": "string", "firstname": "string",
                 "lastname": "string", "hs_lead_status": "enumeration", "associatedcompanyid": "number",
                 **_LIFECYCLE},
 )
 COMPANIES = CrmObject(
-    name="companies", type_id="0-2", singular="company", modified_property="hs_lastmodifieddate",
+    name="companies", singular="company", modified_property="hs_lastmodifieddate",
     scope="crm.objects.companies.read",
     properties={**_COMMON, "name": "string", "domain": "string", "industry": "enumeration",
                 "annualrevenue": "number", **_LIFECYCLE},
 )
 DEALS = CrmObject(
-    name="deals", type_id="0-3", singular="deal", modified_property="hs_lastmodifieddate",
+    name="deals", singular="deal", modified_property="hs_lastmodifieddate",
     scope="crm.objects.deals.read",
     properties={**_COMMON, "dealname": "string", "amount": "number", "amount_in_home_currency": "number",
                 "deal_currency_code": "enumeration", "hs_exchange_rate": "number", "dealstage": "enumeration",
                 "pipeline": "enumeration", "closedate": "datetime", "hs_is_closed": "bool",
                 "hs_is_closed_won": "bool", "hs_is_closed_lost": "bool", "dealtype": "enumeration",
                 "days_to_close": "number", "hs_analytics_source": "enumeration"},
+    feeds=("customer_lifetime_value", "avg_sales_cycle_days", "pipeline_velocity", "revenue", "win_rate"),
 )
 TICKETS = CrmObject(
-    name="tickets", type_id="0-5", singular="ticket", modified_property="hs_lastmodifieddate",
+    name="tickets", singular="ticket", modified_property="hs_lastmodifieddate",
     scope="tickets",
     properties={**_COMMON, "subject": "string", "content": "string", "hs_pipeline": "enumeration",
                 "hs_pipeline_stage": "enumeration", "closed_date": "datetime",
@@ -68,18 +70,38 @@ TICKETS = CrmObject(
                 "time_to_first_agent_reply": "number", "time_to_close": "number",
                 "hs_ticket_priority": "enumeration", "hs_ticket_category": "enumeration",
                 "source_type": "enumeration"},
+    feeds=("avg_first_response_hours",),
 )
 FEEDBACK_SUBMISSIONS = CrmObject(
-    name="feedback_submissions", type_id="0-19", singular="feedback_submission",
+    name="feedback_submissions", singular="feedback_submission",
     modified_property="hs_lastmodifieddate", scope="crm.objects.feedback_submissions.read",
     properties={"hs_object_id": "number", "hs_createdate": "datetime", "hs_lastmodifieddate": "datetime",
                 "hs_survey_id": "string", "hs_survey_name": "string", "hs_survey_type": "enumeration",
                 "hs_survey_channel": "enumeration", "hs_value": "string", "hs_response_group": "enumeration",
                 "hs_content": "string", "hs_submission_name": "string", "hs_submission_timestamp": "datetime",
                 "hs_contact_id": "string", "hs_sentiment": "enumeration"},
+    feeds=("nps", "csat"),
 )
 
 OBJECTS: dict[str, CrmObject] = {o.name: o for o in (CONTACTS, COMPANIES, DEALS, TICKETS, FEEDBACK_SUBMISSIONS)}
+OBJECT_NAMES: tuple[str, ...] = tuple(OBJECTS)
+
+# The objects that can be the customer unit (`metrics.customer_object`), and the KPIs the
+# unit's records feed, whichever it is.
+CUSTOMER_UNITS = ("contacts", "companies")
+CUSTOMER_UNIT_KPIS = ("cac", "conversion_rate", "customer_retention_rate", "churn_rate", "customer_lifetime_value")
+# In inactivity churn mode a customer stays active while it buys: retention and churn then
+# read deals too.
+INACTIVITY_CHURN_KPIS = ("customer_retention_rate", "churn_rate")
+
+
+def kpis_fed_by(name: str, customer_object: str, churn_mode: str) -> list[str]:
+    """The headline KPIs that records of `name` feed under this customer unit and churn mode."""
+    kpis = list(CUSTOMER_UNIT_KPIS) if name == customer_object else []
+    kpis += OBJECTS[name].feeds
+    if name == "deals" and churn_mode == "inactivity":
+        kpis += INACTIVITY_CHURN_KPIS
+    return list(dict.fromkeys(kpis))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ class SlidingWindowLimiter:
         self._sleep = sleep
         self._sent: deque[float] = deque()
         self._lock = threading.Lock()
-        self.waited_seconds = 0.0
 
     def lower_to(self, limit: int) -> None:
         """HubSpot told us (X-HubSpot-RateLimit-Max) that our share is smaller than configured."""
@@ -68,10 +67,4 @@ class SlidingWindowLimiter:
                     self._sent.append(now)
                     return
                 wait = self._sent[0] + self.window + self.margin - now
-                self.waited_seconds += wait
                 self._sleep(wait)
-
-    def pause(self, seconds: float) -> None:
-        """After a 429, wait out the window: HubSpot sends no Retry-After."""
-        self.waited_seconds += seconds
-        self._sleep(seconds)

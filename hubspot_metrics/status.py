@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import datetime, timezone
 
-from hubspot_metrics.client import HubSpotClient, MissingScopeError
+from hubspot_metrics.bookkeeping import RunLog, read_state
+from hubspot_metrics.client import HubSpotClient
 from hubspot_metrics.config import Config
-from hubspot_metrics.errors import HubSpotError
+from hubspot_metrics.errors import HubSpotError, MissingScopeError
 from hubspot_metrics.objects import OBJECTS, OWNERS_SCOPE
+from hubspot_metrics.metrics.catalog import kpis_blocked_by
 from hubspot_metrics.metrics.compute import timezone_in_use
 from hubspot_metrics.store import open_store, stored_portal_id, sync_running
-
-
-def kpis_needing(config: Config) -> dict[str, list[str]]:
-    """Which KPIs each object feeds, for the configured customer unit and churn mode."""
-    customer = config.metrics.customer_object
-    needs = {
-        customer: ["cac", "conversion_rate", "customer_retention_rate", "churn_rate", "customer_lifetime_value"],
-        "deals": ["customer_lifetime_value", "avg_sales_cycle_days", "pipeline_velocity", "revenue", "win_rate"],
-        "tickets": ["avg_first_response_hours"],
-        "feedback_submissions": ["nps", "csat"],
-    }
-    if config.metrics.churn.mode == "inactivity":
-        needs["deals"] += ["customer_retention_rate", "churn_rate"]
-    return needs
 
 
 def _count(n: int, singular: str, plural: str) -> str:
@@ -60,59 +47,57 @@ def portal_totals(config: Config) -> dict[str, int | str]:
 def render_status(config: Config, live: bool | None = None) -> str:
     # Only reads: a store this user may not write (an analyst's copy) is opened read-only.
     writable = os.access(config.store_path, os.W_OK) or not os.path.exists(config.store_path)
-    db = open_store(config.store_path, create=False, readonly=not writable)
-    conn = db.conn
-    portal = stored_portal_id(conn)
-    lines = [f"Store: {config.store_path}" + (f" (HubSpot portal {portal})" if portal else ""), "", "Last runs:"]
-    runs = conn.execute("SELECT id, started_at, ended_at, status, requests, rate_limited, retries, errors, message, warnings "
-                        "FROM sync_runs ORDER BY id DESC LIMIT 5").fetchall()
-    if not runs:
-        lines.append("  none yet: run `hubspot-metrics sync`")
-    running = sync_running(config.store_path)
-    for rid, started, ended, status, requests, limited, retries, errors, message, _ in runs:
-        if status == "running" and not running:  # killed; the next sync records it so
-            status = "interrupted"
-        lines.append(f"  #{rid} {started} → {ended or '…'} {status}: {_count(requests or 0, 'request', 'requests')}, "
-                     f"{limited or 0} × 429, {_count(retries or 0, 'retry', 'retries')}, "
-                     f"{_count(errors or 0, 'error', 'errors')}" + (f" ({message})" if message else ""))
-    totals: dict[str, int | str] = {}
-    if live is None:
-        live = bool(config.hubspot.access_token or config.hubspot.refresh_token)
-    if live:
-        try:
-            totals = portal_totals(config)
-        except HubSpotError as exc:
-            lines += ["", f"Could not ask HubSpot for totals: {exc}"]
-    lines += ["", f"{'object':<22}{'live':>10}{'archived':>10}{'merged':>8}{'in HubSpot':>12}  cursor age  mode"]
-    for name in OBJECTS:
-        live_n, archived_n, merged_n = conn.execute(
-            f"SELECT coalesce(sum(archived = 0 AND merged_into IS NULL), 0), coalesce(sum(archived), 0), "
-            f"coalesce(sum(merged_into IS NOT NULL), 0) FROM [{name}]").fetchone()
-        state = conn.execute("SELECT mode, cursor_ms, portal_total FROM sync_state WHERE object_type = ?",
-                             [name]).fetchone()
-        # Live totals when HubSpot answers; else the count HubSpot gave when the last full sync began.
-        total = totals.get(name, f"~{state[2]}" if state and state[2] is not None else "?")
-        flag = "  ⚠ incomplete" if isinstance(total, int) and total != live_n else ""
-        lines.append(f"{name:<22}{live_n:>10}{archived_n:>10}{merged_n:>8}{str(total):>12}  "
-                     f"{_age(state[1]) if state else 'never':>10}  {state[0] if state else '-'}{flag}")
-    owners = conn.execute("SELECT count(*), coalesce(sum(archived), 0) FROM owners").fetchone()
-    lines.append(f"{'owners':<22}{owners[0] - owners[1]:>10}{owners[1]:>10}")
-    lines += ["", "cursor age: how long ago (by this computer's clock) the newest change the store has read for "
-                  "that object was made in HubSpot; the next sync reads the changes made since."]
-    zone, source = timezone_in_use(db, config.metrics)
-    lines += ["", f"KPI time zone: {zone} ({source})"]
-    warnings = []
-    if runs and runs[0][9]:
-        warnings += json.loads(runs[0][9])
-    for obj, prop, n in conn.execute("SELECT object_type, property, count(*) FROM value_issues "
-                                     "GROUP BY object_type, property ORDER BY 3 DESC LIMIT 10"):
-        records = _count(n, OBJECTS[obj].singular, obj) + (" has" if n == 1 else " have")
-        warnings.append(f"{records} an unparsable {prop} (kept raw; see the value_issues table)")
-    if runs and runs[0][3] in ("interrupted", "running"):
-        warnings.append("the last sync did not finish; the next `hubspot-metrics sync` resumes it")
-    if warnings:
-        lines += ["", "Warnings:"] + [f"  - {w}" for w in warnings]
-    db.conn.close()
+    with open_store(config.store_path, create=False, readonly=not writable) as db:
+        conn = db.conn
+        portal = stored_portal_id(conn)
+        lines = [f"Store: {config.store_path}" + (f" (HubSpot portal {portal})" if portal else ""), "", "Last runs:"]
+        runs = RunLog(conn).recent(5)
+        if not runs:
+            lines.append("  none yet: run `hubspot-metrics sync`")
+        running = sync_running(config.store_path)
+        for run in runs:
+            # A 'running' run without the lock was killed; the next sync records it so.
+            status = "interrupted" if run.status == "running" and not running else run.status
+            lines.append(f"  #{run.id} {run.started_at} → {run.ended_at or '…'} {status}: "
+                         f"{_count(run.requests, 'request', 'requests')}, {run.rate_limited} × 429, "
+                         f"{_count(run.retries, 'retry', 'retries')}, {_count(run.errors, 'error', 'errors')}"
+                         + (f" ({run.message})" if run.message else ""))
+        totals: dict[str, int | str] = {}
+        if live is None:
+            live = bool(config.hubspot.access_token or config.hubspot.refresh_token)
+        if live:
+            try:
+                totals = portal_totals(config)
+            except HubSpotError as exc:
+                lines += ["", f"Could not ask HubSpot for totals: {exc}"]
+        lines += ["", f"{'object':<22}{'live':>10}{'archived':>10}{'merged':>8}{'in HubSpot':>12}  cursor age  mode"]
+        for name in OBJECTS:
+            live_n, archived_n, merged_n = conn.execute(
+                f"SELECT coalesce(sum(archived = 0 AND merged_into IS NULL), 0), coalesce(sum(archived), 0), "
+                f"coalesce(sum(merged_into IS NOT NULL), 0) FROM [{name}]").fetchone()
+            state = read_state(conn, name)
+            # Live totals when HubSpot answers; else the count HubSpot gave when the last full sync began.
+            total = totals.get(name, f"~{state.portal_total}" if state and state.portal_total is not None else "?")
+            flag = "  ⚠ incomplete" if isinstance(total, int) and total != live_n else ""
+            lines.append(f"{name:<22}{live_n:>10}{archived_n:>10}{merged_n:>8}{str(total):>12}  "
+                         f"{_age(state.cursor_ms) if state else 'never':>10}  {state.mode if state else '-'}{flag}")
+        owners = conn.execute("SELECT count(*), coalesce(sum(archived), 0) FROM owners").fetchone()
+        lines.append(f"{'owners':<22}{owners[0] - owners[1]:>10}{owners[1]:>10}")
+        lines += ["", "cursor age: how long ago (by this computer's clock) the newest change the store has read for "
+                      "that object was made in HubSpot; the next sync reads the changes made since."]
+        zone, source = timezone_in_use(db, config.metrics)
+        lines += ["", f"KPI time zone: {zone} ({source})"]
+        warnings = []
+        if runs:
+            warnings += runs[0].warnings
+        for obj, prop, n in conn.execute("SELECT object_type, property, count(*) FROM value_issues "
+                                         "GROUP BY object_type, property ORDER BY 3 DESC LIMIT 10"):
+            records = _count(n, OBJECTS[obj].singular, obj) + (" has" if n == 1 else " have")
+            warnings.append(f"{records} an unparsable {prop} (kept raw; see the value_issues table)")
+        if runs and runs[0].unfinished:
+            warnings.append("the last sync did not finish; the next `hubspot-metrics sync` resumes it")
+        if warnings:
+            lines += ["", "Warnings:"] + [f"  - {w}" for w in warnings]
     return "\n".join(lines)
 
 
@@ -147,7 +132,7 @@ def run_check(config: Config) -> tuple[str, bool]:
         zone, source = portal_zone, "the portal's"
     else:
         zone, source = "UTC", "the account details are not readable"
-    blocked = sorted({k for obj in missing for k in kpis_needing(config).get(obj, [])})
+    blocked = sorted(kpis_blocked_by(set(missing), config.metrics.customer_object, config.metrics.churn.mode))
     lines += ["", f"KPI time zone: {zone} ({source})"]
     lines.append("")
     if blocked:

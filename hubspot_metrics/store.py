@@ -53,7 +53,8 @@ from hubspot_metrics.errors import StoreError
 from hubspot_metrics.objects import ASSOCIATIONS, OBJECTS
 from hubspot_metrics.values import SQL_TYPES, UNPARSED, convert, store_kind
 
-RECORD_META_COLUMNS = ("id", "archived", "archived_at", "merged_into")
+# The columns every object table has before its properties (README "Store layout").
+RECORD_COLUMNS = ("id", "archived", "archived_at", "merged_into")
 # SQLite allows 2,000 columns in a table (SQLITE_MAX_COLUMN). A portal can define more
 # properties than that (`all_properties`): those past the limit share one JSON column.
 MAX_TABLE_COLUMNS = 2000
@@ -149,7 +150,11 @@ def _create_private(path: Path) -> None:
 
 
 def open_store(path: str | os.PathLike, *, create: bool = True, readonly: bool = False) -> sqlite_utils.Database:
-    """Open (and migrate) the store, turning every SQLite failure into one clear sentence."""
+    """Open (and migrate) the store, turning every SQLite failure into one clear sentence.
+
+    Use it as `with open_store(path) as db:`: the connection closes when the block ends,
+    however it ends.
+    """
     path = Path(path)
     refuse_folder(path)
     if not path.exists():
@@ -415,7 +420,7 @@ def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: 
     table = columns.object_type
     names = [p for p in property_names if p in columns.columns and columns.columns[p] != OVERFLOW_COLUMN]
     overflow = [p for p in property_names if columns.columns.get(p) == OVERFLOW_COLUMN]
-    cols = ["id", "archived", "archived_at", "merged_into"] + [columns.columns[p] for p in names]
+    cols = [*RECORD_COLUMNS] + [columns.columns[p] for p in names]
     cols += [OVERFLOW_COLUMN] if overflow else []
     kinds = [columns.kinds[p] for p in names]
     placeholders = ", ".join("?" * len(cols))

@@ -12,7 +12,6 @@ import math
 import re
 from datetime import date, datetime, timezone
 
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.{ms:03d}Z"
 # A stored instant is exactly this shape; anything else in a datetime column is a raw value.
 TIMESTAMP_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z"
 _EPOCH_MS = re.compile(r"^\d{10,}$")  # ten or more digits and nothing else (docs/metrics.md, "Reading HubSpot's values")

@@ -6,7 +6,7 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.cli import cli
 from hubspot_metrics.config import load_config
 from hubspot_metrics.errors import ConfigError
 
@@ -137,7 +137,6 @@ def test_readable_secret_warns(tmp_path):
 
 
 def test_cli_bad_config_exits_with_one_sentence(tmp_path):
-    _register()
     path = write(tmp_path, '[metrics]\ncustomer_object = "leads"\n')
     result = CliRunner().invoke(cli, ["--config", path, "status"])
     assert result.exit_code == 2
@@ -202,9 +201,59 @@ def test_a_token_with_whitespace_inside_is_refused_without_printing_it(tmp_path,
         args = ["--config", path]
     else:
         env, where, args = {"HUBSPOT_ACCESS_TOKEN": secret}, "HUBSPOT_ACCESS_TOKEN", []
-    _register()
     result = CliRunner(env=env).invoke(cli, [*args, "--db", str(tmp_path / "s.db"), "sync"])
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr == (f"Error: The HubSpot access token in {where} holds a space, line break or other "
                              "character no HubSpot secret has; copy it again as one line.\n")
     assert "1111" not in result.output and not (tmp_path / "s.db").exists()
+
+
+def test_config_example_shows_every_key_of_the_schema_with_its_default_and_doc_line():
+    """SCHEMA declares each key once; the example file must show exactly those keys, with the
+    same defaults (a key without a default appears commented out) and the same doc lines, and
+    the settings classes take their defaults from SCHEMA."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from dataclasses import replace
+
+    from hubspot_metrics.config import SCHEMA, Config
+
+    text = (Path(__file__).parent.parent / "config.example.toml").read_text(encoding="utf-8")
+    parsed = tomllib.loads(text)
+    commented: dict[str, set[str]] = {}
+    docs: dict[str, dict[str, str]] = {}  # the comment beside each key, with its continuation lines
+    section = last = None
+    for line in text.splitlines():
+        header = re.match(r"^\[([\w.]+)\]", line)
+        if header:
+            section, last = header.group(1), None
+            continue
+        key = re.match(r"^(# )?(\w+) = .*?\s{2,}# (.*)$", line)
+        if key:
+            if key.group(1):
+                commented.setdefault(section, set()).add(key.group(2))
+            docs.setdefault(section, {})[key.group(2)] = key.group(3).strip()
+            last = key.group(2)
+            continue
+        more = re.match(r"^\s{20,}# (.*)$", line)
+        if more and last:
+            docs[section][last] += " " + more.group(1).strip()
+        else:
+            last = None
+    assert docs == {name: {k: spec[3] for k, spec in keys.items()} for name, keys in SCHEMA.items()}
+
+    def table(name):
+        value = parsed
+        for part in name.split("."):
+            value = value[part]
+        return {k: v for k, v in value.items() if not isinstance(v, dict) or k == "extra_properties"}
+
+    shown = {name: table(name) for name in SCHEMA}
+    assert shown == {name: {k: spec[1] for k, spec in keys.items() if spec[1] is not None}
+                     for name, keys in SCHEMA.items()}
+    assert commented == {name: {k for k, spec in keys.items() if spec[1] is None}
+                         for name, keys in SCHEMA.items() if any(spec[1] is None for spec in keys.values())}
+    assert load_config(str(Path(__file__).parent.parent / "config.example.toml"), env={}) == replace(
+        Config(), source=str(Path(__file__).parent.parent / "config.example.toml"))

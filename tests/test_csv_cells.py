@@ -8,7 +8,7 @@ import io
 import pytest
 from click.testing import CliRunner
 
-from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.cli import cli
 from hubspot_metrics.values import spreadsheet_safe
 
 from .metrics.builder import StoreBuilder
@@ -34,7 +34,6 @@ def test_other_text_is_left_as_it_is(text):
 
 
 def _kpis_csv(db_path, by: str) -> list[dict[str, str]]:
-    _register()
     result = CliRunner().invoke(cli, ["--db", str(db_path), "kpis", "--period", "2024-01", "--by", by,
                                       "--format", "csv"])
     assert (result.exit_code, result.stderr) == (0, "")

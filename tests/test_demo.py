@@ -5,10 +5,9 @@ from datetime import datetime, timezone
 
 from click.testing import CliRunner
 
-from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.cli import cli
 from hubspot_metrics.periods import named_period
 
-_register()
 
 TEN_KPIS = ["Customer acquisition cost", "Customer retention rate", "Customer lifetime value",
             "Lead → customer conversion", "Churn rate", "Net Promoter Score", "Customer satisfaction (CSAT)",

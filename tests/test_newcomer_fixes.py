@@ -9,13 +9,12 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.cli import cli
 from hubspot_metrics.config import load_config
-from hubspot_metrics.demo import demo
+from hubspot_metrics.cli.demo import demo
 from hubspot_metrics.errors import ConfigError
 from hubspot_metrics.store import open_store
 
-_register()
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -7,7 +7,7 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.cli import cli
 
 from hubspot_metrics.errors import StoreError
 from hubspot_metrics.store import PropertyColumns, open_store, transaction, upsert_records
@@ -104,7 +104,6 @@ def _small_store(path) -> None:
 
 
 def _kpis(db_path, *extra):
-    _register()
     return CliRunner().invoke(cli, ["--db", str(db_path), "kpis", "--period", "2024-01", "--format", "json", *extra])
 
 
@@ -237,7 +236,6 @@ def test_a_sync_starting_while_kpis_test_the_lock_waits_a_moment_instead_of_refu
 def test_compare_over_the_widest_range_ends_in_one_sentence(tmp_path):
     path = tmp_path / "s.db"
     _small_store(path)
-    _register()
     result = CliRunner().invoke(cli, ["--db", str(path), "kpis", "--since", "1900-01-01", "--until", "9998-12-31",
                                       "--compare"])
     assert (result.exit_code, result.stdout) == (2, "")
@@ -250,8 +248,18 @@ def test_a_century_long_range_is_measured_without_straining_sqlite(tmp_path):
     # One monthly piece per month: 1,500 cuts once overflowed SQLite's expression depth ("check the disk").
     path = tmp_path / "s.db"
     _small_store(path)
-    _register()
     result = CliRunner().invoke(cli, ["--db", str(path), "kpis", "--since", "1900-01-01", "--until", "2025-12-31",
                                       "--format", "json"])
     assert (result.exit_code, result.stderr) == (0, "")
     assert json.loads(result.stdout)["kpis"]["revenue"]["value"] == 500.0
+
+
+def test_a_store_opened_in_a_with_block_is_closed_when_the_block_ends_even_by_an_error(tmp_path):
+    import sqlite3
+
+    with pytest.raises(RuntimeError):
+        with open_store(tmp_path / "store.db") as db:
+            assert db.conn.execute("SELECT count(*) FROM sync_runs").fetchone() == (0,)
+            raise RuntimeError("stop")
+    with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
+        db.conn.execute("SELECT 1")

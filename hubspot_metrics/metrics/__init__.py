@@ -4,9 +4,9 @@
     result = compute_kpis(db, period, settings, by=None, now=None)
 """
 
+from hubspot_metrics.indexes import ensure_indexes
 from hubspot_metrics.metrics.catalog import DEFINITION_VERSION, KPI_KEYS, KPI_UNITS, LABELS, definitions
 from hubspot_metrics.metrics.compute import BREAKDOWNS, complete_to, compute_kpis, with_store_timezone
-from hubspot_metrics.metrics.sql import ensure_indexes
 
 __all__ = ["BREAKDOWNS", "DEFINITION_VERSION", "KPI_KEYS", "KPI_UNITS", "LABELS", "complete_to", "compute_kpis",
            "definitions", "ensure_indexes", "with_store_timezone"]

@@ -7,6 +7,10 @@ order of every output: the ten KPIs, then the supporting metrics (docs/metrics.m
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from hubspot_metrics.objects import OBJECTS, kpis_fed_by
+
 DEFINITION_VERSION = "kpi-spec-v2"
 
 # key: (unit, label for people, definition)
@@ -105,3 +109,30 @@ FAMILY_KPIS = {"customers": CUSTOMER_KPIS, "deals": DEAL_KPIS, "tickets": TICKET
 def applicable(by: str) -> set[str]:
     """The KPI keys that a breakdown by `by` computes; the others are `not_applicable`."""
     return {key for family in DIMENSIONS[by] for key in FAMILY_KPIS[family]}
+
+
+@dataclass(frozen=True)
+class KpiInputs:
+    """What a KPI is computed from: the objects it reads and the scopes that read them."""
+    objects: tuple[str, ...]
+    scopes: tuple[str, ...]
+
+
+def kpi_inputs(customer_object: str, churn_mode: str) -> dict[str, KpiInputs]:
+    """The inputs of each KPI an object declares it feeds (the headline ones, revenue, win rate) under this customer unit and churn mode.
+
+    Derived from the objects' catalogue (objects.py, which says which KPIs each object feeds),
+    so `check`, `status` and the sync's skip warnings cannot disagree about them.
+    """
+    readers: dict[str, list[str]] = {}
+    for name in OBJECTS:
+        for key in kpis_fed_by(name, customer_object, churn_mode):
+            readers.setdefault(key, []).append(name)
+    return {key: KpiInputs(tuple(readers[key]), tuple(OBJECTS[n].scope for n in readers[key]))
+            for key in KPI_KEYS if key in readers}
+
+
+def kpis_blocked_by(missing_objects: set[str], customer_object: str, churn_mode: str) -> list[str]:
+    """The KPIs that cannot be computed without these objects, in catalogue order."""
+    return [key for key, inputs in kpi_inputs(customer_object, churn_mode).items()
+            if missing_objects & set(inputs.objects)]

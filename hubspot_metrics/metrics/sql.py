@@ -19,10 +19,12 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 
+from hubspot_metrics.indexes import EXCLUDED_INDEX_WHERE  # noqa: F401 (queries.py imports it from here)
+from hubspot_metrics.objects import OBJECT_NAMES
+from hubspot_metrics.store import RECORD_COLUMNS as META_COLUMNS
 from hubspot_metrics.values import TIMESTAMP_GLOB
 
-META_COLUMNS = ("id", "archived", "archived_at", "merged_into")
-OBJECT_TABLES = ("contacts", "companies", "deals", "tickets", "feedback_submissions")
+OBJECT_TABLES = OBJECT_NAMES
 # deal -> customer association table and its columns, per customer unit
 CUSTOMER_ASSOCIATIONS = {"contacts": ("associations_deals_contacts", "deal_id", "contact_id"),
                          "companies": ("associations_deals_companies", "deal_id", "company_id")}
@@ -302,40 +304,3 @@ def _json_object(text) -> dict:
     except (TypeError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
-
-
-# Indexes the KPI queries use; created by the sync after each run (and by `ensure_indexes`).
-# The KPI scans read whole tables on purpose (a range of a closedate index costs a random row
-# read per deal, slower than a sequential scan for the windows KPIs need). What pays off is
-# finding the ids named in hs_merged_object_ids, and counting excluded records, without a scan.
-EXCLUDED_INDEX_WHERE = "archived <> 0 OR merged_into IS NOT NULL"
-INDEXES = (
-    *((t, f"idx_metrics_{t}_merged_ids", "hs_merged_object_ids", "WHERE hs_merged_object_ids IS NOT NULL")
-      for t in ("contacts", "companies", "deals", "tickets")),
-    *((t, f"idx_metrics_{t}_excluded", "archived, merged_into", f"WHERE {EXCLUDED_INDEX_WHERE}")
-      for t in OBJECT_TABLES),
-)
-
-
-def ensure_indexes(db) -> list[str]:
-    """Create the metrics' indexes where their columns exist; idempotent. Returns those created.
-
-    Read-only stores are left alone: the KPIs are the same without indexes, only slower.
-    """
-    conn = connection(db)
-    view = StoreView.open(conn)
-    created = []
-    for table, name, columns, where in INDEXES:
-        names = [c.strip() for c in columns.split(",")]
-        if any(view.column(table, c) is None for c in names):
-            continue
-        if view.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?", [name]):
-            continue
-        try:
-            conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {quote(table)} ({', '.join(map(quote, names))}) {where}")
-        except sqlite3.OperationalError as exc:
-            if "readonly" in str(exc) or "read-only" in str(exc):
-                return created
-            raise
-        created.append(name)
-    return created

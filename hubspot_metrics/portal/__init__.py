@@ -9,12 +9,15 @@ benchmarks without a HubSpot account.
 
 from importlib import import_module
 
+# The simulated portal's own token, shown by `sandbox` and used by the demo; it opens nothing real.
+SANDBOX_TOKEN = "pat-na1-sandbox-not-a-real-token"
+
 # Imported on first use: the CLI loads `portal.cli` at start-up, and a cron `sync` should not
 # pay for numpy and the generator it never runs.
 _EXPORTS = {"Faults": ".faults", "generate_portal": ".generate", "PortalServer": ".server",
             "RequestRecord": ".server", "Portal": ".store"}
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "SANDBOX_TOKEN"])
 
 
 def __getattr__(name: str):

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 
 import click
 
+from . import SANDBOX_TOKEN
 
-SANDBOX_TOKEN = "pat-na1-sandbox-not-a-real-token"
 DEFAULT_PACE = 6.0
 # The generated history ends this long before the sandbox opens (longer than a sync's default
 # lookback): dozens of records carry the generator's last instant as their modified date, and

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from hubspot_metrics.bookkeeping import RunLog
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.metrics import DEFINITION_VERSION, complete_to, compute_kpis, with_store_timezone
 from hubspot_metrics.metrics.definition import definition_fingerprint
@@ -14,11 +15,6 @@ from hubspot_metrics.values import format_instant
 
 COLUMNS = ("snapshot_date", "computed_at", "period", "grain", "start", "end", "key", "value", "n", "reason", "unit",
            "definition_version", "sync_run_id", "definition", "as_of", "partial")
-
-
-def last_sync_run(db) -> int | None:
-    row = db.conn.execute("SELECT max(id) FROM sync_runs WHERE status = 'ok'").fetchone()
-    return row[0] if row else None
 
 
 def snapshot(db, periods: list[Period], settings: MetricsSettings, now: datetime | None = None,
@@ -36,7 +32,7 @@ def snapshot(db, periods: list[Period], settings: MetricsSettings, now: datetime
     day = now.astimezone(ZoneInfo(settings.timezone)).date().isoformat()
     computed_at = format_instant(now)
     # The nightly job names the run it just did; otherwise the latest successful one.
-    run_id = last_sync_run(db) if run_id is None else run_id
+    run_id = RunLog(db.conn).last_ok() if run_id is None else run_id
     rows = []
     for period in periods:
         result = compute_kpis(db, period, settings, now=now)

@@ -19,11 +19,8 @@ PROPERTY = MetricsSettings(timezone="UTC", churn=ChurnSettings(mode="property", 
 
 
 def _kpis(path, settings):
-    db = open_store(path, create=False, readonly=True)
-    try:
+    with open_store(path, create=False, readonly=True) as db:
         return compute_kpis(db, parse_period("2026-10", "UTC"), settings, now=NOW)
-    finally:
-        db.conn.close()
 
 
 def test_churn_keys_wait_for_the_property_and_one_sync_brings_it(tmp_path):

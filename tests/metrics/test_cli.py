@@ -9,7 +9,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.cli import cli
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.metrics import compute_kpis
 from hubspot_metrics.periods import parse_period
@@ -134,7 +134,6 @@ def deals_store(tmp_path):
 
 
 def run(*args, env=None):
-    _register()
     return CliRunner(env=env).invoke(cli, list(args))
 
 

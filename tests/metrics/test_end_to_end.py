@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from hubspot_metrics import app
 from hubspot_metrics.client import HubSpotClient, RunStats
 from hubspot_metrics.config import ChurnSettings, Config, HubSpotSettings, MetricsSettings, SyncSettings
 from hubspot_metrics.metrics import KPI_KEYS, compute_kpis
@@ -17,7 +18,6 @@ from hubspot_metrics.periods import parse_period
 from hubspot_metrics.portal import PortalServer, generate_portal
 from hubspot_metrics.portal.schema import DEAL_PIPELINES
 from hubspot_metrics.store import open_store
-from hubspot_metrics.sync import Sync
 
 from .reference import Portal, Setup, reference_kpis
 
@@ -35,9 +35,7 @@ def synced(tmp_path_factory):
                                     search_requests_per_second=10_000, timeout_seconds=10, max_retries=3),
             store_path=str(path),
             sync=replace(SyncSettings(), extra_properties={"contacts": ("churn_date",)}, lookback_seconds=0))
-        db = open_store(path)
-        Sync(config, db, HubSpotClient(config.hubspot, stats=RunStats(), sleep=lambda s: None), full=True).run()
-        db.conn.close()
+        app.sync(config, full=True, client=HubSpotClient(config.hubspot, stats=RunStats(), sleep=lambda s: None))
     return portal, path
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from click.testing import CliRunner
 
-from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.cli import cli
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.metrics import DEFINITION_VERSION, KPI_KEYS
 from hubspot_metrics.metrics.definition import definition_fingerprint
@@ -21,7 +21,6 @@ from hubspot_metrics.results.report import build_report
 from hubspot_metrics.results.snapshots import COLUMNS, snapshot
 from hubspot_metrics.store import open_store
 
-_register()
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 

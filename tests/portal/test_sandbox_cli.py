@@ -52,7 +52,7 @@ def test_a_still_sandbox_gives_the_next_sync_nothing_new(tmp_path):
         again, _ = run_sync(config)
         third, _ = run_sync(config)
     # Nothing changed: all it reads is the cursor's own millisecond, which an incremental
-    # reads once more until a run's changes prove HubSpot's clock (sync.py).
+    # reads once more until a run's changes prove HubSpot's clock (sync/window.py).
     assert written(again) == written(third) == cursor
     assert sum(cursor.values()) < 20
 

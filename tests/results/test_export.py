@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 from click.testing import CliRunner
 
-from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.cli import cli
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.metrics import KPI_KEYS
 from hubspot_metrics.metrics.definition import definition_fingerprint
@@ -16,7 +16,6 @@ from hubspot_metrics.results.export import export_csv
 from hubspot_metrics.results.snapshots import COLUMNS
 from hubspot_metrics.store import open_store, transaction
 
-_register()
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 AUG = ("2026-08", "2026-08-01T00:00:00+00:00", "2026-09-01T00:00:00+00:00")
 SEP = ("2026-09", "2026-09-01T00:00:00+00:00", "2026-10-01T00:00:00+00:00")

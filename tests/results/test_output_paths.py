@@ -10,14 +10,13 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.cli import cli
 from hubspot_metrics.errors import ConfigError
-from hubspot_metrics.results.export import write_file
+from hubspot_metrics.files import write_file
 from hubspot_metrics.store import open_store
 
 from ..readonly import read_only_file
 
-_register()
 
 
 @pytest.fixture

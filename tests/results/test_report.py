@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import hubspot_metrics.results.history as history_module
 import hubspot_metrics.results.report as report_module
-from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.cli import cli
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.metrics import KPI_KEYS, KPI_UNITS, LABELS, complete_to
 from hubspot_metrics.periods import measured_up_to
@@ -21,7 +21,6 @@ from hubspot_metrics.results.report import Comparison, build_report, compare_kpi
 from hubspot_metrics.store import open_store, transaction
 from tests.sync.conftest import TOKEN, make_config, run_sync
 
-_register()
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 HOSTILE = '<script>alert("x")</script> & \'quotes\' 🚀'
 ESCAPED = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#x27;quotes&#x27; 🚀"

@@ -21,14 +21,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.cli import cli
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.portal import PortalServer, generate_portal
 from hubspot_metrics.results.report import build_report
 from hubspot_metrics.store import open_store
 from tests.sync.conftest import TOKEN, make_config, run_sync
 
-_register()
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 PHONE = 420
 # The report is laid out in a 420 px wide frame (headless Chromium will not make a window

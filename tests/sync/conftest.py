@@ -10,12 +10,12 @@ from datetime import datetime, timezone
 
 import pytest
 
+from hubspot_metrics import app
 from hubspot_metrics.client import HubSpotClient, RunStats
 from hubspot_metrics.config import Config, HubSpotSettings, SyncSettings
 from hubspot_metrics.objects import ASSOCIATIONS, OBJECTS
 from hubspot_metrics.portal import PortalServer, generate_portal
 from hubspot_metrics.store import open_store
-from hubspot_metrics.sync import Sync
 from hubspot_metrics.values import UNPARSED, convert, store_kind
 
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
@@ -44,13 +44,9 @@ def make_config(server, db_path, **sync_overrides) -> Config:
 
 def run_sync(config: Config, *, full=False, only=None, stats=None):
     """One sync with waits switched off: tests count attempts, not seconds."""
-    db = open_store(config.store_path)
     client = HubSpotClient(config.hubspot, stats=stats or RunStats(), sleep=lambda s: None)
-    try:
-        result = Sync(config, db, client, full=full, only=only).run()
-    finally:
-        db.conn.close()
-    return result, client.stats
+    outcome = app.sync(config, full=full, only=only, client=client)
+    return outcome.result, outcome.stats
 
 
 def clean_dump(portal, tmp_path, **overrides):

@@ -27,11 +27,8 @@ def through(config, proxy):
 
 
 def rows(db_path, sql: str) -> list[tuple]:
-    db = open_store(db_path, create=False)
-    try:
+    with open_store(db_path, create=False) as db:
         return db.conn.execute(sql).fetchall()
-    finally:
-        db.conn.close()
 
 
 def test_junk_records_in_search_pages_are_skipped_and_counted(portal, server, tmp_path):

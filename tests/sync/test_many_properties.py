@@ -16,8 +16,7 @@ CUSTOM = [f"custom_{i:04d}" for i in range(2100)]
 def stored_custom_values(db_path) -> tuple[dict, int, list[str]]:
     """((id, property) -> value for every custom value, the table's column count, the
     properties kept in the JSON column in the order they were added)."""
-    db = open_store(db_path, create=False)
-    try:
+    with open_store(db_path, create=False) as db:
         mapping = dict(db.conn.execute("SELECT name, column_name FROM properties WHERE object_type = 'contacts' "
                                        "AND name LIKE 'custom!_%' ESCAPE '!'"))
         width = len(db.conn.execute("PRAGMA table_info(contacts)").fetchall())
@@ -33,8 +32,6 @@ def stored_custom_values(db_path) -> tuple[dict, int, list[str]]:
             "SELECT name FROM properties WHERE object_type = 'contacts' AND column_name = '_more_properties' "
             "ORDER BY rowid")]
         return values, width, overflow
-    finally:
-        db.conn.close()
 
 
 def test_properties_past_the_column_limit_are_kept_as_json(tmp_path):

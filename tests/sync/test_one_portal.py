@@ -5,23 +5,19 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.cli import cli
 from hubspot_metrics.portal import PortalServer, generate_portal
 from hubspot_metrics.store import open_store
 
 from .conftest import NOW, TOKEN, full_store_dump
 
-_register()
 
 
 def everything(db_path) -> dict:
     """Every table, bookkeeping included."""
-    db = open_store(db_path, create=False)
-    try:
+    with open_store(db_path, create=False) as db:
         tables = [name for (name,) in db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return {name: sorted(db.conn.execute(f"SELECT * FROM [{name}]").fetchall(), key=repr) for name in tables}
-    finally:
-        db.conn.close()
 
 
 def invoke(server, db_path, *args):

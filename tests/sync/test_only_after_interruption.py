@@ -13,11 +13,8 @@ CONTACTS_COMPANIES = next(p for p in ASSOCIATIONS if p.table == "associations_co
 
 
 def pending_changes(db_path) -> set[tuple[str, str]]:
-    db = open_store(db_path, create=False)
-    try:
+    with open_store(db_path, create=False) as db:
         return set(db.conn.execute("SELECT object_type, id FROM sync_changed"))
-    finally:
-        db.conn.close()
 
 
 def test_only_deals_leaves_the_pending_contact_company_refresh_to_the_next_run(portal, server, tmp_path, monkeypatch):

@@ -24,24 +24,18 @@ def churn_config(server, db_path):
 
 
 def churn_rate(db_path) -> dict:
-    db = open_store(db_path, create=False)
-    try:
+    with open_store(db_path, create=False) as db:
         return compute_kpis(db, YEAR, CHURN)["kpis"]["churn_rate"]
-    finally:
-        db.conn.close()
 
 
 def column(db_path, name: str) -> tuple[str, dict, dict]:
     """(the properties row's type, id -> stored value, id -> raw value of value_issues)."""
-    db = open_store(db_path, create=False)
-    try:
+    with open_store(db_path, create=False) as db:
         typ = db.conn.execute("SELECT type FROM properties WHERE object_type = 'contacts' AND name = ?",
                               [name]).fetchone()[0]
         values = dict(db.conn.execute(f'SELECT id, "{name}" FROM contacts WHERE "{name}" IS NOT NULL'))
         issues = dict(db.conn.execute("SELECT record_id, raw_value FROM value_issues WHERE property = ?", [name]))
         return typ, values, issues
-    finally:
-        db.conn.close()
 
 
 @pytest.mark.parametrize("full", [False, True], ids=["sync", "sync --full"])

@@ -617,11 +617,8 @@ def test_kpis_read_one_snapshot_while_a_sync_commits_between_their_queries(tmp_p
     period, settings = parse_period("2026-10", "UTC"), MetricsSettings()
 
     def kpis_now() -> dict:
-        db = open_store(db_path)
-        try:
+        with open_store(db_path) as db:
             return compute_kpis(db, period, settings)["kpis"]
-        finally:
-            db.conn.close()
 
     before = kpis_now()
     assert before["avg_first_response_hours"]["n"] > 0

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.cli import cli
 from hubspot_metrics.portal import PortalServer, generate_portal
 
 from .conftest import NOW, TOKEN, make_config, run_sync
 
-_register()
 
 
 def invoke(server, db_path, *args):

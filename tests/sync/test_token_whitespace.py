@@ -6,11 +6,10 @@ import os
 
 from click.testing import CliRunner
 
-from hubspot_metrics.cli import _register, cli
+from hubspot_metrics.cli import cli
 
 from .conftest import TOKEN
 
-_register()
 
 
 def sync_with_config(server, tmp_path, token_toml: str):

@@ -1,6 +1,7 @@
-"""The command line: a thin click layer over the sync, metrics and output modules.
+"""The root of the command line: the `hubspot-metrics` group, the settings every command
+shares, and the one place where a user error becomes one sentence and an exit code.
 
-Every command receives an `App` (click's `ctx.obj`) that loads the configuration once, with
+Every command receives a `CliSettings` (click's `ctx.obj`) that loads the configuration once, with
 the precedence option > environment > file > default. A `UserError` anywhere ends the
 command with its one-sentence message and its exit code, never a traceback.
 """
@@ -8,7 +9,6 @@ command with its one-sentence message and its exit code, never a traceback.
 from __future__ import annotations
 
 import logging
-import signal
 import sqlite3
 import sys
 import warnings
@@ -18,15 +18,12 @@ import click
 
 from hubspot_metrics import __version__
 from hubspot_metrics.config import Config, load_config
-from hubspot_metrics.client import HubSpotClient
-from hubspot_metrics.errors import AuthError, ConfigError, UserError
+from hubspot_metrics.errors import ConfigError, UserError
 from hubspot_metrics.objects import OBJECTS
-from hubspot_metrics.store import open_store
-from hubspot_metrics.sync import Progress, Sync, SyncLock, summarize
 
 
 @dataclass
-class App:
+class CliSettings:
     config_option: str | None = None
     db_option: str | None = None
     verbose: int = 0
@@ -39,7 +36,7 @@ class App:
         return self._config
 
 
-pass_app = click.make_pass_decorator(App)
+pass_settings = click.make_pass_decorator(CliSettings)
 
 
 class Group(click.Group):
@@ -100,10 +97,10 @@ def cli(ctx: click.Context, config_option: str | None, db_option: str | None, ve
     """Sync HubSpot CRM data into SQLite and compute the ten CRM KPIs from it."""
     _setup_logging(verbose)
     warnings.showwarning = _show_warning
-    ctx.obj = App(config_option, db_option, verbose)
+    ctx.obj = CliSettings(config_option, db_option, verbose)
 
 
-def _only(value: str | None) -> list[str] | None:
+def parse_only(value: str | None) -> list[str] | None:
     if not value:
         return None
     names = [v.strip() for v in value.split(",") if v.strip()]
@@ -113,76 +110,8 @@ def _only(value: str | None) -> list[str] | None:
     return names
 
 
-@cli.command()
-@click.option("--full", is_flag=True, help="Re-read every record with the list endpoint instead of only the changes.")
-@click.option("--only", metavar="OBJECT,...", help="Sync only these objects (contacts, companies, deals, tickets, feedback_submissions).")
-@pass_app
-def sync(app: App, full: bool, only: str | None) -> None:
-    """Pull HubSpot data into the SQLite store (full the first time, incremental after)."""
-    result, stats = run_sync(app.config, full=full, only=_only(only))
-    click.echo(summarize(result, stats))
 
 
-def run_sync(config: Config, *, full: bool = False, only: list[str] | None = None, progress_lines: bool = True):
-    """Lock, open, sync; shared by `sync`, `nightly` and `demo`.
-
-    `progress_lines=False` drops the per-object lines written when stderr is not a terminal:
-    cron mails whatever a job prints, and the nightly job should mail only its failures.
-    """
-    with SyncLock(config.store_path):
-        db = open_store(config.store_path)
-        client = HubSpotClient(config.hubspot)
-        interactive = sys.stderr.isatty()
-        echo = (lambda line: click.echo(line, err=True)) if progress_lines or interactive else None
-        progress = Progress(echo=echo, interactive=interactive)
-        try:
-            result = Sync(config, db, client, full=full, only=only, progress=progress).run()
-        finally:
-            db.conn.close()
-    for warning in result.warnings:
+def show_warnings(warnings_: list[str]) -> None:
+    for warning in warnings_:
         click.echo(f"Warning: {warning}", err=True)
-    return result, client.stats
-
-
-@cli.command()
-@click.option("--live/--no-live", default=None,
-              help="Ask HubSpot for its record totals (default: when a token is configured).")
-@pass_app
-def status(app: App, live: bool | None) -> None:
-    """Show the last sync runs, the cursors, completeness and warnings."""
-    from hubspot_metrics.status import render_status
-
-    click.echo(render_status(app.config, live=live))
-
-
-@cli.command()
-@pass_app
-def check(app: App) -> None:
-    """Validate the token and its scopes per object, and say which KPIs can be computed."""
-    from hubspot_metrics.status import run_check
-
-    report, ok = run_check(app.config)
-    click.echo(report)
-    if not ok:
-        raise AuthError("The token cannot read everything the KPIs need; add the scopes listed above to the private app.")
-
-
-def _register() -> None:
-    from hubspot_metrics.demo import demo
-    from hubspot_metrics.metrics.cli import kpis
-    from hubspot_metrics.portal.cli import sandbox
-    from hubspot_metrics.results.cli import export, nightly, report
-
-    for command in (demo, sandbox, kpis, nightly, export, report):
-        cli.add_command(command)
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt  # SIGTERM (a stopped service, a killed cron job) ends like Ctrl-C
-
-
-def main() -> None:
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
-    _register()
-    cli(prog_name="hubspot-metrics")

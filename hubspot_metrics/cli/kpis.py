@@ -1,0 +1,34 @@
+"""`hubspot-metrics kpis`: the KPIs of one period, as a table, JSON or CSV."""
+
+from __future__ import annotations
+
+import click
+
+from hubspot_metrics import app
+from hubspot_metrics.cli.root import CliSettings, cli, pass_settings
+from hubspot_metrics.metrics.compute import BREAKDOWNS
+from hubspot_metrics.metrics.render import render_csv, render_json, render_table
+
+
+@cli.command()
+@click.option("--period", "period_text", metavar="PERIOD",
+              help="2026-10 (month), 2026-Q3 (quarter), 2026 (year), or last_month, last_quarter, "
+                   "month_to_date, year_to_date.")
+@click.option("--since", metavar="DATE", help="First day of a custom range (YYYY-MM-DD), with --until.")
+@click.option("--until", metavar="DATE", help="Day after the custom range (exclusive), with --since.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+              help="table for people (rounded for reading), json or csv for machines (6 decimals).")
+@click.option("--by", type=click.Choice(BREAKDOWNS),
+              help="Break down: deal and ticket KPIs by owner or pipeline, customer KPIs by owner or source.")
+@click.option("--compare", "with_compare", is_flag=True, help="Add the previous period and the change.")
+@pass_settings
+def kpis(settings: CliSettings, period_text: str | None, since: str | None, until: str | None, fmt: str, by: str | None,
+         with_compare: bool) -> None:
+    """Compute the KPIs for a period from the store (never calls HubSpot)."""
+    result = app.kpis(settings.config, period=period_text, since=since, until=until, by=by, with_compare=with_compare)
+    if fmt == "json":
+        click.echo(render_json(result))
+    elif fmt == "csv":
+        click.echo(render_csv(result), nl=False)
+    else:
+        click.echo(render_table(result))
