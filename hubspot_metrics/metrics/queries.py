@@ -72,7 +72,7 @@ class CustomerCounts(Counts):
     at_start: int = 0         # |S(P)|
     retained: int = 0         # |R(P)|
     paying: int = 0           # associated with a won deal closed in P
-    active: dict = field(default_factory=dict)  # cut i -> |A(b_i)| (Period.boundaries)
+    active: dict = field(default_factory=dict)  # cut i -> |A(b_i)| (Period.boundaries); no entry when 0
     kept: dict = field(default_factory=dict)    # piece i -> active at b_i and at b_i+1: |R(m)|
     both: dict = field(default_factory=dict)    # (i, j) -> active at b_i and at b_j
     lead_to_customer_ms: list = field(default_factory=list)  # cd - createdate, new customers of P, >= 0
