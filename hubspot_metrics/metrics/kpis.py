@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from hubspot_metrics.config import CsatSettings, MetricsSettings
 from hubspot_metrics.metrics.catalog import CHURN_DEPENDENT, KPI_KEYS, KPI_UNITS
-from hubspot_metrics.metrics.queries import CustomerCounts, DealCounts, SurveyCounts, TicketCounts
+from hubspot_metrics.metrics.counts import CustomerCounts, DealCounts, SurveyCounts, TicketCounts
 from hubspot_metrics.periods import Period
 from hubspot_metrics.values import parse_number
 
