@@ -16,8 +16,8 @@ from hubspot_metrics.metrics.catalog import DIMENSIONS, FAMILY_KPIS, applicable
 from hubspot_metrics.metrics.kpis import (
     NO_GROUP_LABELS, SurveyTally, kpi_values, not_applicable, tally_surveys)
 from hubspot_metrics.metrics.quality import assess
-from hubspot_metrics.metrics.queries import (
-    DIMENSION_PROPERTIES, CustomerCounts, DealCounts, Queries, TicketCounts)
+from hubspot_metrics.metrics.counts import CustomerCounts, DealCounts, TicketCounts
+from hubspot_metrics.metrics.queries import DIMENSION_PROPERTIES, Queries
 from hubspot_metrics.metrics.sql import StoreView, connection
 from hubspot_metrics.periods import Period, measured_up_to
 from hubspot_metrics.store import connect_read_only, sync_running

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from hubspot_metrics.config import CsatSettings, MetricsSettings
 from hubspot_metrics.metrics.catalog import CHURN_DEPENDENT, KPI_KEYS, KPI_UNITS
-from hubspot_metrics.metrics.queries import CustomerCounts, DealCounts, SurveyCounts, TicketCounts
+from hubspot_metrics.metrics.counts import CustomerCounts, DealCounts, SurveyCounts, TicketCounts
 from hubspot_metrics.periods import Period
 from hubspot_metrics.values import parse_number
 
@@ -113,7 +113,10 @@ def kpi_values(c: CustomerCounts, d: DealCounts, t: TicketCounts, s: SurveyTally
     k["leads"] = entry("leads", c.leads, c.leads)
     k["customers_at_start"] = entry("customers_at_start", c.at_start, c.at_start)
     k["customers_retained"] = entry("customers_retained", c.retained, c.at_start)
-    active_end = c.active.get(len(c.active) - 1, 0)
+    # c.active only holds the cuts where someone was active: a month start inside P with nobody
+    # active has no entry, so P.end is the period's last cut, not the dict's last entry.
+    last_cut = len(period.boundaries()) - 1
+    active_end = c.active.get(last_cut, 0)
     k["active_customers"] = entry("active_customers", active_end, active_end)
     k["paying_customers"] = entry("paying_customers", c.paying, c.paying)
     k["conversion_rate"] = _percent("conversion_rate", c.converted, c.leads, "no_leads")
@@ -164,7 +167,7 @@ def kpi_values(c: CustomerCounts, d: DealCounts, t: TicketCounts, s: SurveyTally
     avg_customers = (c.active.get(0, 0) + active_end) / 2
     arpa = math.fsum(d.customer_amounts) / avg_customers / months if avg_customers else None
     k["arpa"] = entry("arpa", arpa, active_end, "no_active_customers")
-    monthly_churn = _monthly_churn(c, months)
+    monthly_churn = _monthly_churn(c, months, last_cut)
     k["monthly_churn_rate"] = entry("monthly_churn_rate", None if monthly_churn is None else 100 * monthly_churn,
                                     c.at_start, "no_customers_at_start")
     k["customer_lifetime_value"] = _lifetime_value(c, arpa, monthly_churn, settings)
@@ -220,13 +223,13 @@ def _spend(period: Period, settings: MetricsSettings) -> tuple[dict, float | Non
     return entry("spend", total, len(shares)), total
 
 
-def _monthly_churn(c: CustomerCounts, months: float) -> float | None:
-    """1 − ρ^(1/months), ρ the product of the retentions of P's monthly pieces (a piece whose
-    start cohort is empty keeps 1); None without customers at the start of P."""
+def _monthly_churn(c: CustomerCounts, months: float, pieces: int) -> float | None:
+    """1 − ρ^(1/months), ρ the product of the retentions of P's `pieces` monthly pieces (a piece
+    whose start cohort is empty keeps 1); None without customers at the start of P."""
     if not c.at_start or months <= 0:
         return None
     chained = 1.0
-    for i in range(len(c.active) - 1):
+    for i in range(pieces):
         if c.active.get(i):
             chained *= c.kept.get(i, 0) / c.active[i]
     return 1 - chained ** (1 / months)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.metrics.kpis import SurveyTally
-from hubspot_metrics.metrics.queries import CustomerCounts, DealCounts, SurveyCounts, TicketCounts
+from hubspot_metrics.metrics.counts import CustomerCounts, DealCounts, SurveyCounts, TicketCounts
 
 NOUNS = {"contacts": ("contact", "contacts"), "companies": ("company", "companies"), "deals": ("deal", "deals"),
          "tickets": ("ticket", "tickets"), "feedback_submissions": ("feedback submission", "feedback submissions"),

@@ -16,12 +16,14 @@ import copy
 import dataclasses
 import json
 from collections import Counter
-from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 
 from hubspot_metrics.config import MetricsSettings
+from hubspot_metrics.indexes import EXCLUDED_INDEX_WHERE
+from hubspot_metrics.metrics.counts import (
+    CustomerCounts, DealCounts, SurveyCounts, TicketCounts, counts_from_row, merge_values)
 from hubspot_metrics.metrics.sql import (
-    CUSTOMER_ASSOCIATIONS, DAY_SUFFIX, EXCLUDED_INDEX_WHERE, StoreView, bad_flag, bad_number, ms, number, quote)
+    CUSTOMER_ASSOCIATIONS, DAY_SUFFIX, StoreView, bad_flag, bad_number, ms, number, quote)
 from hubspot_metrics.periods import Period, first_midnight_at_or_after
 from hubspot_metrics.values import TIMESTAMP_GLOB, format_instant
 
@@ -38,87 +40,7 @@ LEAD_DATE = ("hs_lifecyclestage_lead_date", "hs_v2_date_entered_lead")
 REPLY_DATES = ("first_agent_reply_date", "hs_first_agent_message_sent_at")
 
 
-# --- additive counts ----------------------------------------------------------------------
-
 WINDOW_BITS = 60  # cuts per integer column of purchase windows (Queries.purchases)
-
-@dataclass
-class Counts:
-    def add(self, other: "Counts") -> None:
-        for f in fields(self):
-            mine, theirs = getattr(self, f.name), getattr(other, f.name)
-            if isinstance(mine, list):
-                mine.extend(theirs)
-            elif isinstance(mine, dict):
-                for k, v in theirs.items():
-                    mine[k] = mine.get(k, 0) + v
-            else:
-                setattr(self, f.name, mine + theirs)
-
-    @classmethod
-    def total(cls, groups: dict) -> "Counts":
-        out = cls()
-        for counts in groups.values():
-            out.add(counts)
-        return out
-
-
-@dataclass
-class CustomerCounts(Counts):
-    records: int = 0          # live records of the customer unit
-    new_customers: int = 0    # cd in P
-    leads: int = 0            # ld in P
-    converted: int = 0        # ld in P and cd < P.end
-    at_start: int = 0         # |S(P)|
-    retained: int = 0         # |R(P)|
-    paying: int = 0           # associated with a won deal closed in P
-    active: dict = field(default_factory=dict)  # cut i -> |A(b_i)| (Period.boundaries)
-    kept: dict = field(default_factory=dict)    # piece i -> active at b_i and at b_i+1: |R(m)|
-    both: dict = field(default_factory=dict)    # (i, j) -> active at b_i and at b_j
-    lead_to_customer_ms: list = field(default_factory=list)  # cd - createdate, new customers of P, >= 0
-    lead_to_customer_negative: int = 0
-    cd_dates: list = field(default_factory=list)  # customer dates (and churn dates) that can matter
-    unparsable: dict = field(default_factory=dict)
-
-
-@dataclass
-class DealCounts(Counts):
-    records: int = 0
-    won: int = 0                      # won, close time in P
-    lost: int = 0
-    won_amounts: list = field(default_factory=list)       # amounts of the won deals of P that have one
-    customer_amounts: list = field(default_factory=list)  # of those, deals with a customer-unit record
-    cycles_ms: list = field(default_factory=list)  # closedate - createdate of won deals in P, >= 0
-    negative_cycle: int = 0
-    won_without_createdate: int = 0
-    won_without_amount: int = 0
-    won_foreign_without_home: int = 0  # of those: an amount, but in another currency
-    new_deals: int = 0                # created in P
-    open_at_start: int = 0            # open at P.start
-    open: int = 0                     # open at P.end (as_of for an open period)
-    open_amounts: list = field(default_factory=list)
-    open_created: list = field(default_factory=list)  # createdate of the open deals, for stale ones
-    open_without_amount: int = 0
-    closed_without_closedate: int = 0
-    unknown_stage: int = 0            # open, in a stage missing from the pipeline settings
-    unparsable: dict = field(default_factory=dict)
-
-
-@dataclass
-class TicketCounts(Counts):
-    records: int = 0
-    created: int = 0           # created in P
-    unanswered: int = 0
-    negative: int = 0          # replied before createdate
-    responses_ms: list = field(default_factory=list)
-    unparsable: dict = field(default_factory=dict)
-
-
-@dataclass
-class SurveyCounts(Counts):
-    records: int = 0
-    answers: dict = field(default_factory=dict)   # (survey type, raw hs_value) -> submissions in P
-    unparsable: dict = field(default_factory=dict)
 
 
 # --- the queries ---------------------------------------------------------------------------
@@ -281,7 +203,7 @@ class Queries:
             values = dict(zip((name for name, _ in aggregates), row[1:]))
             if key in out:  # e.g. 7 and '7' as owner ids
                 for name, value in values.items():
-                    out[key][name] = _plus(out[key][name], value)
+                    out[key][name] = merge_values(out[key][name], value)
             else:
                 out[key] = values
         return out
@@ -352,7 +274,7 @@ class Queries:
         aggregates += self._unparsable_instants(table, dated, "c")
         rows = self._run(f"{quote(table)} c", self.live(table, "c"), self._group("customers", table, by, "c"),
                          aggregates, by)
-        groups = {key: _counts(CustomerCounts, values) for key, values in rows.items()}
+        groups = {key: counts_from_row(CustomerCounts, values) for key, values in rows.items()}
         places = _Places(self.cd_points, self.churn_points)
         for counts in groups.values():
             cells = Counter()
@@ -536,7 +458,7 @@ class Queries:
                 bad = bad_number(quote(prop)) if kind == "number" else bad_flag(quote(prop))
             aggregates.append((f"unparsable:{prop}", _count(bad)))
         rows = self._run(self._deal_facts(by), "1", "grp" if by else "NULL", aggregates, by)
-        groups = {key: _counts(DealCounts, values) for key, values in rows.items()}
+        groups = {key: counts_from_row(DealCounts, values) for key, values in rows.items()}
         for counts in groups.values():
             counts.won_without_amount = counts.won - len(counts.won_amounts)
             counts.open_without_amount = counts.open - len(counts.open_amounts)
@@ -596,7 +518,7 @@ class Queries:
         ]
         aggregates += [(f"unparsable:{p}", _count(_unparsable_instant(quote(p)))) for p in passed]
         rows = self._run(inner, "1", "grp" if by else "NULL", aggregates, by)
-        return {key: _counts(TicketCounts, values) for key, values in rows.items()}
+        return {key: counts_from_row(TicketCounts, values) for key, values in rows.items()}
 
     # --- survey answers ---------------------------------------------------------------------
 
@@ -635,35 +557,12 @@ class Queries:
         return {"archived": n_archived, "merged": n_merged + len(self.excluded.get(table, []))}
 
 
-def _plus(a, b):
-    if isinstance(a, str):  # json arrays of durations
-        return json.dumps(json.loads(a) + json.loads(b))
-    return (a or 0) + (b or 0)
-
-
 def _group_key(value) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, float) and value.is_integer():  # an id stored as a number
         return str(int(value))
     return str(value)
-
-
-def _counts(cls, values: dict):
-    counts = cls()
-    for name, value in values.items():
-        if name.startswith("unparsable:"):
-            if value:
-                counts.unparsable[name.split(":", 1)[1]] = value
-        elif ":" in name:  # active:3 -> counts.active[3]
-            field_name, index = name.split(":")
-            getattr(counts, field_name)[int(index)] = value or 0
-        elif isinstance(getattr(counts, name), list):  # json arrays of durations or amounts
-            setattr(counts, name, json.loads(value) if value else [])
-        else:
-            setattr(counts, name, value or (0.0 if isinstance(getattr(counts, name), float) else 0))
-    return counts
-
 
 
 class _Places:

@@ -19,7 +19,6 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 
-from hubspot_metrics.indexes import EXCLUDED_INDEX_WHERE  # noqa: F401 (queries.py imports it from here)
 from hubspot_metrics.objects import OBJECT_NAMES
 from hubspot_metrics.store import RECORD_COLUMNS as META_COLUMNS
 from hubspot_metrics.values import TIMESTAMP_GLOB

@@ -194,6 +194,11 @@ CASES = [
     (10, "2023", "UTC", {}),
     (11, "2024-06", "UTC", {"won_property": False}),
     (12, "2024-Q3", "Europe/Berlin", {"won_property": False, "deal_pipelines": ("default",)}),
+    # Long ranges where some month start inside P has nobody active: the last cut must still be
+    # read as P.end (it was read as the cut before, and the chained retention lost its last piece).
+    (13, "2021-11-01..2024-07-01", "UTC", {"inactivity_days": 90}),
+    (14, "2018-01-01..2024-07-01", "UTC", {"inactivity_days": 90}),
+    (15, "2019-01-01..2024-07-01", "UTC", {"inactivity_days": 90, "customer_object": "companies"}),
 ]
 
 

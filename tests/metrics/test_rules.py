@@ -336,6 +336,34 @@ def test_inactivity_churn_uses_won_deals_strictly_before_t(store):
     assert k["customers_retained"] == kpi(2, 3, "count")
 
 
+def test_a_month_start_with_nobody_active_still_reads_the_end_of_the_period(store):
+    # Inactivity of 30 days over January to May: nobody is active on 1 February and 1 March,
+    # so those cuts count nobody. A(P.end) must still be read at P.end (1 June), not at the
+    # cut that happens to be last among those where someone was active.
+    with_default_pipeline(store)
+    customer_dates = {"a": "2023-12-15", "b": "2024-03-20", "c": "2024-03-25",
+                      "d": "2024-05-10", "e": "2024-05-20", "f": "2024-05-25"}
+    for cid, cd in customer_dates.items():
+        store.add("contacts", cid, hs_lifecyclestage_customer_date=cd, hubspot_owner_id="7" if cid < "d" else "8")
+    deal(store, "renewal", "2024-04-01", "2024-04-25", amount=600)  # keeps b active on 1 May
+    store.link("deals", "contacts", "renewal", "b")
+    result = kpis(store, "2024-01-01..2024-06-01", by="owner", churn={"mode": "inactivity", "inactivity_days": 30})
+    # A by cut: 1 Jan {a}, 1 Feb {}, 1 Mar {}, 1 Apr {b, c}, 1 May {b}, 1 Jun {d, e, f}
+    arpa = 600 / ((1 + 3) / 2) / 5
+    expected = {"customers_at_start": kpi(1, 1, "count"), "customers_retained": kpi(0, 1, "count"),
+                "active_customers": kpi(3, 3, "count"), "arpa": kpi(arpa, 3, "currency_per_month"),
+                # the January piece keeps nobody of a: the chained retention is 0
+                "monthly_churn_rate": kpi(100.0, 1, "percent"),
+                "customer_lifetime_value": kpi(arpa, 1, "currency")}
+    assert {key: result["kpis"][key] for key in expected} == expected
+    # a group whose customers are all active only at P.end
+    by_owner = {g["key"]: g["kpis"] for g in result["breakdown"]["groups"]}
+    assert (by_owner["8"]["active_customers"], by_owner["8"]["customers_at_start"]) == (
+        kpi(3, 3, "count"), kpi(0, 0, "count"))
+    assert (by_owner["7"]["active_customers"], by_owner["7"]["customers_at_start"]) == (
+        kpi(0, 0, "count"), kpi(1, 1, "count"))
+
+
 def test_pipeline_filters_apply_to_purchases_paying_customers_revenue_and_open_deals(store):
     store.pipeline("deals", "sales", {"won": (True, 1.0), "open": (False, 0.3)})
     store.pipeline("deals", "other", {"won": (True, 1.0), "open": (False, 0.3)})
