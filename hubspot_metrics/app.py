@@ -55,12 +55,9 @@ def sync(config: Config, *, full: bool = False, only: list[str] | None = None, p
     """Lock the store, sync it from HubSpot, close it. `progress` receives start/advance/finish
     (silent when None); `client` lets tests and the bench count requests or skip the waits."""
     with SyncLock(config.store_path):
-        db = open_store(config.store_path)
-        client = client or HubSpotClient(config.hubspot)
-        try:
+        with open_store(config.store_path) as db:
+            client = client or HubSpotClient(config.hubspot)
             result = Sync(config, db, client, full=full, only=only, progress=progress).run()
-        finally:
-            db.conn.close()
     return SyncOutcome(result, client.stats)
 
 
@@ -104,8 +101,7 @@ def kpis(config: Config, *, period: str | None = None, since: str | None = None,
     """The KPIs of one period from the store (never calls HubSpot), optionally with the period before."""
     # The period's syntax first, so a mistyped period is named even where there is no store.
     resolve_period(period, since, until, "UTC", None)
-    db = open_synced_store(config.store_path)
-    try:
+    with open_synced_store(config.store_path) as db:
         settings = with_store_timezone(db, config.metrics)
         now = complete_to(db)
         chosen = resolve_period(period, since, until, settings.timezone, now)
@@ -113,8 +109,6 @@ def kpis(config: Config, *, period: str | None = None, since: str | None = None,
         result = compute_kpis(db, chosen, settings, by=by, now=now)
         if previous is not None:
             result = compare(result, compute_kpis(db, previous, settings, now=now))
-    finally:
-        db.conn.close()
     return result
 
 
@@ -128,23 +122,17 @@ class ExportOutcome:
 def export(config: Config, out: str, *, grain: str = "month", periods: int = 12, wide: bool = False) -> ExportOutcome:
     """KPI history as CSV at `out`: each closed period from its latest snapshot, else computed."""
     check_output(out, config.store_path)
-    db = open_synced_store(config.store_path)
-    try:
+    with open_synced_store(config.store_path) as db:
         text, from_snapshots = export_history(db, config.metrics, grain=grain, periods=periods, wide=wide)
         write_file(out, text)
-    finally:
-        db.conn.close()
     return ExportOutcome(out, periods, from_snapshots)
 
 
 def report(config: Config, out: str) -> str:
     """The self-contained HTML report at `out`; returns the path written."""
     check_output(out, config.store_path, example="report.html")
-    db = open_synced_store(config.store_path)
-    try:
+    with open_synced_store(config.store_path) as db:
         write_file(out, build_report(db, config.metrics))
-    finally:
-        db.conn.close()
     return out
 
 
@@ -201,8 +189,7 @@ def nightly(config: Config, *, now: datetime | None = None, progress=None, clien
         check_output(config.nightly.report_path, config.store_path, "[nightly] report_path", "report.html")
     synced = sync(config, progress=progress, client=client)
     on_synced(synced)
-    db = open_store(config.store_path)
-    try:
+    with open_store(config.store_path) as db:
         now = now or complete_to(db)
         settings = with_store_timezone(db, config.metrics)
         periods = [named_period(name, settings.timezone, now) for name in config.nightly.periods]
@@ -214,8 +201,6 @@ def nightly(config: Config, *, now: datetime | None = None, progress=None, clien
         if config.nightly.report_path:
             write_file(config.nightly.report_path, build_report(db, settings, now), "[nightly] report_path")
             outputs.append(f"report {config.nightly.report_path}")
-    finally:
-        db.conn.close()
     return NightlyOutcome(synced, periods, rows, outputs)
 
 
@@ -281,10 +266,7 @@ def demo(folder: str, *, scale: int = 5000, seed: int = 1, progress=None,
     on_synced(synced)
 
     report_path = out / "report.html"
-    db = open_store(store_path, create=False, readonly=True)
-    try:
+    with open_store(store_path, create=False, readonly=True) as db:
         result = compute_kpis(db, last_month, config.metrics)
         write_file(str(report_path), build_report(db, config.metrics, portal.now), "--dir")
-    finally:
-        db.conn.close()
     return DemoOutcome(synced, result, last_month, store_path, report_path, time.monotonic() - started)
