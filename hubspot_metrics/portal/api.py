@@ -1,6 +1,6 @@
 """HubSpot's REST endpoints over a Portal, independent of HTTP: a request in, (status, body) out.
 
-Shapes, limits and error bodies follow HubSpot's v3/v4 APIs (see docs/hubspot-api.md);
+Shapes, limits and error bodies follow HubSpot's public v3/v4 CRM API reference (developers.hubspot.com);
 where HubSpot's behaviour is undocumented the choice is noted next to the code.
 """
 
