@@ -6,7 +6,7 @@ import json
 
 from hubspot_metrics.bookkeeping import ObjectState, association_key, read_state, save_state
 from hubspot_metrics.client import ASSOCIATION_BATCH_SIZE
-from hubspot_metrics.errors import HubSpotError, MissingScopeError
+from hubspot_metrics.errors import MissingScopeError
 from hubspot_metrics.objects import ASSOCIATIONS, AssociationPair
 from hubspot_metrics.store import transaction
 from hubspot_metrics.sync.base import SyncRun
@@ -48,11 +48,9 @@ class AssociationSync(SyncRun):
         seen: set[str] = set()
         what = f"the {from_type}-{to_type} associations"
         while inputs:
+            # (the client returns only a well-formed page: one without a results list is retried,
+            # then fails the run, since read as "no associations" it would delete the stored ones)
             payload = self.client.associations(from_type, to_type, inputs)
-            if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
-                # Read as "no associations", it would delete every stored one of these records.
-                raise HubSpotError(f"HubSpot's answer for the {from_type}-{to_type} associations was not a list of "
-                                   "results; run the sync again (the stored associations are kept).")
             inputs = []
             for item in payload["results"]:
                 source = record_id(item.get("from")) if isinstance(item, dict) else None

@@ -18,12 +18,7 @@ class ReferenceData(SyncRun):
         except MissingScopeError:
             self.warn("Could not read the account details (scope); the home currency falls back to deal currencies.")
             return None
-        if not isinstance(details, dict) or details.get("portalId") in (None, ""):
-            # (without its portal id, a store could no longer tell which portal it belongs to)
-            self.warn("HubSpot's account details were not an object with a portalId; the stored account "
-                      "(portal id, home currency) is kept as it was.")
-            return None
-        return details
+        return details  # (an object with a portalId: the client retries any other answer, client.is_account)
 
     def check_portal(self, details: dict | None) -> None:
         """One store, one portal: records of two portals mixed in one store cannot be told apart."""
