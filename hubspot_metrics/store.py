@@ -143,6 +143,13 @@ def m005_snapshot_definition(db: sqlite_utils.Database) -> None:
         db.execute(f"ALTER TABLE kpi_snapshots ADD COLUMN {column}")
 
 
+@migrations()
+def m006_property_options(db: sqlite_utils.Database) -> None:
+    # An enumeration's options as HubSpot defines them (JSON list of {"value", "label"}), so a
+    # breakdown by source can show "Direct traffic" rather than DIRECT_TRAFFIC.
+    db.execute("ALTER TABLE properties ADD COLUMN options TEXT")
+
+
 def _create_private(path: Path) -> None:
     """Create the database file readable by its owner only: it holds customer personal data."""
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)

@@ -155,8 +155,10 @@ def test_a_store_from_an_older_version_is_migrated_and_keeps_its_data(tmp_path):
 
     db = open_store(path)
     assert [m.name for m in migrations.applied(db)] == ["m001_initial", "m002_portal_totals", "m003_kpi_snapshots",
-                                                      "m004_pending_window", "m005_snapshot_definition"]
+                                                      "m004_pending_window", "m005_snapshot_definition",
+                                                      "m006_property_options"]
     assert db.conn.execute("SELECT id FROM contacts").fetchall() == [("42",)]
+    assert "options" in {r[1] for r in db.conn.execute("PRAGMA table_info(properties)")}
     assert db.conn.execute("SELECT object_type, mode, cursor_ms, portal_total FROM sync_state").fetchall() == [
         ("contacts", "incremental", 7, None)]
 

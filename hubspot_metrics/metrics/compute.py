@@ -18,6 +18,7 @@ from hubspot_metrics.metrics.kpis import (
 from hubspot_metrics.metrics.quality import assess
 from hubspot_metrics.metrics.counts import CustomerCounts, DealCounts, TicketCounts
 from hubspot_metrics.metrics.queries import DIMENSION_PROPERTIES, Queries
+from hubspot_metrics.metrics.segments import segment_labels, segment_size
 from hubspot_metrics.metrics.sql import StoreView, connection
 from hubspot_metrics.periods import Period, measured_up_to
 from hubspot_metrics.store import connect_read_only, sync_running
@@ -80,10 +81,11 @@ def compute_kpis(db, period: Period, settings: MetricsSettings, by: str | None =
     Counts named "won_…", "negative_…", "unanswered" and the survey ones are of period P;
     the others are of the whole store. With `by` ("owner", "pipeline" or "source"):
 
-        "breakdown": {"by": by, "groups": [{"key": id or None, "label": str, "kpis": {...}}]}
+        "breakdown": {"by": by, "groups": [{"key": id or None, "label": str, "n": int, "kpis": {...}}]}
 
     one group per value of the dimension with anything to show (None: records without one),
-    sorted by label. Each group has every key; those the dimension does not apply to (see
+    largest `n` first (segments.segment_size says what it counts), then by label (records
+    without one last). Each group has every key; those the dimension does not apply to (see
     catalog.DIMENSIONS) are `{"value": None, "n": 0, "reason": "not_applicable", ...}`.
     """
     if by is not None and by not in BREAKDOWNS:
@@ -207,7 +209,7 @@ def _breakdown(by: str, view: StoreView, families: dict[str, dict], period: Peri
     does not apply to are `not_applicable` (catalog.DIMENSIONS says which apply)."""
     grouped = DIMENSION_PROPERTIES[by]
     wanted = applicable(by)
-    labels = view.owner_labels() if by == "owner" else view.pipeline_labels() if by == "pipeline" else {}
+    labels = segment_labels(view.conn, by, settings.customer_object)
     keys = set().union(*(families[f].keys() for f in grouped))
     groups = []
     for key in keys:
@@ -224,6 +226,6 @@ def _breakdown(by: str, view: StoreView, families: dict[str, dict], period: Peri
         if not any(kpis[k]["n"] for k in applies):
             continue  # e.g. a deactivated owner with nothing in or open at the period
         label = NO_GROUP_LABELS[by] if key is None else labels.get(key, key)
-        groups.append({"key": key, "label": label, "kpis": kpis})
-    groups.sort(key=lambda g: (g["key"] is None, str(g["label"]).casefold(), str(g["key"])))
+        groups.append({"key": key, "label": label, "n": segment_size(by, kpis), "kpis": kpis})
+    groups.sort(key=lambda g: (-g["n"], g["key"] is None, str(g["label"]).casefold(), str(g["key"])))
     return {"by": by, "groups": groups}

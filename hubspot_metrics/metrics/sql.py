@@ -257,26 +257,6 @@ class StoreView:
             out.append(Stage(str(pipeline_id), str(stage_id), bool(is_closed), probability))
         return out
 
-    def labels(self, sql: str) -> dict[str, str]:
-        return {str(k): v for k, v in self.conn.execute(sql) if k is not None and v not in (None, "")}
-
-    def owner_labels(self) -> dict[str, str]:
-        if "owners" not in self.tables:
-            return {}
-        labels = {}
-        for owner_id, first, last, email in self.conn.execute("SELECT id, firstName, lastName, email FROM owners"):
-            name = " ".join(str(p).strip() for p in (first, last) if p not in (None, "") and str(p).strip())
-            labels[str(owner_id)] = name or email or str(owner_id)
-        return labels
-
-    def pipeline_labels(self) -> dict[str, str]:
-        if "pipelines" not in self.tables:
-            return {}
-        # Deal pipelines first: a ticket pipeline with the same id does not rename a deal pipeline.
-        labels = self.labels("SELECT id, label FROM pipelines WHERE object_type = 'tickets'")
-        labels.update(self.labels("SELECT id, label FROM pipelines WHERE object_type = 'deals'"))
-        return labels
-
     def portal_timezone(self) -> str | None:
         """The account's `timeZone` as the sync stored it (None before the first sync)."""
         if "account" not in self.tables:

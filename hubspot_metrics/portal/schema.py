@@ -235,8 +235,12 @@ ALIASES["feedback_submission"] = "feedback_submissions"
 
 LIFECYCLE_STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
                     "customer", "evangelist", "other")
-ANALYTICS_SOURCES = ("ORGANIC_SEARCH", "PAID_SEARCH", "EMAIL_MARKETING", "SOCIAL_MEDIA", "REFERRALS",
-                     "OTHER_CAMPAIGNS", "DIRECT_TRAFFIC", "OFFLINE", "PAID_SOCIAL")
+# HubSpot's traffic sources with its own labels (SOCIAL_MEDIA reads "Organic social").
+ANALYTICS_SOURCE_LABELS = {
+    "ORGANIC_SEARCH": "Organic search", "PAID_SEARCH": "Paid search", "EMAIL_MARKETING": "Email marketing",
+    "SOCIAL_MEDIA": "Organic social", "REFERRALS": "Referrals", "OTHER_CAMPAIGNS": "Other campaigns",
+    "DIRECT_TRAFFIC": "Direct traffic", "OFFLINE": "Offline sources", "PAID_SOCIAL": "Paid social"}
+ANALYTICS_SOURCES = tuple(ANALYTICS_SOURCE_LABELS)
 LEAD_STATUSES = ("NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED", "ATTEMPTED_TO_CONTACT", "CONNECTED",
                  "BAD_TIMING")
 INDUSTRIES = ("COMPUTER_SOFTWARE", "INFORMATION_TECHNOLOGY_AND_SERVICES", "MARKETING_AND_ADVERTISING",
@@ -252,7 +256,7 @@ def _label(value: str) -> str:
 
 STATIC_OPTIONS: dict[str, list[tuple[str, str]]] = {
     "lifecyclestage": [(v, _label(v)) for v in LIFECYCLE_STAGES],
-    "hs_analytics_source": [(v, _label(v)) for v in ANALYTICS_SOURCES],
+    "hs_analytics_source": list(ANALYTICS_SOURCE_LABELS.items()),
     "hs_lead_status": [(v, _label(v)) for v in LEAD_STATUSES],
     "industry": [(v, _label(v)) for v in INDUSTRIES],
     "currency": [("EUR", "Euro"), ("USD", "US Dollar")],

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
+
 from hubspot_metrics.objects import CrmObject
 from hubspot_metrics.bookkeeping import ObjectState
 from hubspot_metrics.store import MAX_TABLE_COLUMNS, OVERFLOW_COLUMN, PropertyColumns, transaction
@@ -32,7 +35,8 @@ class PropertySelection(SyncRun):
         provisional = self.wanted_properties(obj, {})
         need_definitions = (self.config.sync.all_properties or state is None or state.mode == "full"
                             or self.full or any(p not in columns.columns for p in provisional)
-                            or any(p in columns.undescribed for p in self.configured_properties(obj)))
+                            or any(p in columns.undescribed for p in self.configured_properties(obj))
+                            or _options_unread(self.db.conn, obj.name))
         described: dict[str, dict] = {}
         if need_definitions:
             for d in _items(self.client.properties(obj.name)):
@@ -53,6 +57,8 @@ class PropertySelection(SyncRun):
                                      "hubspotDefined": name in obj.properties}
         with transaction(self.db) as conn:
             added = columns.ensure(conn, definitions)
+            if described:
+                _save_options(conn, obj.name, described)
         overflowing = [name for name in added if columns.columns[name] == OVERFLOW_COLUMN]
         if overflowing:
             self.warn(f"{obj.name} has more properties than SQLite allows columns ({MAX_TABLE_COLUMNS}); "
@@ -60,3 +66,31 @@ class PropertySelection(SyncRun):
                       f"(e.g. {overflowing[0]}).")
         return columns, wanted, added
 
+
+
+def _options_unread(conn: sqlite3.Connection, object_type: str) -> bool:
+    """A described property whose options were never stored: a store synced before options
+    were kept reads the definitions once more to fill them."""
+    return conn.execute("SELECT 1 FROM properties WHERE object_type = ? AND described = 1 AND options IS NULL "
+                        "LIMIT 1", [object_type]).fetchone() is not None
+
+
+def _save_options(conn: sqlite3.Connection, object_type: str, described: dict[str, dict]) -> None:
+    """Each stored property's options (value and label) as HubSpot defines them; `[]` when it has none."""
+    stored = [name for (name,) in conn.execute("SELECT name FROM properties WHERE object_type = ?", [object_type])]
+    rows = [(json.dumps(_options(described[name]), ensure_ascii=False), object_type, name)
+            for name in stored if name in described]
+    conn.executemany("UPDATE properties SET options = ? WHERE object_type = ? AND name = ?", rows)
+
+
+def _options(definition: dict) -> list[dict[str, str]]:
+    options = definition.get("options")
+    if not isinstance(options, list):
+        return []
+    out = []
+    for option in options:
+        value = option.get("value") if isinstance(option, dict) else None
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value) != "":
+            label = option.get("label")
+            out.append({"value": str(value), "label": label if isinstance(label, str) and label.strip() else str(value)})
+    return out
