@@ -19,16 +19,18 @@ from hubspot_metrics.config import Config, HubSpotSettings, MetricsSettings
 from hubspot_metrics.errors import ConfigError, StoreError
 from hubspot_metrics.files import check_output, write_file
 from hubspot_metrics.metrics import complete_to, compute_kpis, with_store_timezone
-from hubspot_metrics.metrics.render import compare
+from hubspot_metrics.metrics.catalog import KPI_KEYS
+from hubspot_metrics.metrics.render import compare, only_keys
 from hubspot_metrics.metrics.sql import StoreView
 from hubspot_metrics.periods import (
     NAMED_PERIODS, PERIOD_HELP, Period, named_period, parse_period, period_from_range, previous_period)
-from hubspot_metrics.results.export import export_csv, export_history
+from hubspot_metrics.results.export import HistoryRows, export_csv, history_csv, history_rows
 from hubspot_metrics.results.report import build_report
 from hubspot_metrics.results.snapshots import snapshot
 from hubspot_metrics.status import render_status, run_check
 from hubspot_metrics.store import open_store
 from hubspot_metrics.sync import Sync, SyncLock, SyncResult, summarize
+from hubspot_metrics.tables import StoredTable, read_table
 
 
 # --- sync ------------------------------------------------------------------------------------
@@ -96,11 +98,28 @@ def _period_before(period: Period) -> Period:
                           "the year 1; compare a shorter range.") from None
 
 
+def parse_keys(text: str) -> list[str]:
+    """`--keys a,b,c` as a list of catalogue keys; one sentence for an empty list or an unknown key."""
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    if not keys:
+        raise ConfigError("--keys needs at least one KPI key, e.g. --keys revenue,win_rate.")
+    return keys
+
+
+def _check_keys(keys: list[str]) -> None:
+    unknown = [k for k in keys if k not in KPI_KEYS]
+    if unknown:
+        raise ConfigError(f"{unknown[0]!r} is not a KPI key; use any of {', '.join(KPI_KEYS)}.")
+
+
 def kpis(config: Config, *, period: str | None = None, since: str | None = None, until: str | None = None,
-         by: str | None = None, with_compare: bool = False) -> dict[str, Any]:
-    """The KPIs of one period from the store (never calls HubSpot), optionally with the period before."""
-    # The period's syntax first, so a mistyped period is named even where there is no store.
+         by: str | None = None, keys: list[str] | None = None, with_compare: bool = False) -> dict[str, Any]:
+    """The KPIs of one period from the store (never calls HubSpot), optionally with the period
+    before, broken down `by` a dimension, and narrowed to `keys` (all of them by default)."""
+    # The period's syntax and the keys first, so a typo is named even where there is no store.
     resolve_period(period, since, until, "UTC", None)
+    if keys is not None:
+        _check_keys(keys)
     with open_synced_store(config.store_path) as db:
         settings = with_store_timezone(db, config.metrics)
         now = complete_to(db)
@@ -109,7 +128,7 @@ def kpis(config: Config, *, period: str | None = None, since: str | None = None,
         result = compute_kpis(db, chosen, settings, by=by, now=now)
         if previous is not None:
             result = compare(result, compute_kpis(db, previous, settings, now=now))
-    return result
+    return result if keys is None else only_keys(result, keys)
 
 
 @dataclass(frozen=True)
@@ -119,13 +138,24 @@ class ExportOutcome:
     from_snapshots: int
 
 
-def export(config: Config, out: str, *, grain: str = "month", periods: int = 12, wide: bool = False) -> ExportOutcome:
-    """KPI history as CSV at `out`: each closed period from its latest snapshot, else computed."""
-    check_output(out, config.store_path)
+def history(config: Config, *, grain: str = "month", periods: int = 12, wide: bool = False) -> HistoryRows:
+    """KPI history, the rows `export` writes: each closed period from its latest snapshot, else computed."""
     with open_synced_store(config.store_path) as db:
-        text, from_snapshots = export_history(db, config.metrics, grain=grain, periods=periods, wide=wide)
-        write_file(out, text)
-    return ExportOutcome(out, periods, from_snapshots)
+        return history_rows(db, config.metrics, grain=grain, periods=periods, wide=wide)
+
+
+def export(config: Config, out: str, *, grain: str = "month", periods: int = 12, wide: bool = False) -> ExportOutcome:
+    """KPI history (`history`) as CSV at `out`."""
+    check_output(out, config.store_path)
+    rows = history(config, grain=grain, periods=periods, wide=wide)
+    write_file(out, history_csv(rows))
+    return ExportOutcome(out, periods, rows.from_snapshots)
+
+
+def table(config: Config, name: str) -> StoredTable:
+    """A synced table's rows and the kind of each column (tables.py), read-only."""
+    with open_synced_store(config.store_path) as db:
+        return read_table(db.conn, name)
 
 
 def report(config: Config, out: str) -> str:

@@ -1,7 +1,8 @@
 """KPI results for people (a rounded table) and for machines (JSON, CSV: 6 decimals, integer counts).
 
 `render_table` and `render_csv` take the dict `compute_kpis` returns, optionally with the
-`previous` / `change` of `compare` and the `breakdown` of `by`.
+`previous` / `change` of `compare` and the `breakdown` of `by`, and narrowed to some keys by
+`only_keys`. A breakdown is drawn as one table: a row per segment, a column per KPI.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Iterable
 
 from hubspot_metrics.metrics.catalog import HEADLINE_KPIS, KPI_KEYS, KPI_UNITS, LABELS
 from hubspot_metrics.metrics.kpis import output_number
+from hubspot_metrics.metrics.segments import SEGMENT_SIZE_HELP
 from hubspot_metrics.values import spreadsheet_safe
 
 CSV_COLUMNS = ("period", "start", "end", "as_of", "partial", "key", "value", "n", "reason", "unit", "currency")
@@ -37,6 +39,22 @@ def compare(current: dict, previous: dict) -> dict:
     out["previous"] = {k: previous[k] for k in ("period", "start", "end", "as_of", "partial", "timezone", "kpis",
                                                 "warnings")}
     out["change"] = change
+    return out
+
+
+def only_keys(result: dict, keys: Iterable[str]) -> dict:
+    """`result` with only these KPI keys (in catalogue order) wherever KPIs are listed: the
+    period's, each breakdown group's, and the previous period's and the change of `compare`."""
+    wanted = [k for k in KPI_KEYS if k in set(keys)]
+    out = dict(result)
+    out["kpis"] = {k: result["kpis"][k] for k in wanted}
+    if "change" in result:
+        out["change"] = {k: result["change"][k] for k in wanted}
+    if "previous" in result:
+        out["previous"] = {**result["previous"], "kpis": {k: result["previous"]["kpis"][k] for k in wanted}}
+    if "breakdown" in result:
+        out["breakdown"] = {**result["breakdown"], "groups": [{**g, "kpis": {k: g["kpis"][k] for k in wanted}}
+                                                              for g in result["breakdown"]["groups"]]}
     return out
 
 
@@ -72,7 +90,7 @@ def render_csv(results: dict | Iterable[dict], *, header: bool = True) -> str:
         writerow(columns)
 
     def rows(result: dict, kpis: dict, group: tuple = ("", "", ""), change: dict | None = None):
-        for key in KPI_KEYS:
+        for key in (k for k in KPI_KEYS if k in kpis):
             k = kpis[key]
             row = [_csv_text(result["period"]), _csv_text(result["start"]), _csv_text(result["end"]),
                    _csv_text(result["as_of"]), _csv_flag(result["partial"]), key, _csv_number(k["value"]), k["n"],
@@ -170,7 +188,7 @@ def _kpi_rows(kpis: dict, keys, currency: str | None, result: dict) -> list[list
     with_change = "change" in result
     header = ["KPI", "value", "n"] + (["previous", "change"] if with_change else [])
     rows = [header]
-    for key in keys:
+    for key in (k for k in keys if k in kpis):
         k = kpis[key]
         row = [LABELS[key], format_value(k["value"], k["unit"], currency, k["reason"]), f"{k['n']:,}"]
         if with_change:
@@ -182,31 +200,123 @@ def _kpi_rows(kpis: dict, keys, currency: str | None, result: dict) -> list[list
 
 
 def render_table(result: dict) -> str:
+    """The KPIs for people; with a breakdown, the one segment table (`render_segments`)."""
+    if result.get("breakdown"):
+        return render_segments(result)
     currency = result.get("currency")
     align = "<>>>>"
     lines = [f"KPIs for {result['period']}: {_span(result)} (time zone {result['timezone']}, end exclusive)"]
     if "previous" in result:
         p = result["previous"]
         lines.append(f"compared with {p['period']}: {_span(p)}")
-    lines.append("")
-    lines += _table(_kpi_rows(result["kpis"], HEADLINE_KPIS, currency, result), align)
-    lines += ["", "Supporting metrics", ""]
-    lines += _table(_kpi_rows(result["kpis"], KPI_KEYS[len(HEADLINE_KPIS):], currency, result), align)
-    breakdown = result.get("breakdown")
-    if breakdown:
-        lines += ["", f"By {breakdown['by']} (KPIs that do not apply to it are left out)"]
-        if not breakdown["groups"]:
-            lines.append("  nothing in this period")
-        for g in breakdown["groups"]:
-            keys = [k for k in KPI_KEYS if g["kpis"][k]["reason"] != "not_applicable"]
-            title = g["label"] if g["key"] is None or g["label"] == g["key"] else f"{g['label']} ({g['key']})"
-            lines += ["", title]
-            plain = {k: v for k, v in result.items() if k not in ("change", "previous")}
-            lines += ["  " + line for line in _table(_kpi_rows(g["kpis"], keys, currency, plain), "<>>")]
+    for title, keys in (("", HEADLINE_KPIS), ("Supporting metrics", KPI_KEYS[len(HEADLINE_KPIS):])):
+        if any(k in result["kpis"] for k in keys):
+            lines += ["", title, ""] if title else [""]
+            lines += _table(_kpi_rows(result["kpis"], keys, currency, result), align)
+    return "\n".join(lines + _quality_lines(result))
+
+
+def _quality_lines(result: dict) -> list[str]:
     warnings = result.get("warnings") or []
-    lines += ["", "Data quality: " + ("no gaps found." if not warnings else f"{len(warnings)} warning(s)")]
-    lines += [f"  - {w}" for w in warnings]
-    return "\n".join(lines)
+    lines = ["", "Data quality: " + ("no gaps found." if not warnings else f"{len(warnings)} warning(s)")]
+    return lines + [f"  - {w}" for w in warnings]
+
+
+# --- the segment table of a breakdown ------------------------------------------------------
+
+# Column headers short enough for the ten KPIs to fit a 160-column terminal; money columns
+# add the currency, the other units travel with each number.
+SHORT_LABELS = {
+    "cac": "CAC", "customer_retention_rate": "Retention", "customer_lifetime_value": "CLV",
+    "conversion_rate": "Conversion", "churn_rate": "Churn", "nps": "NPS", "csat": "CSAT",
+    "avg_first_response_hours": "1st reply", "avg_sales_cycle_days": "Cycle", "pipeline_velocity": "Velocity",
+    "new_customers": "New cust.", "leads": "Leads", "customers_at_start": "Cust. start",
+    "customers_retained": "Retained", "revenue": "Revenue", "paying_customers": "Paying",
+    "revenue_per_customer": "Rev./cust.", "deals_won": "Won", "deals_lost": "Lost", "win_rate": "Win rate",
+    "avg_deal_size": "Deal size", "new_deals": "New deals", "open_deals_at_start": "Open start",
+    "active_customers": "Active", "arpa": "ARPA", "monthly_churn_rate": "Churn/mo", "revenue_per_day": "Rev./day",
+    "lead_to_customer_days": "Lead→cust.", "median_sales_cycle_days": "Med. cycle", "deal_throughput": "Won/day",
+    "pipeline_speed": "Speed", "spend": "Spend", "ltv_to_cac": "LTV:CAC", "open_deals": "Open end",
+    "open_pipeline_value": "Open value", "nps_responses": "NPS resp.", "csat_responses": "CSAT resp.",
+    "tickets_created": "Tickets", "tickets_unanswered": "Unanswered", "median_first_response_hours": "Med. reply",
+}
+MONEY_SUFFIX = {"currency": "", "currency_per_day": "/d", "currency_per_month": "/mo"}
+SEGMENT_LABEL_WIDTH = 42
+NOT_APPLICABLE, NO_VALUE = "–", "n/a"
+
+
+def render_segments(result: dict) -> str:
+    """A breakdown as one table: a row per segment (largest `n` first), a column per KPI (the
+    ten by default, else the keys `only_keys` left), and a last row with the period's totals."""
+    breakdown = result["breakdown"]
+    by, currency = breakdown["by"], result.get("currency")
+    everything = len(result["kpis"]) == len(KPI_KEYS)
+    keys = list(HEADLINE_KPIS) if everything else [k for k in KPI_KEYS if k in result["kpis"]]
+    header = [by.capitalize(), "n"] + [_short_header(k, currency) for k in keys]
+    rows = [header]
+    for g in breakdown["groups"]:
+        rows.append([_fit(str(g["label"])), f"{g['n']:,}"] + [compact_value(g["kpis"][k]) for k in keys])
+    lines = [f"KPIs for {result['period']} by {by}: {_span(result)} (time zone {result['timezone']}, end exclusive)",
+             ""]
+    if breakdown["groups"]:
+        # (every record falls in one segment, so the segments' n add up to the period's)
+        total = sum(g["n"] for g in breakdown["groups"])
+        rows.append(["All", f"{total:,}"]
+                    + [compact_value(result["kpis"][k]) for k in keys])
+        table = _table(rows, "<" + ">" * (len(header) - 1))
+        lines += table[:-1] + [table[1], table[-1]]  # the totals under a rule of their own
+    else:
+        lines.append(f"Nothing in this period has a {by}.")
+    lines += ["", f"n: {SEGMENT_SIZE_HELP[by]} in the period (rows sorted by it).",
+              f"{NOT_APPLICABLE}: not computed by {by}; {NO_VALUE}: no value (the reason is in --format json or csv)."]
+    if "previous" in result:
+        lines.append(f"--compare: {result['previous']['period']} and the change are in --format json or csv.")
+    return "\n".join(lines + _quality_lines(result))
+
+
+def _short_header(key: str, currency: str | None) -> str:
+    unit = KPI_UNITS[key]
+    if unit in MONEY_SUFFIX and currency:
+        return f"{SHORT_LABELS[key]} {currency}{MONEY_SUFFIX[unit]}"
+    return SHORT_LABELS[key]
+
+
+def _fit(label: str) -> str:
+    label = " ".join(label.split())  # a tab or line break in a name would break the row
+    return label if len(label) <= SEGMENT_LABEL_WIDTH else label[:SEGMENT_LABEL_WIDTH - 1] + "…"
+
+
+def compact_value(kpi: dict) -> str:
+    """A value in a few characters for the segment table: 12.3k, 98.7%, +42.9, 6.8h, 35.0d."""
+    value, unit = kpi["value"], kpi["unit"]
+    if value is None:
+        return NOT_APPLICABLE if kpi["reason"] == "not_applicable" else NO_VALUE
+    if unit in MONEY_SUFFIX:
+        return _compact_money(value)
+    if unit == "percent":
+        return f"{value:.1f}%"
+    if unit == "score":
+        return f"{value:+.1f}" if value else "0.0"
+    if unit in ("hours", "days"):
+        return (f"{value:.1f}" if abs(value) < 1000 else f"{value:,.0f}") + unit[0]
+    if unit == "count":
+        return f"{value:,.0f}"
+    if unit == "per_day":
+        return f"{value:.2f}/d"
+    return f"{value:,.2f}"  # ratio
+
+
+def _compact_money(value: float) -> str:
+    size = abs(value)
+    if size < 100:
+        return f"{value:.2f}"
+    if size < 100_000:
+        return f"{value:,.0f}"
+    if size < 1_000_000:
+        return f"{value / 1e3:.1f}k"
+    if size < 1_000_000_000:
+        return f"{value / 1e6:.2f}M"
+    return f"{value / 1e9:,.2f}B"
 
 
 def _span(result: dict) -> str:

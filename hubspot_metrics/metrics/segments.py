@@ -57,12 +57,10 @@ def owner_labels(conn: sqlite3.Connection) -> dict[str, str]:
         emails[name.casefold()][email] += 1
     labels = {}
     for owner_id, name, email, archived in owners:
-        notes = []
+        notes = ["deactivated"] if archived else []
         if named[name.casefold()] > 1:  # two people of one name: the email tells them apart, else the id
             unique_email = email is not None and email != name and emails[name.casefold()][email] == 1
             notes.append(email if unique_email else f"id {owner_id}")
-        if archived:
-            notes.append("deactivated")
         labels[owner_id] = f"{name} ({', '.join(notes)})" if notes else name
     return labels
 

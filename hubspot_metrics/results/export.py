@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from datetime import datetime
 
 from hubspot_metrics.config import MetricsSettings
@@ -36,31 +37,49 @@ def cell(value) -> str | int:
     return spreadsheet_safe(str(value))
 
 
-def export_history(db, settings: MetricsSettings, *, grain: str = "month", periods: int = 12, wide: bool = False,
-                   now: datetime | None = None) -> tuple[str, int]:
-    """The CSV of the `periods` most recent closed periods of `grain` (history.py's rule), and
-    how many of them came from snapshots. `now`: the instant the store is complete to (by
-    default the start of its last completed sync)."""
+@dataclass(frozen=True)
+class HistoryRows:
+    """KPI history as the export writes it: its columns, one row of plain values per row of
+    the file (None where the cell is empty), and how many periods came from snapshots."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple]
+    from_snapshots: int
+
+
+def history_rows(db, settings: MetricsSettings, *, grain: str = "month", periods: int = 12, wide: bool = False,
+                 now: datetime | None = None) -> HistoryRows:
+    """The `periods` most recent closed periods of `grain` (history.py's rule), long (a row per
+    period and key) or wide (a row per period, a column per key). `now`: the instant the store
+    is complete to (by default the start of its last completed sync)."""
     if periods < 1:
         raise ConfigError("--periods must be 1 or more.")
     settings = with_store_timezone(db, settings)
     now = now or complete_to(db)
     results = history(db, closed_periods(grain, periods, settings.timezone, now), settings, now)
+    from_snapshots = sum(r["source"] == SNAPSHOT for r in results)
+    if wide:
+        rows = [(*(r[c] for c in WIDE_COLUMNS), *(r["kpis"][k]["value"] if k in r["kpis"] else None for k in KPI_KEYS))
+                for r in results]
+        return HistoryRows((*WIDE_COLUMNS, *KPI_KEYS), rows, from_snapshots)
+    rows = [(r["period"], r["start"], r["end"], key, k["value"], k["n"], k["reason"], k["unit"], r["currency"],
+             r["computed_at"], r["source"]) for r in results for key, k in r["kpis"].items()]
+    return HistoryRows(LONG_COLUMNS, rows, from_snapshots)
+
+
+def history_csv(table: HistoryRows) -> str:
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
-    if wide:
-        writer.writerow([*WIDE_COLUMNS, *KPI_KEYS])
-        for r in results:
-            writer.writerow([*(cell(r[c]) for c in WIDE_COLUMNS),
-                             *(cell(r["kpis"][k]["value"] if k in r["kpis"] else None) for k in KPI_KEYS)])
-    else:
-        writer.writerow(LONG_COLUMNS)
-        for r in results:
-            for key, k in r["kpis"].items():
-                writer.writerow([cell(v) for v in (r["period"], r["start"], r["end"], key, k["value"], k["n"],
-                                                   k["reason"], k["unit"], r["currency"], r["computed_at"],
-                                                   r["source"])])
-    return out.getvalue(), sum(r["source"] == SNAPSHOT for r in results)
+    writer.writerow(table.columns)
+    writer.writerows([cell(v) for v in row] for row in table.rows)
+    return out.getvalue()
+
+
+def export_history(db, settings: MetricsSettings, *, grain: str = "month", periods: int = 12, wide: bool = False,
+                   now: datetime | None = None) -> tuple[str, int]:
+    """The CSV of `history_rows`, and how many of its periods came from snapshots."""
+    table = history_rows(db, settings, grain=grain, periods=periods, wide=wide, now=now)
+    return history_csv(table), table.from_snapshots
 
 
 def export_csv(db, settings: MetricsSettings, *, grain: str = "month", periods: int = 12, wide: bool = False,
