@@ -70,18 +70,18 @@ def pipeline_labels(conn: sqlite3.Connection) -> dict[str, str]:
                   bool(archived))
                  for object_type, pid, label, archived in conn.execute(
                      "SELECT object_type, id, label, archived FROM pipelines ORDER BY object_type = 'deals', id")]
-    by_label = Counter(label.casefold() for _, _, label, _ in pipelines)
+    types_of_label = defaultdict(set)
+    for _, object_type, label, _ in pipelines:
+        types_of_label[label.casefold()].add(object_type)
     by_label_and_type = Counter((label.casefold(), object_type) for _, object_type, label, _ in pipelines)
     labels = {}
     # Deal pipelines come last: a ticket pipeline with the same id does not rename a deal pipeline.
     for pid, object_type, label, archived in pipelines:
-        notes = []
-        if by_label[label.casefold()] > 1:
+        notes = ["archived"] if archived else []
+        if len(types_of_label[label.casefold()]) > 1:  # a deal and a ticket pipeline of one name
             notes.append(object_type)
-            if by_label_and_type[(label.casefold(), object_type)] > 1:
-                notes.append(f"id {pid}")
-        if archived:
-            notes.append("archived")
+        if by_label_and_type[(label.casefold(), object_type)] > 1:
+            notes.append(f"id {pid}")
         labels[pid] = f"{label} ({', '.join(notes)})" if notes else label
     return labels
 

@@ -83,9 +83,10 @@ class StoreBuilder:
                 [object_type, pipeline_id, stage_id, stage_id, i, int(closed), probability, json.dumps(metadata)])
         return self
 
-    def owner(self, owner_id: str, first: str | None, last: str | None, email: str | None = None) -> "StoreBuilder":
-        self.conn.execute("INSERT INTO owners (id, email, firstName, lastName, archived) VALUES (?, ?, ?, ?, 0)",
-                          [owner_id, email, first, last])
+    def owner(self, owner_id: str, first: str | None, last: str | None, email: str | None = None, *,
+              archived: bool = False) -> "StoreBuilder":
+        self.conn.execute("INSERT INTO owners (id, email, firstName, lastName, archived) VALUES (?, ?, ?, ?, ?)",
+                          [owner_id, email, first, last, int(archived)])
         return self
 
     def close(self) -> None:
