@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ __version__ = "0.1.0"
 __all__ = ["open"]
 
 
-def open(db: str | None = None, *, config: str | None = None) -> "Metrics":
+def open(db: str | os.PathLike | None = None, *, config: str | os.PathLike | None = None) -> "Metrics":
     """The store and config the CLI would use (--db / HUBSPOT_METRICS_DB / [store] path; --config /
     HUBSPOT_METRICS_CONFIG / ./hubspot-metrics.toml), as a `Metrics` whose methods return DataFrames."""
     from hubspot_metrics.api import open as open_metrics

@@ -15,6 +15,7 @@ problem the user can fix raises the CLI's one-sentence error, a `hubspot_metrics
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from hubspot_metrics import app
@@ -29,12 +30,12 @@ KPI_COLUMNS = ("value", "n", "reason", "unit", "label")
 PERIOD_FIELDS = ("period", "start", "end", "as_of", "partial", "timezone", "currency", "warnings")
 
 
-def open(db: str | None = None, *, config: str | None = None) -> "Metrics":
+def open(db: str | os.PathLike | None = None, *, config: str | os.PathLike | None = None) -> "Metrics":
     """The store at `db` (else $HUBSPOT_METRICS_DB, else [store] path) with the config file
     `config` (else $HUBSPOT_METRICS_CONFIG, else ./hubspot-metrics.toml if present), exactly as
     the CLI's --db and --config resolve. Fails in one sentence when the store is missing or was
     never synced."""
-    settings = load_config(config, db)
+    settings = load_config(None if config is None else os.fspath(config), None if db is None else os.fspath(db))
     with app.open_synced_store(settings.store_path):
         pass
     return Metrics(settings)
