@@ -18,8 +18,7 @@ from hubspot_metrics.client import HubSpotClient, RunStats
 from hubspot_metrics.config import Config, HubSpotSettings, MetricsSettings
 from hubspot_metrics.errors import ConfigError, StoreError
 from hubspot_metrics.files import check_output, write_file
-from hubspot_metrics.metrics import complete_to, compute_kpis, with_store_timezone
-from hubspot_metrics.metrics.catalog import KPI_KEYS
+from hubspot_metrics.metrics import KPI_KEYS, complete_to, compute_kpis, with_store_timezone
 from hubspot_metrics.metrics.render import compare, only_keys
 from hubspot_metrics.metrics.sql import StoreView
 from hubspot_metrics.periods import (

@@ -37,4 +37,4 @@ def kpis(settings: CliSettings, period_text: str | None, since: str | None, unti
     elif fmt == "csv":
         click.echo(render_csv(result), nl=False)
     else:
-        click.echo(render_table(result))
+        click.echo(render_table(result, keys))

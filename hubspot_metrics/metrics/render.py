@@ -199,10 +199,13 @@ def _kpi_rows(kpis: dict, keys, currency: str | None, result: dict) -> list[list
     return rows
 
 
-def render_table(result: dict) -> str:
-    """The KPIs for people; with a breakdown, the one segment table (`render_segments`)."""
+def render_table(result: dict, keys: Iterable[str] | None = None) -> str:
+    """The KPIs for people (those of `keys`, else all); with a breakdown, the one segment table
+    (`render_segments`, the ten KPIs unless `keys` says otherwise)."""
+    if keys is not None:
+        result = only_keys(result, keys)
     if result.get("breakdown"):
-        return render_segments(result)
+        return render_segments(result, HEADLINE_KPIS if keys is None else keys)
     currency = result.get("currency")
     align = "<>>>>"
     lines = [f"KPIs for {result['period']}: {_span(result)} (time zone {result['timezone']}, end exclusive)"]
@@ -245,13 +248,12 @@ SEGMENT_LABEL_WIDTH = 42
 NOT_APPLICABLE, NO_VALUE = "–", "n/a"
 
 
-def render_segments(result: dict) -> str:
-    """A breakdown as one table: a row per segment (largest `n` first), a column per KPI (the
-    ten by default, else the keys `only_keys` left), and a last row with the period's totals."""
+def render_segments(result: dict, keys: Iterable[str] = HEADLINE_KPIS) -> str:
+    """A breakdown as one table: a row per segment (largest `n` first), a column per KPI of
+    `keys`, and a last row with the period's totals."""
     breakdown = result["breakdown"]
     by, currency = breakdown["by"], result.get("currency")
-    everything = len(result["kpis"]) == len(KPI_KEYS)
-    keys = list(HEADLINE_KPIS) if everything else [k for k in KPI_KEYS if k in result["kpis"]]
+    keys = [k for k in KPI_KEYS if k in set(keys)]
     header = [by.capitalize(), "n"] + [_short_header(k, currency) for k in keys]
     rows = [header]
     for g in breakdown["groups"]:

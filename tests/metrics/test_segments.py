@@ -136,3 +136,11 @@ def test_an_unknown_or_empty_key_list_ends_in_one_sentence(small_store, keys, me
     result = run("--db", small_store, "kpis", "--period", "2024-01", "--by", "owner", "--keys", keys)
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
+
+
+def test_every_catalogue_key_has_a_short_column_header():
+    from hubspot_metrics.metrics import KPI_KEYS
+    from hubspot_metrics.metrics.render import SHORT_LABELS
+
+    assert list(SHORT_LABELS) == list(KPI_KEYS)
+    assert max(len(label) for label in SHORT_LABELS.values()) <= 11
