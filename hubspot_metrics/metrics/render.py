@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import textwrap
 from typing import Iterable
 
 from hubspot_metrics.metrics.catalog import HEADLINE_KPIS, KPI_KEYS, KPI_UNITS, LABELS
@@ -219,10 +220,15 @@ def render_table(result: dict, keys: Iterable[str] | None = None) -> str:
     return "\n".join(lines + _quality_lines(result))
 
 
-def _quality_lines(result: dict) -> list[str]:
+def _quality_lines(result: dict, width: int | None = None) -> list[str]:
+    """The data-quality warnings, one item each; wrapped at `width` when given."""
     warnings = result.get("warnings") or []
     lines = ["", "Data quality: " + ("no gaps found." if not warnings else f"{len(warnings)} warning(s)")]
-    return lines + [f"  - {w}" for w in warnings]
+    if width is None:
+        return lines + [f"  - {w}" for w in warnings]
+    for warning in warnings:
+        lines += textwrap.wrap(warning, width, initial_indent="  - ", subsequent_indent="    ")
+    return lines
 
 
 # --- the segment table of a breakdown ------------------------------------------------------
@@ -245,6 +251,7 @@ SHORT_LABELS = {
 }
 MONEY_SUFFIX = {"currency": "", "currency_per_day": "/d", "currency_per_month": "/mo"}
 SEGMENT_LABEL_WIDTH = 42
+TERMINAL_WIDTH = 160  # the segment table of the ten KPIs, and the lines around it, fit this
 NOT_APPLICABLE, NO_VALUE = "–", "n/a"
 
 
@@ -273,7 +280,7 @@ def render_segments(result: dict, keys: Iterable[str] = HEADLINE_KPIS) -> str:
               f"{NOT_APPLICABLE}: not computed by {by}; {NO_VALUE}: no value (the reason is in --format json or csv)."]
     if "previous" in result:
         lines.append(f"--compare: {result['previous']['period']} and the change are in --format json or csv.")
-    return "\n".join(lines + _quality_lines(result))
+    return "\n".join(lines + _quality_lines(result, TERMINAL_WIDTH))
 
 
 def _short_header(key: str, currency: str | None) -> str:

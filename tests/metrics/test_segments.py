@@ -99,7 +99,8 @@ n: customers active at the start + leads + deals open at the start or created + 
 –: not computed by owner; n/a: no value (the reason is in --format json or csv).
 
 Data quality: 1 warning(s)
-  - 1 open deal was created more than 3 average sales cycles (30.0 days) before the end of the period; stale deals inflate pipeline_velocity (close or delete them in HubSpot).
+  - 1 open deal was created more than 3 average sales cycles (30.0 days) before the end of the period; stale deals inflate pipeline_velocity (close or delete
+    them in HubSpot).
 """
 
 
