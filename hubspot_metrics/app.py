@@ -257,9 +257,8 @@ def demo(folder: str, *, scale: int = 5000, seed: int = 1, progress=None,
     step(f"Generating a simulated HubSpot portal with {scale:,} contacts…")
     portal = generate_portal(scale=scale, seed=seed)
     with PortalServer(portal, token=SANDBOX_TOKEN, requests_per_10s=190) as server:
-        last_month = named_period("last_month", "UTC", portal.now)
-        months = sorted({f"{y}-{m:02d}" for y in range(last_month.start.year - 2, last_month.start.year + 1)
-                         for m in range(1, 13)})
+        # Spend for every month of three calendar years, whichever zone "last month" is read in.
+        months = [f"{y}-{m:02d}" for y in range(portal.now.year - 2, portal.now.year + 1) for m in range(1, 13)]
         config = demo_config(server.url, store_path, months, SANDBOX_TOKEN)
         step(f"Syncing it from {server.url} into {store_path}…")
         synced = sync(config, progress=progress)
@@ -267,6 +266,9 @@ def demo(folder: str, *, scale: int = 5000, seed: int = 1, progress=None,
 
     report_path = out / "report.html"
     with open_store(store_path, create=False, readonly=True) as db:
-        result = compute_kpis(db, last_month, config.metrics)
+        # Last month in the portal's own zone, as the report and `kpis` read it (spec v2, §0).
+        settings = with_store_timezone(db, config.metrics)
+        last_month = named_period("last_month", settings.timezone, portal.now)
+        result = compute_kpis(db, last_month, settings)
         write_file(str(report_path), build_report(db, config.metrics, portal.now), "--dir")
     return DemoOutcome(synced, result, last_month, store_path, report_path, time.monotonic() - started)
