@@ -22,7 +22,8 @@ from hubspot_metrics.metrics import complete_to, compute_kpis, with_store_timezo
 from hubspot_metrics.metrics.render import compare
 from hubspot_metrics.metrics.sql import StoreView
 from hubspot_metrics.periods import (
-    NAMED_PERIODS, PERIOD_HELP, Period, named_period, parse_period, period_from_range, previous_period)
+    NAMED_PERIODS, PERIOD_HELP, Period, compared_period, measured_up_to, named_period, parse_period,
+    period_from_range)
 from hubspot_metrics.results.export import export_csv, export_history
 from hubspot_metrics.results.report import build_report
 from hubspot_metrics.results.snapshots import snapshot
@@ -90,7 +91,7 @@ def resolve_period(period: str | None, since: str | None, until: str | None, tz:
 
 def _period_before(period: Period) -> Period:
     try:
-        return previous_period(period)
+        return compared_period(period)
     except (OverflowError, ValueError):  # e.g. --since 1900-01-01 --until 9998-12-31
         raise ConfigError("--compare needs an equally long period before this one, which would start before "
                           "the year 1; compare a shorter range.") from None
@@ -105,10 +106,11 @@ def kpis(config: Config, *, period: str | None = None, since: str | None = None,
         settings = with_store_timezone(db, config.metrics)
         now = complete_to(db)
         chosen = resolve_period(period, since, until, settings.timezone, now)
-        previous = _period_before(chosen) if with_compare else None  # (before the work, to fail fast)
+        # (before the work, to fail fast; an open period compares with the same stretch before it)
+        previous = _period_before(measured_up_to(chosen, now)) if with_compare else None
         result = compute_kpis(db, chosen, settings, by=by, now=now)
         if previous is not None:
-            result = compare(result, compute_kpis(db, previous, settings, now=now))
+            result = compare(result, compute_kpis(db, previous, settings, now=previous.until))
     return result
 
 

@@ -187,7 +187,7 @@ def render_table(result: dict) -> str:
     lines = [f"KPIs for {result['period']}: {_span(result)} (time zone {result['timezone']}, end exclusive)"]
     if "previous" in result:
         p = result["previous"]
-        lines.append(f"compared with {p['period']}: {_span(p)}")
+        lines.append(f"compared with {p['period']}: {_span(p, 'the same stretch of it')}")
     lines.append("")
     lines += _table(_kpi_rows(result["kpis"], HEADLINE_KPIS, currency, result), align)
     lines += ["", "Supporting metrics", ""]
@@ -209,11 +209,11 @@ def render_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _span(result: dict) -> str:
-    """The measured span; an open period says where it stops and that it is partial."""
+def _span(result: dict, stop: str = "the last completed sync") -> str:
+    """The measured span; an open period says where it stops (`stop`: why there) and that it is partial."""
     span = f"{_moment(result['start'])} to {_moment(result['end'])}"
     if result.get("partial"):
-        span += f", partial: measured up to {_moment(result['as_of'])} (the last completed sync)"
+        span += f", partial: measured up to {_moment(result['as_of'])} ({stop})"
     return span
 
 
