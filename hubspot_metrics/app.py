@@ -19,6 +19,7 @@ from hubspot_metrics.config import Config, HubSpotSettings, MetricsSettings
 from hubspot_metrics.errors import ConfigError, StoreError
 from hubspot_metrics.files import check_output, write_file
 from hubspot_metrics.metrics import complete_to, compute_kpis, with_store_timezone
+from hubspot_metrics.metrics.catalog import kpis_reading
 from hubspot_metrics.metrics.render import compare
 from hubspot_metrics.metrics.sql import StoreView
 from hubspot_metrics.periods import (
@@ -58,7 +59,10 @@ def sync(config: Config, *, full: bool = False, only: list[str] | None = None, p
     with SyncLock(config.store_path):
         with open_store(config.store_path) as db:
             client = client or HubSpotClient(config.hubspot)
-            result = Sync(config, db, client, full=full, only=only, progress=progress).run()
+            metrics = config.metrics
+            result = Sync(config, db, client, full=full, only=only, progress=progress,
+                          kpis_reading=lambda name: kpis_reading(name, metrics.customer_object, metrics.churn.mode)
+                          ).run()
     return SyncOutcome(result, client.stats)
 
 

@@ -106,7 +106,8 @@ class Queries:
         self.params.update({f"chpt{k}": v for k, v in enumerate(self.churn_points)})
         self.params.update({"deals_pipelines": json.dumps(list(settings.deal_pipelines)),
                             "tickets_pipelines": json.dumps(list(settings.ticket_pipelines))})
-        self.excluded = {t: view.merged_ids(t) for t in ("contacts", "companies", "deals", "tickets",
+        # (only the tables the KPIs read: the other customer unit's records count nowhere)
+        self.excluded = {t: view.merged_ids(t) for t in (settings.customer_object, "deals", "tickets",
                                                          "feedback_submissions") if view.has(t)}
         for table, ids in self.excluded.items():
             self.params[f"excluded_{table}"] = json.dumps(ids)
