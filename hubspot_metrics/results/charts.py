@@ -74,8 +74,13 @@ class Chart:
     label: str                                        # what the chart shows, for screen readers
 
 
-def robust_range(runs: list[list[float]]) -> tuple[float, float]:
-    """The lowest and highest value once isolated spikes are left out.
+def robust_range(values: list[float]) -> tuple[float, float]:
+    """The lowest and highest of one series' values (in month order) once isolated spikes are left out."""
+    return scale_range([values])
+
+
+def scale_range(runs: list[list[float]]) -> tuple[float, float]:
+    """The lowest and highest value of several series once isolated spikes are left out.
 
     `runs` holds each series' values in month order (months without a value left out); the
     fence is that of all values together, and whether a point is isolated is judged within
@@ -120,7 +125,7 @@ def line_chart(series: list[Series], unit: str, value_text: Callable[[float], st
     if not any(runs):
         return None
     missing = missing_reasons(series[0], reason_text)
-    low, high = _padded(*robust_range([run for run in runs if run]))
+    low, high = _padded(*scale_range([run for run in runs if run]))
     left, top, right, bottom = LEFT, TOP, WIDTH - RIGHT, HEIGHT - BOTTOM
     months = [p.period for p in series[0].points]
     step = (right - left) / max(1, len(months) - 1)
