@@ -116,28 +116,29 @@ def applicable(by: str) -> set[str]:
 # One declaration per KPI of the objects it reads and the properties it reads from each; the
 # queries (queries.py) read exactly these (tests/metrics/test_catalog_inputs.py), and `check`,
 # `status` and the sync's skip warnings derive from them. An input is a group of properties
-# of which any one will do: the lifecycle dates come under a legacy and a v2 name, and HubSpot
-# lists only the legacy one among an object's properties.
+# of which any one will do (each one present is read): the lifecycle dates come under a legacy
+# and a v2 name, and HubSpot lists only the legacy one among an object's properties.
 
 UNIT = "customer unit"  # stands for [metrics] customer_object: contacts or companies
 CHURN_PROPERTY = "[metrics.churn] property"  # stands for the configured churn date property
 
-Input = tuple[str, ...]  # alternatives: the first present is read
+Input = tuple[str, ...]  # alternatives: any one present will do
 CUSTOMER_DATE: Input = ("hs_lifecyclestage_customer_date", "hs_v2_date_entered_customer")
 LEAD_DATE: Input = ("hs_lifecyclestage_lead_date", "hs_v2_date_entered_lead")
 CREATED: Input = ("createdate",)
-# A deal's outcome: the won and closed flags, else the stage's metadata in its pipeline; the
-# pipeline also filters deals by [metrics] deal_pipelines.
-DEAL_OUTCOME: tuple[Input, ...] = (("hs_is_closed_won",), ("hs_is_closed",), ("dealstage",), ("pipeline",))
+# A deal's outcome: the won and closed flags, else the stage's metadata (in its pipeline).
+DEAL_OUTCOME: tuple[Input, ...] = (("hs_is_closed_won", "dealstage"), ("hs_is_closed", "dealstage"), ("pipeline",))
 CLOSE_DATE: Input = ("closedate",)
-# (the currency says whether `amount` is in the home currency when there is no home amount)
 DEAL_AMOUNT: tuple[Input, ...] = (("amount_in_home_currency", "amount"), ("deal_currency_code",))
-# (hs_pipeline filters tickets by [metrics] ticket_pipelines)
 TICKET_REPLY: tuple[Input, ...] = (("createdate",), ("first_agent_reply_date", "hs_first_agent_message_sent_at"),
                                    ("hs_pipeline",))
 SURVEY_ANSWER: tuple[Input, ...] = (("hs_survey_type",), ("hs_value",), ("hs_submission_timestamp",))
 # Excluded records never count anywhere (docs/metrics.md): every object that has it is read with it.
 MERGED_IDS: Input = ("hs_merged_object_ids",)
+# Read when present, but no KPI needs them: the pipelines refine a deal's stage and filter by
+# [metrics] deal_pipelines / ticket_pipelines, and without a currency an amount is taken as in
+# the home currency. `check` and `status` do not call a KPI blocked for want of one.
+REFINEMENTS = frozenset({"pipeline", "hs_pipeline", "deal_currency_code", *MERGED_IDS})
 
 _WON_DEALS = (*DEAL_OUTCOME, CLOSE_DATE)
 _REVENUE = {"deals": (*_WON_DEALS, *DEAL_AMOUNT)}
@@ -267,6 +268,6 @@ def kpis_missing_properties(defined: dict[str, set[str]], customer_object: str, 
             if name not in defined:
                 continue
             for group in groups:
-                if group != MERGED_IDS and not defined[name] & set(group):
+                if not set(group) <= REFINEMENTS and not defined[name] & set(group):
                     blocked.setdefault((name, group[0]), []).append(key)
     return blocked

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from hubspot_metrics.cli import cli
 from hubspot_metrics.config import ChurnSettings, MetricsSettings
 from hubspot_metrics.metrics import KPI_KEYS, compute_kpis
-from hubspot_metrics.metrics.catalog import kpi_inputs
+from hubspot_metrics.metrics.catalog import kpi_inputs, kpis_missing_properties
 from hubspot_metrics.metrics import compute
 from hubspot_metrics.metrics.sql import META_COLUMNS, StoreView
 from hubspot_metrics.objects import OBJECTS
@@ -114,3 +114,20 @@ def test_with_the_default_churn_mode_check_and_status_have_no_such_warning(tmp_p
         status = _cli(server, config_path, tmp_path / "store.db", "status")
     assert checked.output.splitlines()[-2:] == ["", "Every KPI can be computed with this token."]
     assert "cannot be computed without it" not in status.output
+
+
+def test_an_input_is_missing_only_when_none_of_its_alternatives_is_there():
+    # The v2 lifecycle dates and the pipelines are absent, the legacy dates and the won flag's
+    # fallback (the stage) are there: nothing is blocked.
+    defined = {"contacts": {"hs_lifecyclestage_customer_date", "hs_lifecyclestage_lead_date", "createdate"},
+               "deals": {"dealstage", "closedate", "amount", "createdate"}}
+    assert kpis_missing_properties(defined, "contacts", "inactivity", "churn_date") == {}
+    # Without the stage either, the won and closed flags block every KPI that reads a deal's outcome.
+    defined["deals"] = {"closedate", "amount", "createdate"}
+    outcome = ["customer_retention_rate", "customer_lifetime_value", "churn_rate", "avg_sales_cycle_days",
+               "pipeline_velocity", "revenue", "win_rate"]
+    assert kpis_missing_properties(defined, "contacts", "inactivity", "churn_date") == {
+        ("deals", "hs_is_closed_won"): outcome, ("deals", "hs_is_closed"): outcome}
+    # In property mode the churn date is an input of the customer unit, not the deals.
+    assert kpis_missing_properties({"contacts": defined["contacts"]}, "contacts", "property", "churn_date") == {
+        ("contacts", "churn_date"): ["customer_retention_rate", "customer_lifetime_value", "churn_rate"]}
