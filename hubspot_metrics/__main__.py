@@ -1,17 +1,13 @@
 """`python -m hubspot_metrics` and the `hubspot-metrics` command."""
 
-import signal
+# First, before the imports that take a moment (click, SQLite, the HubSpot SDK): Ctrl-C or
+# SIGTERM from here on ends the command in one line, with exit 130 and no traceback.
+from hubspot_metrics.interrupts import before_command
 
-
-def _quiet_exit(signum, frame):
-    raise SystemExit(130)
+before_command()
 
 
 def main() -> None:
-    # Loading the CLI takes a moment; Ctrl-C or SIGTERM in it has nothing to clean up and
-    # ends the command without a traceback. `cli.main` then installs the handlers of a run.
-    signal.signal(signal.SIGINT, _quiet_exit)
-    signal.signal(signal.SIGTERM, _quiet_exit)
     from hubspot_metrics.cli import main as cli_main
 
     cli_main()

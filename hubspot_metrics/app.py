@@ -19,10 +19,12 @@ from hubspot_metrics.config import Config, HubSpotSettings, MetricsSettings
 from hubspot_metrics.errors import ConfigError, StoreError
 from hubspot_metrics.files import check_output, write_file
 from hubspot_metrics.metrics import KPI_KEYS, complete_to, compute_kpis, with_store_timezone
+from hubspot_metrics.metrics.catalog import kpis_reading
 from hubspot_metrics.metrics.render import compare, only_keys
 from hubspot_metrics.metrics.sql import StoreView
 from hubspot_metrics.periods import (
-    NAMED_PERIODS, PERIOD_HELP, Period, named_period, parse_period, period_from_range, previous_period)
+    NAMED_PERIODS, PERIOD_HELP, Period, compared_period, measured_up_to, named_period, parse_period,
+    period_from_range)
 from hubspot_metrics.results.export import HistoryRows, export_csv, history_csv, history_rows
 from hubspot_metrics.results.report import build_report
 from hubspot_metrics.results.snapshots import snapshot
@@ -58,7 +60,10 @@ def sync(config: Config, *, full: bool = False, only: list[str] | None = None, p
     with SyncLock(config.store_path):
         with open_store(config.store_path) as db:
             client = client or HubSpotClient(config.hubspot)
-            result = Sync(config, db, client, full=full, only=only, progress=progress).run()
+            metrics = config.metrics
+            result = Sync(config, db, client, full=full, only=only, progress=progress,
+                          kpis_reading=lambda name: kpis_reading(name, metrics.customer_object, metrics.churn.mode)
+                          ).run()
     return SyncOutcome(result, client.stats)
 
 
@@ -91,7 +96,7 @@ def resolve_period(period: str | None, since: str | None, until: str | None, tz:
 
 def _period_before(period: Period) -> Period:
     try:
-        return previous_period(period)
+        return compared_period(period)
     except (OverflowError, ValueError):  # e.g. --since 1900-01-01 --until 9998-12-31
         raise ConfigError("--compare needs an equally long period before this one, which would start before "
                           "the year 1; compare a shorter range.") from None
@@ -123,10 +128,11 @@ def kpis(config: Config, *, period: str | None = None, since: str | None = None,
         settings = with_store_timezone(db, config.metrics)
         now = complete_to(db)
         chosen = resolve_period(period, since, until, settings.timezone, now)
-        previous = _period_before(chosen) if with_compare else None  # (before the work, to fail fast)
+        # (before the work, to fail fast; an open period compares with the same stretch before it)
+        previous = _period_before(measured_up_to(chosen, now)) if with_compare else None
         result = compute_kpis(db, chosen, settings, by=by, now=now)
         if previous is not None:
-            result = compare(result, compute_kpis(db, previous, settings, now=now))
+            result = compare(result, compute_kpis(db, previous, settings, now=previous.until))
     return result if keys is None else only_keys(result, keys)
 
 
@@ -286,9 +292,8 @@ def demo(folder: str, *, scale: int = 5000, seed: int = 1, progress=None,
     step(f"Generating a simulated HubSpot portal with {scale:,} contacts…")
     portal = generate_portal(scale=scale, seed=seed)
     with PortalServer(portal, token=SANDBOX_TOKEN, requests_per_10s=190) as server:
-        last_month = named_period("last_month", "UTC", portal.now)
-        months = sorted({f"{y}-{m:02d}" for y in range(last_month.start.year - 2, last_month.start.year + 1)
-                         for m in range(1, 13)})
+        # Spend for every month of three calendar years, whichever zone "last month" is read in.
+        months = [f"{y}-{m:02d}" for y in range(portal.now.year - 2, portal.now.year + 1) for m in range(1, 13)]
         config = demo_config(server.url, store_path, months, SANDBOX_TOKEN)
         step(f"Syncing it from {server.url} into {store_path}…")
         synced = sync(config, progress=progress)
@@ -296,6 +301,9 @@ def demo(folder: str, *, scale: int = 5000, seed: int = 1, progress=None,
 
     report_path = out / "report.html"
     with open_store(store_path, create=False, readonly=True) as db:
-        result = compute_kpis(db, last_month, config.metrics)
+        # Last month in the portal's own zone, as the report and `kpis` read it (spec v2, §0).
+        settings = with_store_timezone(db, config.metrics)
+        last_month = named_period("last_month", settings.timezone, portal.now)
+        result = compute_kpis(db, last_month, settings)
         write_file(str(report_path), build_report(db, config.metrics, portal.now), "--dir")
     return DemoOutcome(synced, result, last_month, store_path, report_path, time.monotonic() - started)

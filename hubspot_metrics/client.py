@@ -25,7 +25,8 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from hubspot_metrics.config import HubSpotSettings
 from hubspot_metrics.errors import AuthError, HubSpotError, MissingScopeError, NotFoundError, QuotaError
 from hubspot_metrics.ratelimit import SlidingWindowLimiter
-from hubspot_metrics.transport import MAX_RESPONSE_BYTES, Deadline, ResponseTooLarge, read_capped, watch_pools
+from hubspot_metrics.transport import (
+    MAX_RESPONSE_BYTES, Deadline, ResponseTooLarge, SizeCap, read_capped, watch_pools)
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +272,7 @@ class HubSpotClient:
         timeout = self.settings.timeout_seconds
         deadline = Deadline(timeout)
         try:
-            with deadline:
+            with deadline, SizeCap(self.max_response_bytes):
                 response = fn(*args, _preload_content=False, _request_timeout=timeout, **kwargs)
                 # reading the body may fail on a truncated response
                 data = read_capped(response, self.max_response_bytes)

@@ -1,10 +1,10 @@
 """The catalogue of HubSpot objects, as data.
 
-One declaration per CRM object: its table, its cursor property, its scope, the properties
-the KPI spec needs (with their HubSpot type, used when the portal's property list does not
-describe them, as happens with the `hs_v2_*` lifecycle properties), and the KPIs it feeds.
-One generic sync loop reads these; the config's object list, the metrics' tables, `check`,
-`status` and the sync's skip warnings all derive from them.
+One declaration per CRM object: its table, its cursor property, its scope, and the properties
+the sync reads (with their HubSpot type, used when the portal's property list does not
+describe them, as happens with the `hs_v2_*` lifecycle properties). One generic sync loop
+reads these; the config's object list and the metrics' tables derive from them. Which KPIs
+read which object and property is the metrics catalogue's to say (metrics/catalog.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ class CrmObject:
     modified_property: str       # search filter/sort property for incremental syncs
     scope: str
     properties: dict[str, str]   # property -> HubSpot type (fallback when undescribed)
-    feeds: tuple[str, ...] = ()  # headline KPIs computed from these records (besides the customer unit's)
 
 
 def _lifecycle_dates(prefixes: tuple[str, ...], stages: tuple[str, ...]) -> dict[str, str]:
@@ -59,7 +58,6 @@ DEALS = CrmObject(
                 "pipeline": "enumeration", "closedate": "datetime", "hs_is_closed": "bool",
                 "hs_is_closed_won": "bool", "hs_is_closed_lost": "bool", "dealtype": "enumeration",
                 "days_to_close": "number", "hs_analytics_source": "enumeration"},
-    feeds=("customer_lifetime_value", "avg_sales_cycle_days", "pipeline_velocity", "revenue", "win_rate"),
 )
 TICKETS = CrmObject(
     name="tickets", singular="ticket", modified_property="hs_lastmodifieddate",
@@ -70,7 +68,6 @@ TICKETS = CrmObject(
                 "time_to_first_agent_reply": "number", "time_to_close": "number",
                 "hs_ticket_priority": "enumeration", "hs_ticket_category": "enumeration",
                 "source_type": "enumeration"},
-    feeds=("avg_first_response_hours",),
 )
 FEEDBACK_SUBMISSIONS = CrmObject(
     name="feedback_submissions", singular="feedback_submission",
@@ -80,28 +77,13 @@ FEEDBACK_SUBMISSIONS = CrmObject(
                 "hs_survey_channel": "enumeration", "hs_value": "string", "hs_response_group": "enumeration",
                 "hs_content": "string", "hs_submission_name": "string", "hs_submission_timestamp": "datetime",
                 "hs_contact_id": "string", "hs_sentiment": "enumeration"},
-    feeds=("nps", "csat"),
 )
 
 OBJECTS: dict[str, CrmObject] = {o.name: o for o in (CONTACTS, COMPANIES, DEALS, TICKETS, FEEDBACK_SUBMISSIONS)}
 OBJECT_NAMES: tuple[str, ...] = tuple(OBJECTS)
 
-# The objects that can be the customer unit (`metrics.customer_object`), and the KPIs the
-# unit's records feed, whichever it is.
+# The objects that can be the customer unit (`metrics.customer_object`).
 CUSTOMER_UNITS = ("contacts", "companies")
-CUSTOMER_UNIT_KPIS = ("cac", "conversion_rate", "customer_retention_rate", "churn_rate", "customer_lifetime_value")
-# In inactivity churn mode a customer stays active while it buys: retention and churn then
-# read deals too.
-INACTIVITY_CHURN_KPIS = ("customer_retention_rate", "churn_rate")
-
-
-def kpis_fed_by(name: str, customer_object: str, churn_mode: str) -> list[str]:
-    """The headline KPIs that records of `name` feed under this customer unit and churn mode."""
-    kpis = list(CUSTOMER_UNIT_KPIS) if name == customer_object else []
-    kpis += OBJECTS[name].feeds
-    if name == "deals" and churn_mode == "inactivity":
-        kpis += INACTIVITY_CHURN_KPIS
-    return list(dict.fromkeys(kpis))
 
 
 @dataclass(frozen=True)

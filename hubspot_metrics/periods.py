@@ -325,6 +325,21 @@ def previous_period(p: Period) -> Period:
     return Period(f"{start.isoformat()}..{p.start.isoformat()}", "range", start, p.start)
 
 
+def compared_period(p: Period) -> Period:
+    """The period `--compare` sets beside `p`: `previous_period`, and when `p` is open, measured
+    over the same elapsed time from its start as `p` (its `as_of` = its start + (as_of(p) −
+    start(p))), so that a running month is not set against a whole one. When that reaches its
+    end (a previous period shorter than the stretch), the whole previous period is used.
+    """
+    before = previous_period(p)
+    if not p.partial or p.to_date:  # (a to-date period's previous one is already the same stretch)
+        return before
+    cut = _utc(before.start) + (_utc(p.until) - _utc(p.start))
+    if cut >= _utc(before.end):
+        return before
+    return replace(before, as_of=cut.astimezone(before.start.tzinfo))
+
+
 def running_period(grain: str, tz: str | ZoneInfo, now: datetime | None = None) -> Period:
     """The period of `grain` that `now` falls in (whole; `measured_up_to` makes it open)."""
     if grain not in GRAINS:

@@ -10,8 +10,9 @@ from hubspot_metrics.client import HubSpotClient
 from hubspot_metrics.config import Config
 from hubspot_metrics.errors import HubSpotError, MissingScopeError
 from hubspot_metrics.objects import OBJECTS, OWNERS_SCOPE
-from hubspot_metrics.metrics.catalog import kpis_blocked_by
+from hubspot_metrics.metrics.catalog import kpi_inputs, kpis_blocked_by, kpis_missing_properties
 from hubspot_metrics.metrics.compute import timezone_in_use
+from hubspot_metrics.metrics.sql import StoreView
 from hubspot_metrics.store import open_store, stored_portal_id, sync_running
 
 
@@ -94,11 +95,47 @@ def render_status(config: Config, live: bool | None = None) -> str:
                                          "GROUP BY object_type, property ORDER BY 3 DESC LIMIT 10"):
             records = _count(n, OBJECTS[obj].singular, obj) + (" has" if n == 1 else " have")
             warnings.append(f"{records} an unparsable {prop} (kept raw; see the value_issues table)")
+        warnings += _unsynced_inputs(db, config)
         if runs and runs[0].unfinished:
             warnings.append("the last sync did not finish; the next `hubspot-metrics sync` resumes it")
         if warnings:
             lines += ["", "Warnings:"] + [f"  - {w}" for w in warnings]
     return "\n".join(lines)
+
+
+def _missing_input(obj: str, prop: str, kpis: list[str], config: Config, where: str) -> str:
+    hint = " ([metrics.churn] property)" if prop == config.metrics.churn.property else ""
+    return f"{obj} property {prop}{hint} is {where}; {', '.join(kpis)} cannot be computed without it"
+
+
+def _unsynced_inputs(db, config: Config) -> list[str]:
+    """The KPI inputs (metrics catalogue) of the synced objects that have no column in the store."""
+    view = StoreView.open(db)
+    metrics = config.metrics
+    defined = {name: {p for p in OBJECTS[name].properties if view.column(name, p)} | (
+                   {metrics.churn.property} if view.column(name, metrics.churn.property) else set())
+               for name in OBJECTS if read_state(db.conn, name) is not None and view.has(name)}
+    missing = kpis_missing_properties(defined, metrics.customer_object, metrics.churn.mode, metrics.churn.property)
+    return [_missing_input(obj, prop, kpis, config, "not in the store (run `hubspot-metrics sync`)")
+            for (obj, prop), kpis in missing.items()]
+
+
+def _undefined_inputs(client: HubSpotClient, readable: list[str], config: Config) -> list[str]:
+    """The KPI inputs (metrics catalogue) that the portal does not define, among the readable objects."""
+    metrics = config.metrics
+    read = {name for inputs in kpi_inputs(metrics.customer_object, metrics.churn.mode).values()
+            for name in inputs.objects}
+    defined = {}
+    for name in readable:
+        if name in read:
+            try:
+                answer = client.properties(name)
+            except MissingScopeError:  # (the properties need the schema scope too; the sync says so)
+                continue
+            defined[name] = {p.get("name") for p in answer.get("results", []) if isinstance(p, dict)}
+    missing = kpis_missing_properties(defined, metrics.customer_object, metrics.churn.mode, metrics.churn.property)
+    return [_missing_input(obj, prop, kpis, config, "not defined in the portal")
+            for (obj, prop), kpis in missing.items()]
 
 
 def run_check(config: Config) -> tuple[str, bool]:
@@ -134,7 +171,9 @@ def run_check(config: Config) -> tuple[str, bool]:
         zone, source = "UTC", "the account details are not readable"
     blocked = sorted(kpis_blocked_by(set(missing), config.metrics.customer_object, config.metrics.churn.mode))
     lines += ["", f"KPI time zone: {zone} ({source})"]
+    undefined = _undefined_inputs(client, [n for n in config.sync.objects if n not in missing], config)
     lines.append("")
+    lines += [f"Warning: {text}." for text in undefined]
     if blocked:
         lines.append("KPIs that cannot be computed: " + ", ".join(blocked))
     else:

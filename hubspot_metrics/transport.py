@@ -3,7 +3,8 @@
 urllib3 applies its timeout to every socket read, so an answer that trickles in one byte at a
 time never times out, and it reads a body of any size into memory. Each request here gets a
 watchdog that shuts its socket down when `timeout_seconds` have passed since it was sent, and
-its body is read in chunks up to a fixed size.
+its body is read in chunks up to a fixed size. An error answer (4xx/5xx) is one the SDK reads
+itself, whole, to build its exception: the pool reads that body first, under the same cap.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import socket
 import threading
 from typing import Any
 
-from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3 import HTTPConnectionPool, HTTPResponse, HTTPSConnectionPool
 
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # a HubSpot page of 200 wide records is a few MB
 READ_CHUNK = 1 << 16
 
-_in_flight = threading.local()  # the Deadline of the request this thread is sending
+_in_flight = threading.local()  # the Deadline and SizeCap of the request this thread is sending
 
 
 class ResponseTooLarge(Exception):
@@ -63,6 +64,21 @@ class Deadline:
                 pass
 
 
+class SizeCap:
+    """The most bytes an error answer's body may have while this request is sent (a success
+    answer's body is read by `read_capped`, which is given its limit)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    def __enter__(self) -> "SizeCap":
+        _in_flight.size_cap = self.limit
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _in_flight.size_cap = None
+
+
 def _watched(pool_class: type) -> type:
     class WatchedPool(pool_class):
         def _get_conn(self, timeout=None):
@@ -71,6 +87,17 @@ def _watched(pool_class: type) -> type:
             if deadline is not None:
                 deadline.watch(conn)
             return conn
+
+        def urlopen(self, method, url, *args, **kwargs):
+            response = super().urlopen(method, url, *args, **kwargs)
+            limit = getattr(_in_flight, "size_cap", None)
+            if limit is None or 200 <= response.status <= 299 or kwargs.get("preload_content", True):
+                return response
+            # The SDK would read this body through `.data`, with no limit: hand it one read here.
+            body = read_capped(response, limit)
+            return HTTPResponse(body=body, headers=response.headers, status=response.status,
+                                reason=response.reason, request_method=method, request_url=url,
+                                preload_content=False)
 
     WatchedPool.__name__ = f"Watched{pool_class.__name__}"
     return WatchedPool

@@ -2,10 +2,13 @@
 
 import sqlite3
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
 
+from hubspot_metrics import app
 from hubspot_metrics.cli import cli
+from hubspot_metrics.config import Config, MetricsSettings
 from hubspot_metrics.periods import named_period
 
 
@@ -19,9 +22,10 @@ def test_demo_syncs_a_simulated_portal_and_prints_last_months_kpis(tmp_path):
     env = {"HUBSPOT_ACCESS_TOKEN": "pat-na1-real-token-must-be-ignored", "HUBSPOT_API_BASE_URL": "http://127.0.0.1:1"}
     result = CliRunner().invoke(cli, ["demo", "--dir", str(folder), "--scale", "600"], env=env)
     assert result.exit_code == 0, result.output
-    label = named_period("last_month", "UTC", datetime.now(timezone.utc)).label
+    last_month = named_period("last_month", "Europe/Berlin", datetime.now(timezone.utc))  # the portal's zone
     lines = result.output.splitlines()
-    assert f"KPIs for {label}: " in result.output
+    assert (f"KPIs for {last_month.label}: {last_month.start:%Y-%m-%d} 00:00 to {last_month.end:%Y-%m-%d} 00:00 "
+            "(time zone Europe/Berlin, end exclusive)") in lines
     rows = [next(line for line in lines if line.startswith(name)) for name in TEN_KPIS]
     assert all("n/a" not in row for row in rows), rows  # every KPI has a value on the demo portal
     assert lines[-3] == f"Report: {(folder / 'report.html').resolve()}"
@@ -71,3 +75,18 @@ def test_dir_a_folder_of_other_files_is_refused_and_left_alone(tmp_path):
         2, f"Error: {tmp_path} exists and is not a demo folder; choose another --dir.\n")
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
     assert (tmp_path / "report.html").read_text() == "someone's report"
+
+
+def test_the_demos_table_is_last_month_in_the_portals_time_zone_as_kpis_reads_it(tmp_path):
+    outcome = app.demo(str(tmp_path / "demo"), scale=300)
+    label = named_period("last_month", "Europe/Berlin", datetime.now(timezone.utc)).label
+    assert outcome.last_month.label == label
+    # `kpis` on the demo's store, with the demo's spend for that month, prints the very same period and values.
+    config = Config(store_path=str(outcome.store_path),
+                    metrics=MetricsSettings(spend={label: app.DEMO_MONTHLY_SPEND}))
+    same = app.kpis(config, period=label)
+    first = datetime.fromisoformat(same["start"])
+    assert (first.day, first.hour, first.utcoffset()) == (1, 0, ZoneInfo("Europe/Berlin").utcoffset(first))
+    assert {k: outcome.kpis[k] for k in ("period", "start", "end", "timezone", "kpis")} == {
+        k: same[k] for k in ("period", "start", "end", "timezone", "kpis")}
+    assert same["timezone"] == "Europe/Berlin"

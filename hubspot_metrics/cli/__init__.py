@@ -4,10 +4,9 @@ product imports it."""
 
 from __future__ import annotations
 
-import signal
-
 from hubspot_metrics.cli import demo, kpis, results, sync  # noqa: F401  (each registers its commands)
 from hubspot_metrics.cli.root import CliSettings, cli
+from hubspot_metrics.interrupts import before_command
 from hubspot_metrics.portal.cli import sandbox
 
 cli.add_command(sandbox)  # the simulated portal's own command, served under the product's name
@@ -15,11 +14,6 @@ cli.add_command(sandbox)  # the simulated portal's own command, served under the
 __all__ = ["CliSettings", "cli", "main"]
 
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt  # SIGTERM (a stopped service, a killed cron job) ends like Ctrl-C
-
-
 def main() -> None:
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+    before_command()  # (already done by `__main__`; here too for a program that calls this main)
     cli(prog_name="hubspot-metrics")

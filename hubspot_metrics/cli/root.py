@@ -19,6 +19,7 @@ import click
 from hubspot_metrics import __version__
 from hubspot_metrics.config import Config, load_config
 from hubspot_metrics.errors import ConfigError, UserError
+from hubspot_metrics.interrupts import during_command
 from hubspot_metrics.objects import OBJECTS
 
 
@@ -52,6 +53,10 @@ class Group(click.Group):
                 formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
+        with during_command():
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except UserError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hubspot_metrics.objects import OBJECTS, kpis_fed_by
+from hubspot_metrics.objects import OBJECTS
 
 DEFINITION_VERSION = "kpi-spec-v2"
 
@@ -111,28 +111,163 @@ def applicable(by: str) -> set[str]:
     return {key for family in DIMENSIONS[by] for key in FAMILY_KPIS[family]}
 
 
+# --- what each KPI reads --------------------------------------------------------------------
+#
+# One declaration per KPI of the objects it reads and the properties it reads from each; the
+# queries (queries.py) read exactly these (tests/metrics/test_catalog_inputs.py), and `check`,
+# `status` and the sync's skip warnings derive from them. An input is a group of properties
+# of which any one will do (each one present is read): the lifecycle dates come under a legacy
+# and a v2 name, and HubSpot lists only the legacy one among an object's properties.
+
+UNIT = "customer unit"  # stands for [metrics] customer_object: contacts or companies
+CHURN_PROPERTY = "[metrics.churn] property"  # stands for the configured churn date property
+
+Input = tuple[str, ...]  # alternatives: any one present will do
+CUSTOMER_DATE: Input = ("hs_lifecyclestage_customer_date", "hs_v2_date_entered_customer")
+LEAD_DATE: Input = ("hs_lifecyclestage_lead_date", "hs_v2_date_entered_lead")
+CREATED: Input = ("createdate",)
+# A deal's outcome: the won and closed flags, else the stage's metadata (in its pipeline).
+DEAL_OUTCOME: tuple[Input, ...] = (("hs_is_closed_won", "dealstage"), ("hs_is_closed", "dealstage"), ("pipeline",))
+CLOSE_DATE: Input = ("closedate",)
+DEAL_AMOUNT: tuple[Input, ...] = (("amount_in_home_currency", "amount"), ("deal_currency_code",))
+TICKET_REPLY: tuple[Input, ...] = (("createdate",), ("first_agent_reply_date", "hs_first_agent_message_sent_at"),
+                                   ("hs_pipeline",))
+SURVEY_ANSWER: tuple[Input, ...] = (("hs_survey_type",), ("hs_value",), ("hs_submission_timestamp",))
+# Excluded records never count anywhere (docs/metrics.md): every object that has it is read with it.
+MERGED_IDS: Input = ("hs_merged_object_ids",)
+# Read when present, but no KPI needs them: the pipelines refine a deal's stage and filter by
+# [metrics] deal_pipelines / ticket_pipelines, and without a currency an amount is taken as in
+# the home currency. `check` and `status` do not call a KPI blocked for want of one.
+REFINEMENTS = frozenset({"pipeline", "hs_pipeline", "deal_currency_code", *MERGED_IDS})
+
+_WON_DEALS = (*DEAL_OUTCOME, CLOSE_DATE)
+_REVENUE = {"deals": (*_WON_DEALS, *DEAL_AMOUNT)}
+_CYCLE = {"deals": (*_WON_DEALS, CREATED)}
+_CUSTOMERS = {UNIT: (CUSTOMER_DATE,)}
+# key -> object (or UNIT) -> inputs. Ordered as the sync's skip warnings name them: the customer
+# unit's KPIs, then the deals', tickets' and surveys'. Churn's own input is added by mode (below).
+_READS: dict[str, dict[str, tuple[Input, ...]]] = {
+    "cac": _CUSTOMERS,
+    "conversion_rate": {UNIT: (LEAD_DATE, CUSTOMER_DATE)},
+    "customer_retention_rate": _CUSTOMERS,
+    "churn_rate": _CUSTOMERS,
+    "customer_lifetime_value": {**_CUSTOMERS, **_REVENUE},
+    "avg_sales_cycle_days": _CYCLE,
+    "pipeline_velocity": {"deals": (*_WON_DEALS, CREATED, *DEAL_AMOUNT)},
+    "revenue": _REVENUE,
+    "win_rate": {"deals": _WON_DEALS},
+    "avg_first_response_hours": {"tickets": TICKET_REPLY},
+    "nps": {"feedback_submissions": SURVEY_ANSWER},
+    "csat": {"feedback_submissions": SURVEY_ANSWER},
+    "new_customers": _CUSTOMERS,
+    "leads": {UNIT: (LEAD_DATE,)},
+    "customers_at_start": _CUSTOMERS,
+    "customers_retained": _CUSTOMERS,
+    "paying_customers": {UNIT: (), "deals": _WON_DEALS},
+    "revenue_per_customer": {UNIT: (), **_REVENUE},
+    "deals_won": {"deals": _WON_DEALS},
+    "deals_lost": {"deals": _WON_DEALS},
+    "avg_deal_size": _REVENUE,
+    "new_deals": {"deals": (CREATED, ("pipeline",))},
+    "open_deals_at_start": _CYCLE,
+    "active_customers": _CUSTOMERS,
+    "arpa": {**_CUSTOMERS, **_REVENUE},
+    "monthly_churn_rate": _CUSTOMERS,
+    "revenue_per_day": _REVENUE,
+    "lead_to_customer_days": {UNIT: (CUSTOMER_DATE, CREATED)},
+    "median_sales_cycle_days": _CYCLE,
+    "deal_throughput": {"deals": _WON_DEALS},
+    "pipeline_speed": _CYCLE,
+    "spend": {},  # [spend] in the config
+    "ltv_to_cac": {**_CUSTOMERS, **_REVENUE},
+    "open_deals": _CYCLE,
+    "open_pipeline_value": {"deals": (*_WON_DEALS, CREATED, *DEAL_AMOUNT)},
+    "nps_responses": {"feedback_submissions": SURVEY_ANSWER},
+    "csat_responses": {"feedback_submissions": SURVEY_ANSWER},
+    "tickets_created": {"tickets": TICKET_REPLY},
+    "tickets_unanswered": {"tickets": TICKET_REPLY},
+    "median_first_response_hours": {"tickets": TICKET_REPLY},
+}
+# Who is active at an instant (the CHURN_DEPENDENT keys), by churn mode: in property mode the
+# churn date on the customer unit; in inactivity mode a customer stays active while it buys,
+# so its won deals are read too.
+_CHURN_READS: dict[str, dict[str, tuple[Input, ...]]] = {
+    "property": {UNIT: ((CHURN_PROPERTY,),)},
+    "inactivity": {"deals": _WON_DEALS},
+}
+# The KPIs that `check` and the sync's warnings name when an input is missing: the ten, and
+# the two supporting metrics a sales team reads first.
+NAMED_WHEN_BLOCKED = (*HEADLINE_KPIS, "revenue", "win_rate")
+
+
 @dataclass(frozen=True)
 class KpiInputs:
-    """What a KPI is computed from: the objects it reads and the scopes that read them."""
+    """What a KPI is computed from: the objects it reads, the properties it reads from each
+    (groups of alternatives, any one will do), and the scopes that read them."""
     objects: tuple[str, ...]
     scopes: tuple[str, ...]
+    properties: dict[str, tuple[Input, ...]]
+
+    def property_names(self, name: str) -> list[str]:
+        """Every property read from object `name`, alternatives included."""
+        return list(dict.fromkeys(p for group in self.properties.get(name, ()) for p in group))
 
 
-def kpi_inputs(customer_object: str, churn_mode: str) -> dict[str, KpiInputs]:
-    """The inputs of each KPI an object declares it feeds (the headline ones, revenue, win rate) under this customer unit and churn mode.
+def _resolve(reads: dict[str, tuple[Input, ...]], customer_object: str, churn_property: str
+             ) -> dict[str, tuple[Input, ...]]:
+    out: dict[str, tuple[Input, ...]] = {}
+    for role, inputs in reads.items():
+        name = customer_object if role == UNIT else role
+        groups = tuple(tuple(churn_property if p == CHURN_PROPERTY else p for p in group) for group in inputs)
+        merged = (MERGED_IDS,) if MERGED_IDS[0] in OBJECTS[name].properties else ()
+        out[name] = tuple(dict.fromkeys(out.get(name, ()) + groups + merged))
+    return out
 
-    Derived from the objects' catalogue (objects.py, which says which KPIs each object feeds),
-    so `check`, `status` and the sync's skip warnings cannot disagree about them.
-    """
-    readers: dict[str, list[str]] = {}
-    for name in OBJECTS:
-        for key in kpis_fed_by(name, customer_object, churn_mode):
-            readers.setdefault(key, []).append(name)
-    return {key: KpiInputs(tuple(readers[key]), tuple(OBJECTS[n].scope for n in readers[key]))
-            for key in KPI_KEYS if key in readers}
+
+def kpi_inputs(customer_object: str, churn_mode: str, churn_property: str = "churn_date",
+               keys: tuple[str, ...] = NAMED_WHEN_BLOCKED) -> dict[str, KpiInputs]:
+    """The inputs of each of `keys` (by default the KPIs named when one is blocked) under this
+    customer unit and churn mode, in catalogue order; a KPI that reads nothing is left out."""
+    out = {}
+    for key in KPI_KEYS:
+        if key not in keys:
+            continue
+        reads = _resolve(_READS[key], customer_object, churn_property)
+        if key in CHURN_DEPENDENT:
+            for name, groups in _resolve(_CHURN_READS[churn_mode], customer_object, churn_property).items():
+                reads[name] = tuple(dict.fromkeys(reads.get(name, ()) + groups))
+        if reads:
+            out[key] = KpiInputs(tuple(reads), tuple(OBJECTS[n].scope for n in reads), reads)
+    return out
+
+
+def kpis_reading(name: str, customer_object: str, churn_mode: str) -> list[str]:
+    """The KPIs named when object `name` is missing: first those that read it under any churn
+    mode, then those that read it only in this one (e.g. deals for retention in inactivity mode)."""
+    always = [key for key in _READS if key in NAMED_WHEN_BLOCKED
+              and name in _resolve(_READS[key], customer_object, "")]
+    by_mode = [key for key in _READS if key in NAMED_WHEN_BLOCKED and key in CHURN_DEPENDENT
+               and name in _resolve(_CHURN_READS[churn_mode], customer_object, "")]
+    return list(dict.fromkeys(always + by_mode))
 
 
 def kpis_blocked_by(missing_objects: set[str], customer_object: str, churn_mode: str) -> list[str]:
     """The KPIs that cannot be computed without these objects, in catalogue order."""
     return [key for key, inputs in kpi_inputs(customer_object, churn_mode).items()
             if missing_objects & set(inputs.objects)]
+
+
+def kpis_missing_properties(defined: dict[str, set[str]], customer_object: str, churn_mode: str,
+                            churn_property: str) -> dict[tuple[str, str], list[str]]:
+    """(object, property) -> the KPIs it blocks, for each input of which no alternative is in
+    `defined` (object -> property names: defined in the portal, or columns in the store).
+    Objects absent from `defined` are not judged (not readable, or not synced yet)."""
+    blocked: dict[tuple[str, str], list[str]] = {}
+    for key, inputs in kpi_inputs(customer_object, churn_mode, churn_property).items():
+        for name, groups in inputs.properties.items():
+            if name not in defined:
+                continue
+            for group in groups:
+                if not set(group) <= REFINEMENTS and not defined[name] & set(group):
+                    blocked.setdefault((name, group[0]), []).append(key)
+    return blocked

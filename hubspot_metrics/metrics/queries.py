@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.indexes import EXCLUDED_INDEX_WHERE
+from hubspot_metrics.metrics.catalog import CUSTOMER_DATE, LEAD_DATE, TICKET_REPLY
 from hubspot_metrics.metrics.counts import (
     CustomerCounts, DealCounts, SurveyCounts, TicketCounts, counts_from_row, merge_values)
 from hubspot_metrics.metrics.sql import (
@@ -35,9 +36,7 @@ DIMENSION_PROPERTIES = {
     "pipeline": {"deals": "pipeline", "tickets": "hs_pipeline"},
     "source": {"customers": "hs_analytics_source"},
 }
-CUSTOMER_DATE = ("hs_lifecyclestage_customer_date", "hs_v2_date_entered_customer")
-LEAD_DATE = ("hs_lifecyclestage_lead_date", "hs_v2_date_entered_lead")
-REPLY_DATES = ("first_agent_reply_date", "hs_first_agent_message_sent_at")
+REPLY_DATES = TICKET_REPLY[1]  # (the lifecycle dates and this are declared in the catalogue)
 
 
 WINDOW_BITS = 60  # cuts per integer column of purchase windows (Queries.purchases)
@@ -106,7 +105,8 @@ class Queries:
         self.params.update({f"chpt{k}": v for k, v in enumerate(self.churn_points)})
         self.params.update({"deals_pipelines": json.dumps(list(settings.deal_pipelines)),
                             "tickets_pipelines": json.dumps(list(settings.ticket_pipelines))})
-        self.excluded = {t: view.merged_ids(t) for t in ("contacts", "companies", "deals", "tickets",
+        # (only the tables the KPIs read: the other customer unit's records count nowhere)
+        self.excluded = {t: view.merged_ids(t) for t in (settings.customer_object, "deals", "tickets",
                                                          "feedback_submissions") if view.has(t)}
         for table, ids in self.excluded.items():
             self.params[f"excluded_{table}"] = json.dumps(ids)

@@ -212,7 +212,7 @@ def render_table(result: dict, keys: Iterable[str] | None = None) -> str:
     lines = [f"KPIs for {result['period']}: {_span(result)} (time zone {result['timezone']}, end exclusive)"]
     if "previous" in result:
         p = result["previous"]
-        lines.append(f"compared with {p['period']}: {_span(p)}")
+        lines.append(f"compared with {p['period']}: {_span(p, 'the same stretch of it')}")
     for title, keys in (("", HEADLINE_KPIS), ("Supporting metrics", KPI_KEYS[len(HEADLINE_KPIS):])):
         if any(k in result["kpis"] for k in keys):
             lines += ["", title, ""] if title else [""]
@@ -328,11 +328,11 @@ def _compact_money(value: float) -> str:
     return f"{value / 1e9:,.2f}B"
 
 
-def _span(result: dict) -> str:
-    """The measured span; an open period says where it stops and that it is partial."""
+def _span(result: dict, stop: str = "the last completed sync") -> str:
+    """The measured span; an open period says where it stops (`stop`: why there) and that it is partial."""
     span = f"{_moment(result['start'])} to {_moment(result['end'])}"
     if result.get("partial"):
-        span += f", partial: measured up to {_moment(result['as_of'])} (the last completed sync)"
+        span += f", partial: measured up to {_moment(result['as_of'])} ({stop})"
     return span
 
 

@@ -164,7 +164,8 @@ class Api:
         self.portal = portal
         self.feedback_enabled = feedback_enabled
         self.index = SearchIndex(portal)
-        self._property_lists: dict[tuple[str, int, int], list[dict]] = {}
+        # object -> (what its definitions were built from, the definitions as served)
+        self._property_lists: dict[str, tuple[tuple, list[dict]]] = {}
 
     def handle(self, route: Route, params: dict[str, str], call: Call) -> tuple[int, Any]:
         return getattr(self, route.handler)(call, **params)
@@ -489,10 +490,12 @@ class Api:
 
     def _property_list(self, name: str) -> list[dict]:
         t = self.portal.tables[name]
-        key = (name, len(t.props), len(self.portal.owners))
-        cached = self._property_lists.get(key)
-        if cached is not None:
-            return cached
+        # Everything a definition is built from: a property redefined in place (same count) or
+        # an owner renamed must show at once. The props are frozen, so equal means unchanged.
+        source = (tuple(t.props.values()), tuple(self._options("owners")))
+        cached = self._property_lists.get(name)
+        if cached is not None and cached[0] == source:
+            return cached[1]
         custom_created = fmt_datetime(self.portal.created_ms - 400 * 86_400_000)
         out = []
         for order, prop in enumerate(t.props.values()):
@@ -519,8 +522,7 @@ class Api:
             if prop.name in ("amount", "amount_in_home_currency", "annualrevenue"):
                 d["showCurrencySymbol"] = True
             out.append(d)
-        self._property_lists = {k: v for k, v in self._property_lists.items() if k[0] != name}
-        self._property_lists[key] = out
+        self._property_lists[name] = (source, out)
         return out
 
     def properties(self, call: Call, type: str) -> tuple[int, dict]:

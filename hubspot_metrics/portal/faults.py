@@ -14,6 +14,7 @@ and the ones no retry cures, which a run must end on clearly:
 
 - "drip": the real answer, one byte every `drip_seconds`;
 - "oversized": a 200 of `oversize_bytes`, announced by Content-Length or chunked without end;
+- "oversized_error": the same size and framing, as a 502 (a proxy's error page gone wrong);
 - "html403": a firewall's HTML "access denied" page with status 403.
 
 Three kinds are not drawn per request. While "index_lag" is enabled, every search misses the
@@ -34,7 +35,7 @@ import threading
 from dataclasses import dataclass
 
 RECOVERABLE = frozenset({"5xx", "reset", "truncate", "slow", "429", "hollow", "index_lag"})
-KINDS = RECOVERABLE | {"drip", "oversized", "html403", "stuck_paging", "no_date", "hold"}
+KINDS = RECOVERABLE | {"drip", "oversized", "oversized_error", "html403", "stuck_paging", "no_date", "hold"}
 HOLD_SECONDS = 60
 MODES = frozenset({"index_lag", "stuck_paging", "no_date"})  # not drawn per request
 HOLLOW_BODIES = (b"", b"{}", b"null", b"[]", None)  # None: a 204

@@ -378,6 +378,8 @@ class PortalServer:
             return 200 if fault.body is not None or HOLLOW_BODIES[_pick(fault, HOLLOW_BODIES)] is not None else 204
         if fault.kind == "oversized":
             return 200
+        if fault.kind == "oversized_error":
+            return 502
         if fault.kind == "html403":
             return 403
         return (500, 502, 503, 504)[min(3, int(fault.variant * 4))]
@@ -387,8 +389,8 @@ class PortalServer:
             data = fault.body if fault.body is not None else HOLLOW_BODIES[_pick(fault, HOLLOW_BODIES)]
             self._send(h, 200 if data is not None else 204, data or b"", {})
             return
-        if fault.kind == "oversized":
-            self._oversized(h, chunked=fault.variant >= 0.5)
+        if fault.kind in ("oversized", "oversized_error"):
+            self._oversized(h, self._fault_status(fault), chunked=fault.variant >= 0.5)
             return
         if fault.kind == "html403":
             page = ("<!DOCTYPE html>\r\n<html><head><title>Access denied</title></head><body><h1>Access denied</h1>"
@@ -461,14 +463,14 @@ class PortalServer:
         except OSError:
             pass
 
-    def _oversized(self, h: _Handler, chunked: bool) -> None:
-        """A 200 of `oversize_bytes`: announced, or chunked without a length, until the client hangs up."""
+    def _oversized(self, h: _Handler, status: int, chunked: bool) -> None:
+        """An answer of `oversize_bytes`: announced, or chunked without a length, until the client hangs up."""
         total = self.faults.oversize_bytes
         h.close_connection = True
         framing = {"Transfer-Encoding": "chunked"} if chunked else {"Content-Length": str(total)}
         block = b'{"results":[' + b" " * 65_524
         try:
-            h.wfile.write(self._head(200, framing, "application/json;charset=utf-8", close=True))
+            h.wfile.write(self._head(status, framing, "application/json;charset=utf-8", close=True))
             sent = 0
             while sent < total:
                 part = block[:total - sent]

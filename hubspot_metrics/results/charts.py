@@ -2,9 +2,11 @@
 
 Nothing here writes markup: the report's template draws the SVG from a `Chart`, so every
 text is escaped there. A chart shows closed months as a solid line with filled dots and the
-open month (if any) as a hollow dot on a dashed line. Its scale comes from the values that
-are not outliers (a fence of three interquartile ranges around the quartiles), so one wild
-month cannot flatten the rest: a point beyond the scale is drawn on the axis and marked.
+open month (if any) as a hollow dot on a dashed line. Its scale leaves out isolated spikes, so
+one wild month cannot flatten the rest: a point beyond the scale is drawn on the axis and
+marked. A spike is a value outside a fence of three interquartile ranges around the quartiles
+whose neighbours are inside it and more than that reach away; the first or last points of a
+steady rise or fall are never spikes, since their neighbours lead up to them.
 """
 
 from __future__ import annotations
@@ -73,13 +75,31 @@ class Chart:
 
 
 def robust_range(values: list[float]) -> tuple[float, float]:
-    """The lowest and highest value inside the outlier fence."""
+    """The lowest and highest of one series' values (in month order) once isolated spikes are left out."""
+    return scale_range([values])
+
+
+def scale_range(runs: list[list[float]]) -> tuple[float, float]:
+    """The lowest and highest value of several series once isolated spikes are left out.
+
+    `runs` holds each series' values in month order (months without a value left out); the
+    fence is that of all values together, and whether a point is isolated is judged within
+    its own series, by the points on either side of it."""
+    values = [v for run in runs for v in run]
     if len(values) < 4:
         return min(values), max(values)
     q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
     reach = FENCE_IQRS * (q3 - q1) or FLAT_FENCE_SHARE * abs(median) or 1.0
-    inside = [v for v in values if q1 - reach <= v <= q3 + reach]
-    return min(inside), max(inside)
+    inside = lambda v: q1 - reach <= v <= q3 + reach
+    kept = []
+    for run in runs:
+        for i, value in enumerate(run):
+            neighbours = run[max(0, i - 1):i] + run[i + 1:i + 2]
+            spike = not inside(value) and bool(neighbours) and all(
+                inside(n) and abs(value - n) > reach for n in neighbours)
+            if not spike:
+                kept.append(value)
+    return min(kept), max(kept)
 
 
 def _padded(low: float, high: float) -> tuple[float, float]:
@@ -101,11 +121,11 @@ def month_label(period: str, first: bool) -> str:
 def line_chart(series: list[Series], unit: str, value_text: Callable[[float], str],
                reason_text: Callable[[str | None], str], label: str) -> Chart | None:
     """The chart of one or more series over the same months; None when no month has a value."""
-    values = [p.value for s in series for p in s.points if p.value is not None]
-    if not values:
+    runs = [[p.value for p in s.points if p.value is not None] for s in series]
+    if not any(runs):
         return None
     missing = missing_reasons(series[0], reason_text)
-    low, high = _padded(*robust_range(values))
+    low, high = _padded(*scale_range([run for run in runs if run]))
     left, top, right, bottom = LEFT, TOP, WIDTH - RIGHT, HEIGHT - BOTTOM
     months = [p.period for p in series[0].points]
     step = (right - left) / max(1, len(months) - 1)

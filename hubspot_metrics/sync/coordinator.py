@@ -9,14 +9,14 @@ as it goes, so a killed run resumes where it stopped.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from hubspot_metrics.bookkeeping import RunLog
 from hubspot_metrics.client import HubSpotClient
 from hubspot_metrics.errors import MissingScopeError, UserError
 from hubspot_metrics.config import Config
 from hubspot_metrics.indexes import ensure_indexes
-from hubspot_metrics.objects import OBJECTS, PIPELINE_OBJECTS, kpis_fed_by
+from hubspot_metrics.objects import OBJECTS, PIPELINE_OBJECTS
 from hubspot_metrics.sync.associations import AssociationSync
 from hubspot_metrics.sync.columns import PropertySelection
 from hubspot_metrics.sync.merges import MergeHandling
@@ -31,8 +31,12 @@ if TYPE_CHECKING:
 
 class Sync(ReferenceData, PropertySelection, RecordSync, MergeHandling, AssociationSync):
     def __init__(self, config: Config, db: sqlite_utils.Database, client: HubSpotClient, *,
-                 full: bool = False, only: Iterable[str] | None = None, progress: ProgressListener | None = None):
+                 full: bool = False, only: Iterable[str] | None = None, progress: ProgressListener | None = None,
+                 kpis_reading: Callable[[str], list[str]] | None = None):
+        """`kpis_reading(object)`: the KPIs a skipped object leaves stale, from the metrics
+        catalogue (which the sync may not import: the caller hands it over)."""
         self.config = config
+        self.kpis_reading = kpis_reading
         self.db = db
         self.client = client
         self.full = full
@@ -93,7 +97,10 @@ class Sync(ReferenceData, PropertySelection, RecordSync, MergeHandling, Associat
                 what = ("the portal has no feedback submissions (Service Hub Professional) or the token lacks "
                         "crm.objects.feedback_submissions.read" if name == "feedback_submissions"
                         else f"the token lacks {', '.join(exc.scopes) or 'a scope'}")
-                kpis = kpis_fed_by(name, self.config.metrics.customer_object, self.config.metrics.churn.mode)
+                if self.kpis_reading is None:
+                    self.warn(f"Skipped {name}: {what}.")
+                    continue
+                kpis = self.kpis_reading(name)
                 self.warn(f"Skipped {name}: {what}; " + (f"KPIs not updated: {', '.join(kpis)}." if kpis
                                                           else "no KPI reads them with this configuration."))
         self.sync_associations()

@@ -196,6 +196,32 @@ def test_compare_adds_the_previous_period_and_the_change(deals_store):
             "1,1,,count,EUR,1,") in lines
 
 
+def test_compare_sets_an_open_month_beside_the_same_stretch_of_the_month_before(tmp_path):
+    store = StoreBuilder(tmp_path / "store.db", synced=False)
+    add_worked_deals(store)  # February: D4 lost on the 5th, D3 won on the 16th; March: D5 lost on the 1st, D2 won on the 10th
+    store.conn.execute("INSERT INTO sync_runs (started_at, ended_at, status) VALUES "
+                       "('2024-03-12T12:00:00.000Z', '2024-03-12T12:01:00.000Z', 'ok')")
+    store.close()
+    result = run("--db", str(tmp_path / "store.db"), "kpis", "--period", "2024-03", "--compare", "--format", "json")
+    assert (result.exit_code, result.stderr) == (0, "")
+    output = json.loads(result.stdout)
+    previous = output["previous"]
+    # 11.5 days into March: February up to its 12th, 12:00, so D3 (won on the 16th) is not in it yet.
+    assert {k: previous[k] for k in ("period", "start", "end", "as_of", "partial")} == {
+        "period": "2024-02", "start": "2024-02-01T00:00:00+00:00", "end": "2024-03-01T00:00:00+00:00",
+        "as_of": "2024-02-12T12:00:00+00:00", "partial": True}
+    assert [(output["kpis"][k]["value"], previous["kpis"][k]["value"]) for k in ("deals_won", "deals_lost", "revenue")] == [
+        (1, 0), (1, 1), (6000.0, 0.0)]
+    assert output["change"]["deals_won"] == {"value": 1, "percent": None, "unit": "count"}
+    assert output["change"]["deals_lost"] == {"value": 0, "percent": 0.0, "unit": "count"}
+    table = run("--db", str(tmp_path / "store.db"), "kpis", "--period", "2024-03", "--compare").stdout.splitlines()
+    assert table[:2] == [
+        "KPIs for 2024-03: 2024-03-01 00:00 to 2024-04-01 00:00, partial: measured up to 2024-03-12 12:00 "
+        "(the last completed sync) (time zone UTC, end exclusive)",
+        "compared with 2024-02: 2024-02-01 00:00 to 2024-03-01 00:00, partial: measured up to 2024-02-12 12:00 "
+        "(the same stretch of it)"]
+
+
 def test_breakdown_by_owner_in_json_and_csv(tmp_path):
     store = StoreBuilder(tmp_path / "store.db")
     store.owner("7", "Jane", "Roe").owner("8", None, None, "queue@example.com")

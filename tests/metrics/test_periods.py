@@ -8,7 +8,8 @@ import pytest
 
 from hubspot_metrics.errors import ConfigError
 from hubspot_metrics.periods import (
-    Period, closed_periods, measured_up_to, named_period, parse_period, period_from_range, previous_period)
+    Period, closed_periods, compared_period, measured_up_to, named_period, parse_period, period_from_range,
+    previous_period)
 
 NOW = datetime(2026, 11, 17, 9, 30, 12, 345000, tzinfo=timezone.utc)  # 10:30:12 in Berlin
 
@@ -79,6 +80,31 @@ def test_previous_periods():
     assert bounds(previous_period(period_from_range("2026-03-20", "2026-04-03", tz))) == (
         "2026-03-06..2026-03-20", "range", "2026-03-06T00:00:00+01:00", "2026-03-20T00:00:00+01:00")
     assert previous_period(period_from_range("2026-03-01", "2026-05-01", tz)).label == "2026-01-01..2026-03-01"
+
+
+def test_an_open_period_is_compared_with_the_same_stretch_of_the_one_before():
+    tz = "Europe/Berlin"
+
+    def compared(text: str) -> tuple:
+        p = compared_period(measured_up_to(parse_period(text, tz), NOW.replace(microsecond=0)))
+        return p.label, p.start.isoformat(), p.end.isoformat(), p.partial, p.until.isoformat()
+
+    # NOW is 17 Nov 2026, 10:30:12 in Berlin: 16 days 10:30:12 into November, so October up to its 17th, 10:30:12.
+    assert compared("2026-11") == ("2026-10", "2026-10-01T00:00:00+02:00", "2026-11-01T00:00:00+01:00", True,
+                                   "2026-10-17T10:30:12+02:00")
+    # 47 days 11:30:12 into the quarter (summer time ended on 25 October, so an hour more than the clock says).
+    assert compared("2026-Q4") == ("2026-Q3", "2026-07-01T00:00:00+02:00", "2026-10-01T00:00:00+02:00", True,
+                                   "2026-08-17T11:30:12+02:00")
+    assert compared("2026") == ("2025", "2025-01-01T00:00:00+01:00", "2026-01-01T00:00:00+01:00", True,
+                                "2025-11-17T10:30:12+01:00")
+    # A closed period is compared with the whole one before, as before.
+    assert compared("2026-10")[3:] == (False, "2026-10-01T00:00:00+02:00")
+    # A stretch longer than the previous period takes all of it (31 March against February).
+    march_31 = datetime(2026, 3, 31, 12, tzinfo=timezone.utc)
+    whole = compared_period(measured_up_to(parse_period("2026-03", "UTC"), march_31))
+    assert (whole.label, whole.partial, whole.until.isoformat()) == ("2026-02", False, "2026-03-01T00:00:00+00:00")
+    # To-date periods keep their own rule: the same days and hours of the previous month.
+    assert compared_period(named_period("month_to_date", tz, NOW)) == previous_period(named_period("month_to_date", tz, NOW))
 
 
 def test_named_periods_for_the_nightly_job():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from hubspot_metrics.portal import PortalServer, generate_portal
@@ -177,3 +179,23 @@ def test_account_details_and_usage(portal, server):
     assert usage["currentUsage"] == 2 and usage["usageLimit"] == 1_000_000
     assert usage["resetsAt"] == "2026-11-20T23:00:00Z"  # midnight in Berlin
     assert get(server, "/settings/v3/currencies/company-currency").body["id"] == "EUR"
+
+
+def test_the_properties_api_serves_a_definition_changed_in_place_and_a_renamed_owner(portal, server):
+    def churn_date() -> dict:
+        listed = get(server, "/crm/v3/properties/contacts").body["results"]
+        return next(p for p in listed if p["name"] == "churn_date")
+
+    def owner_option(owner_id: str) -> str:
+        return next(o["label"] for o in get(server, "/crm/v3/properties/contacts/hubspot_owner_id").body["options"]
+                    if o["value"] == owner_id)
+
+    assert (churn_date()["type"], churn_date()["fieldType"]) == ("date", "date")  # (now cached)
+    contacts = portal.table("contacts")
+    contacts.props["churn_date"] = replace(contacts.props["churn_date"], type="datetime", label="Churned at")
+    assert (churn_date()["type"], churn_date()["label"]) == ("datetime", "Churned at")  # same count of properties
+
+    owner = next(o for o in portal.owners if not o["archived"])
+    assert owner_option(owner["id"]) == f"{owner['firstName']} {owner['lastName']}"
+    owner["lastName"] = "Renamed"
+    assert owner_option(owner["id"]) == f"{owner['firstName']} Renamed"  # same count of owners

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hubspot_metrics.results.charts import (
-    Dot, Point, Series, axis_unit, compact_number, line_chart, month_label, robust_range)
+    Dot, Point, Series, axis_unit, compact_number, line_chart, month_label, robust_range, scale_range)
 
 MONTHS = ["2025-11", "2025-12", "2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06", "2026-07",
           "2026-08", "2026-09", "2026-10", "2026-11"]
@@ -18,9 +18,32 @@ def _chart(values, reasons=None):
 
 def test_the_scale_ignores_a_value_far_outside_the_others():
     assert robust_range([10, 11, 12, 13, 500]) == (10, 13)
+    assert robust_range([10, 11, 500, 12, 13]) == (10, 13)
     # Most months equal: the interquartile range is 0, half the median still lets 120 in.
     assert robust_range([100, 100, 100, 100, 120, 10_000]) == (100, 120)
     assert robust_range([3, 1]) == (1, 3)  # too few values to call one an outlier
+    # The fence is the series' together; whether a point stands alone is judged in its own series.
+    assert scale_range([[10, 11, 12, 13, 500], [11, 12, 11, 12, 12]]) == (10, 13)
+
+
+def test_a_steady_rise_or_fall_draws_every_point_on_the_scale():
+    # Flat, then a steady climb: the fence (the interquartile range is 0, so half the median: 10 to 30) leaves
+    # the last month out, but its neighbour leads up to it, so it is a trend and not a spike.
+    rising = [20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 24, 28, 32]
+    falling = [20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 16, 12, 8]
+    doubling = [1, 1, 1, 1, 1, 1, 1, 1, 2, 4, 8, 16, 32]  # past the fence twice over: each led up to
+    for values, scale in ((rising, (20, 32)), (falling, (8, 20)), (doubling, (1, 32)),
+                          (list(reversed(rising)), (20, 32)), (list(reversed(doubling)), (1, 32))):
+        assert robust_range(values) == scale, values
+        chart = _chart(values)
+        assert chart.clipped is False and [d for d in chart.lines[0].dots if d.clipped] == [], values
+        assert not any("beyond the scale" in d.title for d in chart.lines[0].dots)
+    # The same months with one isolated spike: only the spike is drawn on the axis and marked.
+    spiked = rising[:5] + [90] + rising[6:]
+    chart = _chart(spiked)
+    assert [(d.title, d.clipped) for d in chart.lines[0].dots if d.clipped] == [
+        ("Leads, 2026-04: 90 leads (beyond the scale)", "high")]
+    assert chart.y_ticks == [(128.0, "20"), (77.0, "26"), (26.0, "32")]
 
 
 def test_an_outlier_is_drawn_on_the_axis_and_marked_and_a_missing_month_is_a_gap_with_its_reason():

@@ -39,7 +39,7 @@ def test_demo_runs_offline_and_prints_last_months_kpis(demo):
     cwd, done = demo
     assert done.returncode == 0, done.stderr
     folder = cwd / "hubspot-metrics-demo"
-    label = named_period("last_month", "UTC", datetime.now(timezone.utc)).label
+    label = named_period("last_month", "Europe/Berlin", datetime.now(timezone.utc)).label  # the portal's zone
     lines = done.stdout.splitlines()
     assert lines[1].startswith(f"KPIs for {label}: ")
     headline = [next(line for line in lines if line.startswith(name)) for name in TEN_KPIS]

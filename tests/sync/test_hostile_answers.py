@@ -203,20 +203,23 @@ def test_an_answer_that_trickles_in_is_cut_at_the_request_deadline(tmp_path, sma
     assert took < 30  # (two deadlines; the answer alone would trickle for a minute and more)
 
 
+@pytest.mark.parametrize("kind", ["oversized", "oversized_error"], ids=["200", "502"])
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "endless-chunked"])
-def test_an_answer_past_the_size_cap_fails_the_request(tmp_path, small_portal, chunked):
+def test_an_answer_past_the_size_cap_fails_the_request(tmp_path, small_portal, chunked, kind):
+    # (a 502's body is the one the SDK reads itself to build its exception: the cap holds there too)
     with PortalServer(small_portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
         config = make_config(server, tmp_path / "store.db")
         client = HubSpotClient(config.hubspot, sleep=lambda s: None, max_response_bytes=2**20)
         server.faults.configure(rate=0.0, kinds=set(), oversize_bytes=215 * 2**20)
-        server.faults.plan("oversized", CONTACTS, variant=0.9 if chunked else 0.0)
+        server.faults.plan(kind, CONTACTS, variant=0.9 if chunked else 0.0)
         with pytest.raises(HubSpotError) as failed:
             client.list_page("contacts", ["email"])
+        served = [(r.path, r.fault) for r in server.request_log]
     read = r"1,\d{3},\d{3}" if chunked else "225,443,840"
     assert re.fullmatch(rf"HubSpot's answer to the contacts list passed 1 MB \({read} bytes read or announced\) "
                         r"and was cut off; check any proxy between here and HubSpot, then run again\.",
                         str(failed.value)), str(failed.value)
-    assert client.stats.requests == 1
+    assert client.stats.requests == 1 and served == [(CONTACTS, kind)]
 
 
 # --- point 11: only HubSpot's MISSING_SCOPES answer means a missing scope --------------------
