@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import signal
 
-from hubspot_metrics.cli import demo, kpis, results, sync  # noqa: F401  (each registers its commands)
+from hubspot_metrics.cli import demo, explain, kpis, results, sync  # noqa: F401  (each registers its commands)
 from hubspot_metrics.cli.root import CliSettings, cli
 from hubspot_metrics.portal.cli import sandbox
 

@@ -16,14 +16,19 @@ answers through `kpis.answer_outcome`. A test holds every key's rows to `compute
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
+from datetime import datetime
 
 from hubspot_metrics.config import MetricsSettings
+from hubspot_metrics.errors import ConfigError
+from hubspot_metrics.metrics.catalog import DIMENSIONS, KPI_KEYS
+from hubspot_metrics.metrics.compute import compute_kpis
 from hubspot_metrics.metrics.kpis import answer_outcome
 from hubspot_metrics.metrics.queries import (
     CUSTOMER_DATE, LEAD_DATE, LOST_IN_P, OPEN_AT_END, OPEN_AT_START, WON_IN_P, Queries, _group_key)
 from hubspot_metrics.metrics.sql import CUSTOMER_ASSOCIATIONS, StoreView, bad_number, ms, number, quote
-from hubspot_metrics.periods import Period
+from hubspot_metrics.periods import Period, measured_up_to
 from hubspot_metrics.values import TIMESTAMP_GLOB
 
 # HubSpot's object type ids, as its record pages spell them
@@ -378,3 +383,52 @@ def _survey_role(survey: str, value: float, settings: MetricsSettings) -> str:
     if survey == "NPS":
         return "promoter" if value >= 9 else "passive" if value >= 7 else "detractor"
     return "satisfied" if value >= settings.csat.satisfied_min else "unsatisfied"
+
+
+# --- one key, with its KPI ------------------------------------------------------------------------
+
+NO_ROWS = ("churn_property_not_synced", "not_applicable")  # n = 0 by definition: nothing to list
+
+
+def check_key(key: str) -> None:
+    """One sentence naming the nearest keys when `key` is not in the catalogue."""
+    if key in POPULATIONS:
+        return
+    near = difflib.get_close_matches(key, KPI_KEYS, n=4, cutoff=0.5) or [k for k in KPI_KEYS if key in k][:4]
+    hint = f"did you mean {', '.join(near)}?" if near else f"the keys are {', '.join(KPI_KEYS)}."
+    raise ConfigError(f"{key!r} is not a KPI key; {hint}")
+
+
+def check_segment(by: str | None, segment: str | None) -> None:
+    if by is not None and by not in DIMENSIONS:
+        raise ConfigError(f"--by {by!r} is not a breakdown; use owner, pipeline or source.")
+    if (by is None) != (segment is None or segment == ""):
+        raise ConfigError("A segment is a breakdown and one of its values: --owner ID, --pipeline ID or "
+                          "--source VALUE (or --by owner|pipeline|source with --segment VALUE).")
+
+
+@dataclass(frozen=True)
+class Explanation:
+    result: dict          # compute_kpis' output for the period (with the breakdown when `by`)
+    kpi: dict             # the key's entry: for a segment, the segment's
+    columns: list[str]
+    rows: list[dict]
+
+
+def explain_kpi(db, period: Period, settings: MetricsSettings, key: str, *, now: datetime,
+                include_all: bool = False, by: str | None = None, segment: str | None = None) -> Explanation:
+    """`key`'s KPI for `period` (measured up to `now` as `compute_kpis` does) and its rows."""
+    check_key(key)
+    check_segment(by, segment)
+    result = compute_kpis(db, period, settings, by=by, now=now)
+    kpi = result["kpis"][key]
+    if by is not None:
+        groups = {g["key"]: g for g in result["breakdown"]["groups"]}
+        if segment not in groups:
+            known = ", ".join(str(k) for k in list(groups)[:10] if k is not None)
+            raise ConfigError(f"The {by} {segment!r} has no records in {result['period']}; "
+                              f"{by}s with records: {known or 'none'}.")
+        kpi = groups[segment]["kpis"][key]
+    explainer = Explainer(db, measured_up_to(period, now), settings)
+    rows = [] if kpi["reason"] in NO_ROWS else explainer.rows(key, include_all=include_all, by=by, segment=segment)
+    return Explanation(result, kpi, explainer.columns(key, include_all), rows)
