@@ -144,7 +144,7 @@ class Explainer:
     # --- running a population's SQL ------------------------------------------------------------
 
     def _run(self, table: str, source: str, live: str, archived: str, select: _Select, extra: dict[str, str],
-             include_all: bool) -> list[dict]:
+             include_all: bool, prefix: str = "") -> list[dict]:
         """`source`: the records (a table with alias, or a facts subquery); `live`: the SQL of
         "not archived nor merged" over it, `archived` its archived flag; `extra`: output column -> SQL."""
         if include_all:
@@ -155,7 +155,7 @@ class Explainer:
         else:
             reason, where = "NULL", f"({live}) AND ({select.counted})"
         columns = {"role": select.role, "value": select.value, "reason": reason, **extra}
-        sql = (f"SELECT {', '.join(f'{expr} AS {quote(name)}' for name, expr in columns.items())}\n"
+        sql = (f"{prefix}SELECT {', '.join(f'{expr} AS {quote(name)}' for name, expr in columns.items())}\n"
                f"FROM {source}\nWHERE {where}")
         out = []
         for values in self.view.conn.execute(sql, self.q.params):
@@ -169,16 +169,26 @@ class Explainer:
 
     # --- customers -----------------------------------------------------------------------------
 
-    def _won_deals(self, customer: str, condition: str) -> str | None:
-        """FROM/WHERE of the won deals of one customer whose close time meets `condition`: the
-        deals that are its purchases (docs/metrics.md, "Churn") and its revenue."""
+    def _purchases(self, low: str) -> str:
+        """A CTE `purchases`: per customer, from its won deals closed in [`low`, end of P) (the
+        purchases of docs/metrics.md, "Churn", read as Queries.purchases reads them), whether
+        one closed in [t − L, t) for t = start and end, whether one closed in P and their
+        revenue, and the latest close. One pass over the won deals, not a lookup per customer."""
         table = self.settings.customer_object
         assoc, deal_column, customer_column = CUSTOMER_ASSOCIATIONS[table]
-        if assoc not in self.view.tables or not self.view.has("deals"):
-            return None
-        return (f"FROM {quote(assoc)} a JOIN deals d ON d.id = a.{quote(deal_column)} "
-                f"WHERE a.{quote(customer_column)} = {customer} AND {condition} AND {self.q.live('deals', 'd')} "
-                f"AND {self.q.in_pipelines('deals', 'd')} AND {self.q.deal_won('d')}")
+        close = self.view.instant("deals", "closedate", alias="d")
+        if assoc not in self.view.tables or not self.view.has("deals") or not close.columns:
+            won = "SELECT NULL AS cid, NULL AS close, NULL AS amount WHERE 0"
+        else:
+            amount = self.q._amount(lambda p: self.view.column("deals", p, "d") or "NULL")
+            won = (f"SELECT a.{quote(customer_column)} AS cid, {close.value()} AS close, {amount} AS amount\n"
+                   f"  FROM deals d CROSS JOIN {quote(assoc)} a ON a.{quote(deal_column)} = d.id\n"
+                   f"  WHERE {close.between(low, ':e')} AND {self.q.live('deals', 'd')} AND "
+                   f"{self.q.in_pipelines('deals', 'd')} AND {self.q.deal_won('d')}")
+        return (f"WITH won AS ({won}),\npurchases AS (SELECT cid, max(close >= :thr_s AND close < :s) AS before_start, "
+                f"max(close >= :thr_e) AS before_end, max(close >= :s) AS paid, "
+                f"total(amount) FILTER (WHERE close >= :s) AS revenue, max(close) AS last_close "
+                f"FROM won GROUP BY cid)\n")
 
     def _active(self, at: str, threshold: str, cd) -> str:
         """active(c, t) per record, t = `at` (:s or :e), `threshold` its t − inactivity_days."""
@@ -186,9 +196,7 @@ class Explainer:
         if self.settings.churn.mode == "property":
             churn = self.view.instant(table, self.settings.churn.property, alias="c")
             return f"({cd.before(at)} AND ({churn.missing()} OR {churn.at_or_after(at)}))"
-        close = self.view.instant("deals", "closedate", alias="d")
-        won = self._won_deals("c.id", close.between(threshold, at))
-        purchased = f"EXISTS (SELECT 1 {won})" if won else "0"
+        purchased = "coalesce(p.before_start, 0)" if at == ":s" else "coalesce(p.before_end, 0)"
         return f"({cd.before(at)} AND ({cd.at_or_after(threshold)} OR {purchased}))"
 
     def _customers(self, population: str, include_all: bool, by: str | None) -> list[dict]:
@@ -213,11 +221,7 @@ class Explainer:
         elif population == "active_customers":
             select = _Select(self._active(":e", ":thr_e", cd), "'active'", "NULL", (bad_cd,))
         elif population == "paying_customers":
-            close = self.view.instant("deals", "closedate", alias="d")
-            won = self._won_deals("c.id", close.between(":s", ":e"))
-            amount = self.q._amount(lambda p: self.view.column("deals", p, "d") or "NULL")
-            select = _Select(f"EXISTS (SELECT 1 {won})" if won else "0", "'paying'",
-                             f"(SELECT total({amount}) {won})" if won else "NULL")
+            select = _Select("coalesce(p.paid, 0)", "'paying'", "p.revenue")
         else:  # lead_to_customer
             select = _Select(f"{new} AND {created.value()} IS NOT NULL AND {cd.value()} >= {created.value()}",
                              "'new_customer'", f"({ms(cd.value())} - {ms(created.value())}) / 86400000.0",
@@ -230,14 +234,17 @@ class Explainer:
             if self.settings.churn.mode == "property":
                 extra["churn_date"] = instant(self.settings.churn.property).value()
             else:
-                close = self.view.instant("deals", "closedate", alias="d")
-                won = self._won_deals("c.id", close.before(":e"))
-                latest_deal = f"(SELECT max({close.value()}) {won})" if won else "NULL"
                 # the latest purchase before the end: the customer date or a won deal's close
-                extra["last_purchase"] = (f"max(coalesce({latest_deal}, ''), CASE WHEN {cd.before(':e')} "
+                extra["last_purchase"] = (f"max(coalesce(p.last_close, ''), CASE WHEN {cd.before(':e')} "
                                           f"THEN {cd.value()} ELSE '' END)")
-        rows = self._run(table, f"{quote(table)} c", self.q.live(table, "c"),
-                         self.view.column(table, "archived", "c") or "0", select, extra, include_all)
+        source, prefix = f"{quote(table)} c", ""
+        # Whoever is active at t bought in [t − L, t), so the window from the start's threshold
+        # holds each listed customer's latest purchase too.
+        low = {"paying_customers": ":s", "active_customers": ":thr_e", "customers_at_start": ":thr_s"}.get(population)
+        if low and (population == "paying_customers" or self.settings.churn.mode == "inactivity"):
+            source, prefix = f"{source} LEFT JOIN purchases p ON p.cid = c.id", self._purchases(low)
+        rows = self._run(table, source, self.q.live(table, "c"), self.view.column(table, "archived", "c") or "0",
+                         select, extra, include_all, prefix)
         for row in rows:
             if row.get("last_purchase") == "":
                 row["last_purchase"] = None
@@ -420,7 +427,7 @@ def explain_kpi(db, period: Period, settings: MetricsSettings, key: str, *, now:
     """`key`'s KPI for `period` (measured up to `now` as `compute_kpis` does) and its rows."""
     check_key(key)
     check_segment(by, segment)
-    result = compute_kpis(db, period, settings, by=by, now=now)
+    result = compute_kpis(db, period, settings, by=by, now=now, keys=(key,))
     kpi = result["kpis"][key]
     if by is not None:
         groups = {g["key"]: g for g in result["breakdown"]["groups"]}
