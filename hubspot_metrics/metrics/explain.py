@@ -16,6 +16,7 @@ answers through `kpis.answer_outcome`. A test holds every key's rows to `compute
 
 from __future__ import annotations
 
+import copy
 import difflib
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +24,7 @@ from datetime import datetime
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.errors import ConfigError
 from hubspot_metrics.metrics.catalog import DIMENSIONS, KPI_KEYS
-from hubspot_metrics.metrics.compute import compute_kpis
+from hubspot_metrics.metrics.compute import _in_two_lanes, compute_kpis
 from hubspot_metrics.metrics.kpis import answer_outcome
 from hubspot_metrics.metrics.queries import (
     CUSTOMER_DATE, LEAD_DATE, LOST_IN_P, OPEN_AT_END, OPEN_AT_START, WON_IN_P, Queries, _group_key)
@@ -61,6 +62,13 @@ FAMILY_OF = {**{p: "customers" for p in ("new_customers", "leads", "customers_at
                                      "open_at_end", "open_at_end_with_amount")},
              "tickets_created": "tickets", "replied": "tickets", "NPS": "surveys", "CSAT": "surveys",
              "spend": "spend"}
+# What a row's value is, per population (None: the population's rows carry no value)
+VALUE_UNITS: dict[str, str] = {
+    **{p: "currency" for p in ("won", "lost", "closed", "won_with_amount", "created", "open_at_start", "open_at_end",
+                               "open_at_end_with_amount", "paying_customers", "spend")},
+    "cycle": "days", "lead_to_customer": "days", "tickets_created": "hours", "replied": "hours",
+    "NPS": "score", "CSAT": "score",
+}
 # The roles of each population in the order people read them (the report's "behind this number").
 ROLES: dict[str, tuple[str, ...]] = {
     "leads": ("converted", "not_converted"), "customers_at_start": ("churned", "retained"),
@@ -106,8 +114,14 @@ class Explainer:
         self.ui_domain = (account[0] if account and account[0] else DEFAULT_UI_DOMAIN)
         self.portal_id = account[1] if account else None
 
+    def on(self, queries: Queries) -> "Explainer":
+        """The same explanations through `queries` (another connection to the store, for a second thread)."""
+        other = copy.copy(self)
+        other.q, other.view = queries, queries.view
+        return other
+
     def url(self, table: str, record_id: str) -> str | None:
-        if self.portal_id is None:
+        if self.portal_id is None or table not in OBJECT_TYPE_IDS:
             return None
         portal = int(self.portal_id) if isinstance(self.portal_id, float) else self.portal_id
         return f"https://{self.ui_domain}/contacts/{portal}/record/{OBJECT_TYPE_IDS[table]}/{record_id}"
@@ -427,7 +441,11 @@ def explain_kpi(db, period: Period, settings: MetricsSettings, key: str, *, now:
     """`key`'s KPI for `period` (measured up to `now` as `compute_kpis` does) and its rows."""
     check_key(key)
     check_segment(by, segment)
-    result = compute_kpis(db, period, settings, by=by, now=now, keys=(key,))
+    explainer = Explainer(db, measured_up_to(period, now), settings)
+    # The KPI and the rows are two scans of the store: on two cores, one each.
+    result, rows = _in_two_lanes(
+        explainer.q, lambda q: compute_kpis(db, period, settings, by=by, now=now, keys=(key,)),
+        lambda q: explainer.on(q).rows(key, include_all=include_all, by=by, segment=segment))
     kpi = result["kpis"][key]
     if by is not None:
         groups = {g["key"]: g for g in result["breakdown"]["groups"]}
@@ -436,6 +454,5 @@ def explain_kpi(db, period: Period, settings: MetricsSettings, key: str, *, now:
             raise ConfigError(f"The {by} {segment!r} has no records in {result['period']}; "
                               f"{by}s with records: {known or 'none'}.")
         kpi = groups[segment]["kpis"][key]
-    explainer = Explainer(db, measured_up_to(period, now), settings)
-    rows = [] if kpi["reason"] in NO_ROWS else explainer.rows(key, include_all=include_all, by=by, segment=segment)
+    rows = [] if kpi["reason"] in NO_ROWS else rows
     return Explanation(result, kpi, explainer.columns(key, include_all), rows)
