@@ -10,6 +10,7 @@ import click
 
 from hubspot_metrics import app
 from hubspot_metrics.cli.root import CliSettings, cli, pass_settings
+from hubspot_metrics.errors import ConfigError
 from hubspot_metrics.files import check_output, write_file
 from hubspot_metrics.metrics.catalog import LABELS
 from hubspot_metrics.metrics.compute import BREAKDOWNS
@@ -32,7 +33,8 @@ from hubspot_metrics.values import spreadsheet_safe
 @click.option("--owner", metavar="ID", help="Only the records of this owner (its HubSpot owner id).")
 @click.option("--pipeline", metavar="ID", help="Only the deals or tickets of this pipeline (its id).")
 @click.option("--source", metavar="VALUE", help="Only the customers of this original source (e.g. ORGANIC_SEARCH).")
-@click.option("--by", type=click.Choice(BREAKDOWNS), help="With --segment: the same as --owner/--pipeline/--source.")
+@click.option("--by", type=click.Choice(BREAKDOWNS),
+              help="The breakdown of the segment: --by owner --segment ID is --owner ID.")
 @click.option("--segment", metavar="VALUE", help="With --by: the owner id, pipeline id or source value.")
 @pass_settings
 def explain(settings: CliSettings, key: str, period_text: str | None, since: str | None, until: str | None, fmt: str,
@@ -53,10 +55,18 @@ def explain(settings: CliSettings, key: str, period_text: str | None, since: str
 
 
 def _segment(by: str | None, segment: str | None, **shorthands: str | None) -> tuple[str | None, str | None]:
+    """--owner ID is short for --by owner --segment ID; saying both, consistently, is fine too."""
     given = [(name, value) for name, value in shorthands.items() if value is not None]
-    if len(given) > 1 or (given and (by or segment)):
-        raise click.UsageError("Give one segment: --owner, --pipeline or --source, or --by with --segment.")
-    return given[0] if given else (by, segment)
+    if len(given) > 1:
+        raise ConfigError("Give one segment: --owner, --pipeline or --source.")
+    if not given:
+        return by, segment
+    name, value = given[0]
+    if (by or name) != name:
+        raise ConfigError(f"--{name} {value} is not a {by}; give one segment, e.g. --{name} {value} alone.")
+    if (segment or value) != value:
+        raise ConfigError(f"--{name} {value} and --segment {segment} name two segments; give one.")
+    return name, value
 
 
 def render_json(outcome: app.ExplainOutcome) -> str:

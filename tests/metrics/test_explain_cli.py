@@ -118,8 +118,12 @@ def test_a_segment_lists_only_its_records(db):
     out = json.loads(result.output)
     assert (out["by"], out["segment"], out["kpi"]["n"]) == ("owner", "101", 2)
     assert [r["id"] for r in out["rows"]] == ["D1", "D3"]
-    same = run(db, "deals_won", "--period", "2024-Q1", "--by", "owner", "--segment", "101", "--format", "json")
-    assert json.loads(same.output) == out
+    for same in (["--by", "owner", "--segment", "101"], ["--by", "owner", "--owner", "101"]):
+        again = run(db, "deals_won", "--period", "2024-Q1", *same, "--format", "json")
+        assert json.loads(again.output) == out
+    clash = run(db, "deals_won", "--period", "2024-Q1", "--by", "pipeline", "--owner", "101")
+    assert (clash.exit_code, clash.output) == (
+        2, "Error: --owner 101 is not a pipeline; give one segment, e.g. --owner 101 alone.\n")
 
 
 def test_out_writes_the_file(db, tmp_path):
