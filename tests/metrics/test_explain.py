@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pytest
@@ -20,7 +21,7 @@ import pytest
 from hubspot_metrics.config import ChurnSettings, CsatSettings, MetricsSettings
 from hubspot_metrics.metrics import KPI_KEYS, compute_kpis
 from hubspot_metrics.metrics.explain import POPULATIONS, Explainer
-from hubspot_metrics.periods import measured_up_to, parse_period
+from hubspot_metrics.periods import Period, measured_up_to, parse_period
 
 from .reference import Setup
 from .test_generated import _bounds, generate, write
@@ -43,7 +44,7 @@ COUNTS = ("new_customers", "leads", "customers_at_start", "active_customers", "p
 @pytest.fixture(scope="module", params=CASES, ids=[f"{c[0]}-{c[1]}-{c[3]}-{c[4]}{'-open' if c[5] else ''}"
                                                    for c in CASES])
 def explained(request, tmp_path_factory):
-    """(kpis, {key: rows}, {key: rows with --all}, period) of one generated store."""
+    """One generated store, its KPIs and every key's rows (see Explained)."""
     seed, label, tz, unit, mode, now = request.param
     start, end, months, calendar = _bounds(label, tz)
     setup = Setup(start=start.astimezone(timezone.utc), end=end.astimezone(timezone.utc), months=months,
@@ -58,8 +59,20 @@ def explained(request, tmp_path_factory):
     explainer = Explainer(store.db, measured, settings)
     rows = {key: explainer.rows(key) for key in KPI_KEYS}
     everything = {key: explainer.rows(key, include_all=True) for key in KPI_KEYS}
-    yield result, rows, everything, measured
+    yield Explained(result, rows, everything, measured, store.db, settings,
+                    now or datetime(2026, 1, 1, tzinfo=timezone.utc))
     store.close()
+
+
+@dataclass
+class Explained:
+    result: dict           # compute_kpis of the period
+    rows: dict             # key -> Explainer.rows(key)
+    everything: dict       # key -> Explainer.rows(key, include_all=True)
+    period: Period         # measured up to `now`
+    db: object
+    settings: MetricsSettings
+    now: datetime
 
 
 def close(a: float, b: float | None) -> bool:
@@ -67,7 +80,7 @@ def close(a: float, b: float | None) -> bool:
 
 
 def test_every_key_lists_exactly_n_rows(explained):
-    result, rows, _, _ = explained
+    result, rows = explained.result, explained.rows
     for key in KPI_KEYS:
         assert len(rows[key]) == result["kpis"][key]["n"], key
     # the generator must give every family something to list
@@ -75,7 +88,7 @@ def test_every_key_lists_exactly_n_rows(explained):
 
 
 def test_sums_means_medians_and_rates_follow_from_the_rows(explained):
-    result, rows, _, period = explained
+    result, rows, period = explained.result, explained.rows, explained.period
     k = {key: v["value"] for key, v in result["kpis"].items()}
     values = lambda key: [r["value"] for r in rows[key]]
     roles = {key: Counter(r["role"] for r in rows[key]) for key in KPI_KEYS}
@@ -127,7 +140,7 @@ def test_sums_means_medians_and_rates_follow_from_the_rows(explained):
 
 
 def test_rows_of_keys_with_one_population_are_the_same_records(explained):
-    _, rows, _, _ = explained
+    rows = explained.rows
     ids = lambda key: [(r["object"], r["id"], r["role"]) for r in rows[key]]
     for key in KPI_KEYS:
         twins = [k for k in KPI_KEYS if POPULATIONS[k] == POPULATIONS[key]]
@@ -136,7 +149,7 @@ def test_rows_of_keys_with_one_population_are_the_same_records(explained):
 
 
 def test_all_adds_only_left_out_records_each_with_a_reason(explained):
-    _, rows, everything, _ = explained
+    rows, everything = explained.rows, explained.everything
     reasons = Counter()
     for key in KPI_KEYS:
         counted = [r for r in everything[key] if r["reason"] is None]
@@ -152,7 +165,7 @@ def test_all_adds_only_left_out_records_each_with_a_reason(explained):
 
 
 def test_rows_link_to_the_records_in_hubspot(explained):
-    _, rows, _, _ = explained
+    rows = explained.rows
     types = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "tickets": "0-5", "feedback_submissions": "0-19"}
     for key in KPI_KEYS:
         for r in rows[key]:
@@ -161,3 +174,12 @@ def test_rows_link_to_the_records_in_hubspot(explained):
             else:
                 # the builder's account has portalId 1 and no uiDomain
                 assert r["url"] == f"https://app.hubspot.com/contacts/1/record/{types[r['object']]}/{r['id']}", r
+
+
+
+def test_computing_only_the_families_a_key_needs_gives_the_same_entry(explained):
+    """explain computes its key's KPI with `keys=(key,)`: only the queries that key needs."""
+    for key in KPI_KEYS:
+        alone = compute_kpis(explained.db, explained.period, explained.settings, now=explained.now, keys=(key,))
+        assert alone["kpis"] == {key: explained.result["kpis"][key]}, key
+        assert (alone["warnings"], alone["data_quality"]) == ([], {})
