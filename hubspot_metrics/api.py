@@ -5,6 +5,7 @@
     m.kpis("2025-Q3")                   # index key; value, n, reason, unit, label
     m.kpis("2025-Q3", by="owner")       # a row per owner, a column per KPI
     m.history(grain="month", periods=12)
+    m.explain("churn_rate", "2025-Q3")  # the records behind a KPI: exactly the rows `explain` prints
     m.table("deals")
 
 Each method calls the application function the CLI calls (`app.kpis`, `app.history`, ...)
@@ -83,6 +84,17 @@ class Metrics:
                                                          "computed_at", "source", "partial")]
         for column in numeric:
             frame[column] = frame[column].astype("int64" if column == "n" else "float64")
+        return frame
+
+    def explain(self, key: str, period: str | None = None, *, since: str | None = None, until: str | None = None,
+                by: str | None = None, segment: str | None = None, all: bool = False) -> "pd.DataFrame":
+        """The records behind one KPI: exactly the rows `explain KEY --period P [--all]` prints,
+        in its order and columns (one per record its `n` counts; `all=True` adds those the rule
+        left out, each with a `reason`). The KPI entry and the period's facts are in `.attrs`."""
+        found = app.explain(self.config, key, period=period, since=since, until=until, by=by, segment=segment,
+                            include_all=all)
+        frame = self._frame(found.columns, ([row.get(c) for c in found.columns] for row in found.rows))
+        frame.attrs.update({k: v for k, v in found.as_dict().items() if k not in ("columns", "rows")})
         return frame
 
     def table(self, name: str) -> "pd.DataFrame":

@@ -20,6 +20,7 @@ from hubspot_metrics.errors import ConfigError, StoreError
 from hubspot_metrics.files import check_output, write_file
 from hubspot_metrics.metrics import KPI_KEYS, complete_to, compute_kpis, with_store_timezone
 from hubspot_metrics.metrics.catalog import kpis_reading
+from hubspot_metrics.metrics.explain import check_key, check_segment, explain_kpi
 from hubspot_metrics.metrics.render import compare, only_keys
 from hubspot_metrics.metrics.sql import StoreView
 from hubspot_metrics.periods import (
@@ -134,6 +135,50 @@ def kpis(config: Config, *, period: str | None = None, since: str | None = None,
         if previous is not None:
             result = compare(result, compute_kpis(db, previous, settings, now=previous.until))
     return result if keys is None else only_keys(result, keys)
+
+
+@dataclass(frozen=True)
+class ExplainOutcome:
+    """The records behind one KPI of one period: `rows` (dicts keyed by `columns`, in the order
+    the CLI prints them; instants as ISO text, numbers as int or float) number `kpi["n"]`."""
+
+    key: str
+    kpi: dict[str, Any]   # the entry `kpis` gives for the key: value, n, reason, unit
+    period: str
+    start: str
+    end: str
+    as_of: str
+    partial: bool
+    timezone: str
+    currency: str | None
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    by: str | None = None
+    segment: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON object `explain --format json` prints."""
+        return {"key": self.key, "period": self.period, "start": self.start, "end": self.end, "as_of": self.as_of,
+                "partial": self.partial, "timezone": self.timezone, "currency": self.currency, "by": self.by,
+                "segment": self.segment, "kpi": self.kpi, "columns": self.columns, "rows": self.rows}
+
+
+def explain(config: Config, key: str, *, period: str | None = None, since: str | None = None,
+            until: str | None = None, by: str | None = None, segment: str | None = None,
+            include_all: bool = False) -> ExplainOutcome:
+    """The records `key`'s n counts in one period (optionally of one owner, pipeline or source),
+    each with its part in the formula; `include_all` adds those the rule left out, with why."""
+    check_key(key)  # the key, the segment and the period's syntax first: they need no store
+    check_segment(by, segment)
+    resolve_period(period, since, until, "UTC", None)
+    with open_synced_store(config.store_path) as db:
+        settings = with_store_timezone(db, config.metrics)
+        now = complete_to(db)
+        chosen = resolve_period(period, since, until, settings.timezone, now)
+        found = explain_kpi(db, chosen, settings, key, now=now, include_all=include_all, by=by, segment=segment)
+    r = found.result
+    return ExplainOutcome(key, found.kpi, r["period"], r["start"], r["end"], r["as_of"], r["partial"], r["timezone"],
+                          r["currency"], found.columns, found.rows, by, segment)
 
 
 @dataclass(frozen=True)

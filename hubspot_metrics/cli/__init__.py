@@ -4,7 +4,7 @@ product imports it."""
 
 from __future__ import annotations
 
-from hubspot_metrics.cli import demo, kpis, results, sync  # noqa: F401  (each registers its commands)
+from hubspot_metrics.cli import demo, explain, kpis, results, sync  # noqa: F401  (each registers its commands)
 from hubspot_metrics.cli.root import CliSettings, cli
 from hubspot_metrics.interrupts import before_command
 from hubspot_metrics.portal.cli import sandbox

@@ -104,6 +104,23 @@ DIMENSIONS: dict[str, dict[str, str]] = {
     "source": {"customers": "hs_analytics_source of the customer record"},
 }
 FAMILY_KPIS = {"customers": CUSTOMER_KPIS, "deals": DEAL_KPIS, "tickets": TICKET_KPIS}
+FAMILIES = ("customers", "deals", "tickets", "surveys")
+SURVEY_KPIS = ("nps", "csat", "nps_responses", "csat_responses")
+# Keys that mix families: customer counts with deal revenue.
+_MIXED = {"arpa": {"customers", "deals"}, "customer_lifetime_value": {"customers", "deals"},
+          "ltv_to_cac": {"customers", "deals"}, "revenue_per_customer": {"customers", "deals"}}
+
+
+def families_of(key: str) -> set[str]:
+    """The record families whose queries `key`'s value needs (spend needs none)."""
+    if key in _MIXED:
+        return _MIXED[key]
+    if key in CUSTOMER_KPIS or key in CHURN_DEPENDENT or key == "cac":
+        return {"customers"}
+    for family, keys in (("deals", DEAL_KPIS), ("tickets", TICKET_KPIS), ("surveys", SURVEY_KPIS)):
+        if key in keys:
+            return {family}
+    return set()
 
 
 def applicable(by: str) -> set[str]:

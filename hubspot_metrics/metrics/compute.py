@@ -12,11 +12,11 @@ from typing import Callable
 
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.errors import ConfigError, StoreError
-from hubspot_metrics.metrics.catalog import DIMENSIONS, FAMILY_KPIS, applicable
+from hubspot_metrics.metrics.catalog import DIMENSIONS, FAMILIES, FAMILY_KPIS, applicable, families_of
 from hubspot_metrics.metrics.kpis import (
     NO_GROUP_LABELS, SurveyTally, kpi_values, not_applicable, tally_surveys)
 from hubspot_metrics.metrics.quality import assess
-from hubspot_metrics.metrics.counts import CustomerCounts, DealCounts, TicketCounts
+from hubspot_metrics.metrics.counts import CustomerCounts, DealCounts, SurveyCounts, TicketCounts
 from hubspot_metrics.metrics.queries import DIMENSION_PROPERTIES, Queries
 from hubspot_metrics.metrics.segments import segment_labels, segment_size
 from hubspot_metrics.metrics.sql import StoreView, connection
@@ -52,7 +52,7 @@ def with_store_timezone(db, settings: MetricsSettings) -> MetricsSettings:
 
 
 def compute_kpis(db, period: Period, settings: MetricsSettings, by: str | None = None,
-                 now: datetime | None = None) -> dict:
+                 now: datetime | None = None, keys: tuple[str, ...] | None = None) -> dict:
     """Every KPI for `period`, read from the store `db` (a sqlite_utils.Database or a
     sqlite3.Connection); nothing is written and HubSpot is never called.
 
@@ -87,18 +87,21 @@ def compute_kpis(db, period: Period, settings: MetricsSettings, by: str | None =
     largest `n` first (segments.segment_size says what it counts), then by label (records
     without one last). Each group has every key; those the dimension does not apply to (see
     catalog.DIMENSIONS) are `{"value": None, "n": 0, "reason": "not_applicable", ...}`.
+
+    `keys` (explain): run only the queries these keys need; "kpis" (and each group's) then
+    holds just them, and there is no data-quality report (empty warnings and data_quality).
     """
     if by is not None and by not in BREAKDOWNS:
         raise ConfigError(f"--by {by!r} is not a breakdown; use owner, pipeline or source.")
     period = measured_up_to(period, now or complete_to(db))
     conn = connection(db)
     if conn.in_transaction or not _sync_running(conn):
-        return _compute(db, period, settings, by)
+        return _compute(db, period, settings, by, keys)
     # A sync is writing: read every query from one WAL snapshot (one read transaction, one
     # connection), so no KPI mixes records from before and after one of its pages.
     conn.execute("BEGIN")
     try:
-        return _compute(db, period, settings, by)
+        return _compute(db, period, settings, by, keys)
     finally:
         conn.execute("COMMIT")
 
@@ -108,17 +111,20 @@ def _sync_running(conn: sqlite3.Connection) -> bool:
     return path is not None and sync_running(path)
 
 
-def _compute(db, period: Period, settings: MetricsSettings, by: str | None) -> dict:
+def _compute(db, period: Period, settings: MetricsSettings, by: str | None, keys: tuple[str, ...] | None) -> dict:
     view = StoreView.open(db)
     queries = Queries(view, period, settings)
     grouped = DIMENSION_PROPERTIES.get(by, {}) if by else {}
+    needed = set(FAMILIES) if keys is None else set().union(*(families_of(k) for k in keys))
 
     # Two halves of about equal work, one per core.
     def customers_and_surveys(q: Queries):
-        return q.customers(by if "customers" in grouped else None), q.surveys()
+        return (q.customers(by if "customers" in grouped else None) if "customers" in needed else {},
+                q.surveys() if "surveys" in needed else SurveyCounts())
 
     def deals_and_tickets(q: Queries):
-        return (q.deals(by if "deals" in grouped else None), q.tickets(by if "tickets" in grouped else None),
+        return (q.deals(by if "deals" in grouped else None) if "deals" in needed else {},
+                q.tickets(by if "tickets" in grouped else None) if "tickets" in needed else {},
                 {t: q.exclusions(t) for t in (settings.customer_object, "deals", "tickets", "feedback_submissions")})
 
     (customers, surveys), (deals, tickets, exclusions) = _in_two_lanes(queries, customers_and_surveys,
@@ -155,6 +161,11 @@ def _compute(db, period: Period, settings: MetricsSettings, by: str | None) -> d
     if by:
         result["breakdown"] = _breakdown(by, view, {"customers": customers, "deals": deals, "tickets": tickets},
                                          period, settings, churn_synced)
+    if keys is not None:  # the other keys were computed from families that were not read
+        result.update(warnings=[], data_quality={})
+        result["kpis"] = {k: v for k, v in kpis.items() if k in keys}
+        for group in result.get("breakdown", {}).get("groups", []):
+            group["kpis"] = {k: v for k, v in group["kpis"].items() if k in keys}
     return result
 
 

@@ -69,28 +69,34 @@ class SurveyTally:
     issues: dict = field(default_factory=dict)     # e.g. nps_out_of_scale -> submissions
 
 
+def answer_outcome(survey: str, raw, csat: CsatSettings) -> tuple[float | None, str | None]:
+    """(the valid answer, None) or (None, why it does not count: "without_value", "unparsable",
+    "out_of_scale"). The one reading of an answer, for the KPIs and for explain."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None, "without_value"
+    value = parse_answer(raw)
+    if value is None:
+        return None, "unparsable"
+    if survey == "NPS":
+        valid = value.is_integer() and 0 <= value <= 10
+    else:
+        valid = csat.scale_min <= value <= csat.scale_max
+    return (value, None) if valid else (None, "out_of_scale")
+
+
 def tally_surveys(counts: SurveyCounts, csat: CsatSettings) -> SurveyTally:
     tally = SurveyTally()
     issues: Counter = Counter()
     for (survey, raw), n in counts.answers.items():
-        prefix = survey.lower()
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            issues[f"{prefix}_without_value"] += n
-            continue
-        value = parse_answer(raw)
-        if value is None:
-            issues[f"{prefix}_unparsable"] += n
+        value, issue = answer_outcome(survey, raw, csat)
+        if issue:
+            issues[f"{survey.lower()}_{issue}"] += n
         elif survey == "NPS":
-            if value.is_integer() and 0 <= value <= 10:
-                tally.nps[int(value)] += n
-            else:
-                issues["nps_out_of_scale"] += n
-        elif csat.scale_min <= value <= csat.scale_max:
+            tally.nps[int(value)] += n
+        else:
             tally.csat_valid += n
             if value >= csat.satisfied_min:
                 tally.csat_satisfied += n
-        else:
-            issues["csat_out_of_scale"] += n
     tally.issues = dict(sorted(issues.items()))
     return tally
 

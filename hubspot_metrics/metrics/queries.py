@@ -50,6 +50,8 @@ DEAL_PROPERTIES = ("closedate", "createdate", "amount", "amount_in_home_currency
 # before it; a closed deal without a close time is neither open nor counted in a period.
 OPEN_AT_START = "create_pos = -1 AND (state IN ('O', 'U') OR close_pos >= 0)"
 OPEN_AT_END = "create_pos <= 0 AND (state IN ('O', 'U') OR close_pos = 1)"
+WON_IN_P = "state = 'W' AND close_pos = 0"
+LOST_IN_P = "state = 'L' AND close_pos = 0"
 
 def _shifted(moment: datetime, days: float) -> str:
     try:
@@ -391,11 +393,13 @@ class Queries:
 
     # --- deals -----------------------------------------------------------------------------
 
-    def _deal_facts(self, by: str | None) -> str:
+    def _deal_facts(self, by: str | None, extra: tuple[str, ...] = (), everyone: bool = False) -> str:
         """Each live deal of the configured pipelines with its facts stated once: won / closed /
-        open, where its close and create times fall against P, its group."""
+        open, where its close and create times fall against P, its group. `extra` properties
+        are passed through; `everyone` keeps archived and merged deals too, flagged by `live`
+        (explain lists them as left out)."""
         col = lambda prop: self.view.column("deals", prop, "d")
-        passed = {p: col(p) for p in DEAL_PROPERTIES if col(p)}
+        passed = {p: col(p) for p in (*DEAL_PROPERTIES, *extra) if col(p)}
         # Without any stage settings, no stage is "unknown": every open deal is simply open.
         stage_known = (f"{col('dealstage')} IS NULL OR {self.stage_is('deals', 'known', 'd')}"
                        if col("dealstage") and self.params["deals_known_pairs"] != "[]" else "1")
@@ -409,8 +413,10 @@ class Queries:
             f"{self._group('deals', 'deals', by, 'd')} AS grp",
             "d.id AS deal_id",
             *(f"{c} AS {quote(p)}" for p, c in passed.items()),
+            *([f"{self.live('deals', 'd')} AS live"] if everyone else []),
         ])
-        return (f"(SELECT {facts}\n  FROM deals d WHERE {self.live('deals', 'd')} AND {self.in_pipelines('deals', 'd')}"
+        where = " AND ".join([*([] if everyone else [self.live("deals", "d")]), self.in_pipelines("deals", "d")])
+        return (f"(SELECT {facts}\n  FROM deals d WHERE {where}"
                 # LIMIT keeps SQLite from flattening the facts into every aggregate below
                 f"\n  LIMIT -1) x")
 
@@ -424,12 +430,12 @@ class Queries:
         col = lambda prop: self.view.column("deals", prop, "d")
         ref = self._deal_ref
         amount = self._amount(ref)
-        won_in_p = "state = 'W' AND close_pos = 0"
+        won_in_p = WON_IN_P
         cycle = f"{ms(ref('closedate'))} - {ms(ref('createdate'))}"
         aggregates = [
             ("records", "count(*)"),
             ("won", _count(won_in_p)),
-            ("lost", _count("state = 'L' AND close_pos = 0")),
+            ("lost", _count(LOST_IN_P)),
             # Amounts come back one by one so that Python adds them exactly (math.fsum).
             ("won_amounts", f"json_group_array({amount}) FILTER (WHERE {won_in_p} AND {amount} IS NOT NULL)"),
             ("customer_amounts", f"json_group_array({amount}) FILTER (WHERE {won_in_p} AND {amount} IS NOT NULL "
@@ -488,6 +494,25 @@ class Queries:
         tickets created in P ('' when there is none); the outer query counts."""
         if not self.view.has("tickets"):
             return {}
+        col, passed = lambda prop: self.view.column("tickets", prop), ("createdate",) + REPLY_DATES
+        inner = self._ticket_facts(by)
+        created = quote("createdate") if col("createdate") else "NULL"
+        aggregates = [
+            ("records", "count(*)"),
+            ("created", "count(reply)"),
+            ("unanswered", _count("reply = ''")),
+            ("negative", _count(f"reply <> '' AND reply < {created}")),
+            ("responses_ms", f"json_group_array({ms('reply')} - {ms(created)}) "
+                             f"FILTER (WHERE reply <> '' AND reply >= {created})"),
+        ]
+        aggregates += [(f"unparsable:{p}", _count(_unparsable_instant(quote(p)))) for p in passed if col(p)]
+        rows = self._run(inner, "1", "grp" if by else "NULL", aggregates, by)
+        return {key: counts_from_row(TicketCounts, values) for key, values in rows.items()}
+
+    def _ticket_facts(self, by: str | None, extra: tuple[str, ...] = (), everyone: bool = False) -> str:
+        """Each live ticket of the configured pipelines with its first reply, stated only for
+        the tickets created in P ('' when there is none; NULL outside P). `extra` and
+        `everyone` as in `_deal_facts`."""
         col = lambda prop: self.view.column("tickets", prop, "t")
         in_p = self.view.instant("tickets", "createdate", alias="t").between(":s", ":e")
         # the reply is the earliest of the two timestamps that hold one (docs/metrics.md, "Tickets")
@@ -499,26 +524,15 @@ class Queries:
                      f"WHEN {b} {glob} THEN {b} END")
         else:
             reply = f"CASE WHEN {replies[0]} {glob} THEN {replies[0]} END" if replies else "NULL"
-        passed = {p: col(p) for p in ("createdate",) + REPLY_DATES if col(p)}
+        passed = {p: col(p) for p in ("createdate",) + REPLY_DATES + extra if col(p)}
         facts = ",\n    ".join([
             f"CASE WHEN {in_p} THEN coalesce({reply}, '') END AS reply",
             f"{self._group('tickets', 'tickets', by, 't')} AS grp",
+            "t.id AS ticket_id", *([f"{self.live('tickets', 't')} AS live"] if everyone else []),
             *(f"{c} AS {quote(p)}" for p, c in passed.items()),
         ])
-        inner = (f"(SELECT {facts}\n  FROM tickets t WHERE {self.live('tickets', 't')} AND "
-                 f"{self.in_pipelines('tickets', 't')}\n  LIMIT -1) x")
-        created = quote("createdate") if "createdate" in passed else "NULL"
-        aggregates = [
-            ("records", "count(*)"),
-            ("created", "count(reply)"),
-            ("unanswered", _count("reply = ''")),
-            ("negative", _count(f"reply <> '' AND reply < {created}")),
-            ("responses_ms", f"json_group_array({ms('reply')} - {ms(created)}) "
-                             f"FILTER (WHERE reply <> '' AND reply >= {created})"),
-        ]
-        aggregates += [(f"unparsable:{p}", _count(_unparsable_instant(quote(p)))) for p in passed]
-        rows = self._run(inner, "1", "grp" if by else "NULL", aggregates, by)
-        return {key: counts_from_row(TicketCounts, values) for key, values in rows.items()}
+        where = " AND ".join([*([] if everyone else [self.live("tickets", "t")]), self.in_pipelines("tickets", "t")])
+        return f"(SELECT {facts}\n  FROM tickets t WHERE {where}\n  LIMIT -1) x"
 
     # --- survey answers ---------------------------------------------------------------------
 

@@ -20,8 +20,10 @@ from hubspot_metrics.metrics import (
     DEFINITION_VERSION, LABELS, complete_to, compute_kpis, definitions, with_store_timezone)
 from hubspot_metrics.metrics.catalog import HEADLINE_KPIS, KPI_UNITS
 from hubspot_metrics.metrics.render import format_change, format_value
-from hubspot_metrics.periods import closed_periods, running_period, zone
+from hubspot_metrics.metrics.explain import Explainer
+from hubspot_metrics.periods import closed_periods, measured_up_to, running_period, zone
 from hubspot_metrics.results.charts import Chart, Point, Series, axis_unit, line_chart
+from hubspot_metrics.results.evidence import CONTRIBUTORS, TO_FIX, behind_the_numbers, to_fix
 from hubspot_metrics.results.history import SNAPSHOT, history as kpi_history
 from hubspot_metrics.values import parse_instant
 
@@ -233,6 +235,9 @@ def build_report(db, settings: MetricsSettings, now: datetime | None = None) -> 
         db, closed_periods("month", 1, settings.timezone, now)[0], settings, now=now)["warnings"]
     synced = last_sync_end(db)
     open_result = history.open
+    # The evidence of the report's month, from the function behind `explain`
+    explainer = Explainer(db, measured_up_to(closed_periods("month", 1, settings.timezone, now)[0], now), settings)
+    behind = behind_the_numbers(explainer, currency, tz)
     issues = db.conn.execute("SELECT object_type, property, count(*) FROM value_issues "
                              "GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 20").fetchall()
     page = {
@@ -253,6 +258,11 @@ def build_report(db, settings: MetricsSettings, now: datetime | None = None) -> 
         "supporting": [g for g in supporting if g["rows"]],
         "warnings": warnings,
         "issues": issues,
+        "behind": behind,
+        "behind_keys": [b.key for b in behind],
+        "fix": to_fix(explainer, db, tz),
+        "contributors": CONTRIBUTORS,
+        "to_fix": TO_FIX,
         "definitions": [(LABELS.get(k, k), k, definitions.get(k, "")) for k in current["kpis"]],
         "months": len(history.closed),
     }

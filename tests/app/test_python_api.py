@@ -245,3 +245,20 @@ def test_importing_the_package_and_opening_a_store_loads_no_pandas(synced_store)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.splitlines() == ["[]", "True"]
+
+
+@pytest.mark.parametrize("args, kwargs", [(["--period", "2026-Q3"], {"period": "2026-Q3"}),
+                                          (["--period", "2026", "--all"], {"period": "2026", "all": True})],
+                         ids=["closed quarter", "open year with --all"])
+def test_explain_frame_holds_exactly_the_rows_the_cli_prints_for_every_key(synced_store, metrics, args, kwargs):
+    for key in KPI_KEYS:
+        result = CliRunner().invoke(cli, ["--db", synced_store, "explain", key, *args, "--format", "json"])
+        assert (result.exit_code, result.stderr) == (0, ""), result.output
+        expected = json.loads(result.stdout)
+        frame = metrics.explain(key, **kwargs)
+        assert list(frame.columns) == expected["columns"], key
+        got = [{c: plain(v) for c, v in row.items()} for row in frame.to_dict("records")]
+        assert got == expected["rows"], key
+        assert frame.attrs["kpi"] == expected["kpi"] and frame.attrs["as_of"] == expected["as_of"], key
+        if "--all" not in args:
+            assert len(frame) == expected["kpi"]["n"], key

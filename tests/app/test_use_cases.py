@@ -23,7 +23,8 @@ def test_importing_the_cli_alone_registers_every_command():
     done = subprocess.run([sys.executable, "-c", "from hubspot_metrics.cli import cli; print(' '.join(sorted(cli.commands)))"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["check", "demo", "export", "kpis", "nightly", "report", "sandbox", "status", "sync"]
+    assert done.stdout.split() == ["check", "demo", "explain", "export", "kpis", "nightly", "report", "sandbox", "status",
+                                     "sync"]
 
 
 def test_use_cases_return_results_and_print_nothing(server, tmp_path, capfd):
@@ -36,6 +37,8 @@ def test_use_cases_return_results_and_print_nothing(server, tmp_path, capfd):
 
     kpis = app.kpis(config, period="2026-10")
     assert (kpis["period"], sorted(kpis["kpis"])) == ("2026-10", sorted(KPI_KEYS))
+    explained = app.explain(config, "deals_won", period="2026-10")
+    assert (explained.kpi, len(explained.rows)) == (kpis["kpis"]["deals_won"], kpis["kpis"]["deals_won"]["n"])
 
     out = tmp_path / "kpis.csv"
     exported = app.export(config, str(out), periods=3)

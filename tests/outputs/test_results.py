@@ -81,7 +81,12 @@ def test_snapshots_replace_the_same_day_and_keep_history(tmp_path):
     assert counts == [("2026-11-20", 4 * len(KPI_KEYS), 4, 1, "kpi-spec-v2"),
                       ("2026-11-21", 4 * len(KPI_KEYS), 4, 1, "kpi-spec-v2")]
     report = build_report(db, settings, NOW)
-    assert not re.search(r"(src|href)=[\"']?(https?:)?//", report)  # nothing loads from the network
+    assert not re.search(r"src=[\"']?(https?:)?//", report)  # nothing loads from the network
+    # the only addresses are links a reader clicks: records' pages in HubSpot (issue 14)
+    assert set(re.findall(r"href=\"(https?://[^/]+/contacts/\d+/record/0-\d+/)\d+\"", report)) == {
+        f"https://app-eu1.hubspot.com/contacts/{db.conn.execute('SELECT portalId FROM account').fetchone()[0]}"
+        f"/record/{t}/" for t in ("0-1", "0-3", "0-5", "0-19")}
+    assert report.count("https://") == len(re.findall(r'href="https://', report))
     assert "<script" not in report.lower()
     assert f"<h1>CRM KPIs: 2026-10</h1>" in report
     # A trend chart per KPI card (the ten and LTV : CAC) but CAC and LTV : CAC: no spend is configured.

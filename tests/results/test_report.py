@@ -45,9 +45,14 @@ def test_the_report_loads_nothing_from_anywhere_and_opens_with_its_summary(synce
     db.conn.close()
     lowered = html.lower()
     # No resource can be fetched: no scripts, stylesheets, images, frames, fonts or CSS urls.
-    for tag in ("<script", "<link", "<img", "<iframe", "<object", "<embed", "@import", "url(", "src=", "href="):
+    for tag in ("<script", "<link", "<img", "<iframe", "<object", "<embed", "@import", "url(", "src="):
         assert tag not in lowered, tag
-    assert not re.search(r"https?://", html)
+    # The only links (issue 14): to a section of the page, or to a record's page in HubSpot.
+    links = re.findall(r'<a (?:class="evidence" )?href="([^"]*)"', html)
+    assert html.count("href=") == len(links) > 0
+    record = rf"https://app-eu1\.hubspot\.com/contacts/{portal_id}/record/0-(1|2|3|5|19)/\d+"
+    assert all(re.fullmatch(r"#behind-\w+", link) or re.fullmatch(record, link) for link in links), links
+    assert len(re.findall(r"https?://", html)) == sum(not link.startswith("#") for link in links)
     assert "<h1>CRM KPIs: 2026-10</h1>" in html
     # NOW is the instant the store is complete to: the open month is measured up to it, and
     # every moment is shown in the portal's own zone (Berlin, an hour ahead of UTC in November).
@@ -63,7 +68,8 @@ def test_the_report_loads_nothing_from_anywhere_and_opens_with_its_summary(synce
         "<dt>History</dt><dd>0 of 12 closed months from snapshots, the others computed now</dd>\n"
         "</dl>")
     assert len(re.findall(r'<ol class="moves">\n(?:<li>.*?</li>\n){3}</ol>', html)) == 1
-    assert re.findall(r"<h2>(.*?)</h2>", html) == ["The ten KPIs", "Supporting metrics", "Data quality", "Definitions"]
+    assert re.findall(r"<h2>(.*?)</h2>", html) == ["The ten KPIs", "Supporting metrics", "Behind the numbers",
+                                                   "Data quality", "Fix in HubSpot", "Definitions"]
     assert re.findall(r"<h3>(.*?)</h3>", html) == ["Acquisition", "Retention and value", "Sales", "Service"]
     assert re.findall(r'<article class="card" id="kpi-(\w+)">', html) == CARDS
     assert re.findall(r'<tbody>\n<tr><th colspan="5">(.*?)</th></tr>', html) == [
@@ -177,10 +183,12 @@ def test_each_kpi_shows_both_values_and_the_change_coloured_by_what_it_means(tmp
     # The three largest moves of the ten KPIs (revenue is not one of them), each with its numbers.
     assert re.search(r'<ol class="moves">.*?</ol>', html, re.S).group(0) == (
         '<ol class="moves">\n'
-        '<li><span class="bad">Churn rate: 4.0 % → 7.4 %, ▲ +3.4 pts</span></li>\n'
+        '<li><span class="bad">Churn rate: 4.0 % → 7.4 %, ▲ +3.4 pts</span> '
+        '<a class="evidence" href="#behind-churn_rate">behind this number</a></li>\n'
         '<li><span class="good">Pipeline velocity: 100.00 EUR/day → 130.00 EUR/day, ▲ +30.00 EUR/day (+30.0 %)'
-        '</span></li>\n'
-        '<li><span class="good">Lead → customer conversion: 10.0 % → 12.0 %, ▲ +2.0 pts</span></li>\n'
+        '</span> <a class="evidence" href="#behind-pipeline_velocity">behind this number</a></li>\n'
+        '<li><span class="good">Lead → customer conversion: 10.0 % → 12.0 %, ▲ +2.0 pts</span> '
+        '<a class="evidence" href="#behind-conversion_rate">behind this number</a></li>\n'
         '</ol>')
     assert "No data-quality gaps in this month." in html
     # Colour is explained on the page itself.
