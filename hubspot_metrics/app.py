@@ -27,7 +27,7 @@ from hubspot_metrics.results.export import export_csv, export_history
 from hubspot_metrics.results.report import build_report
 from hubspot_metrics.results.snapshots import snapshot
 from hubspot_metrics.status import render_status, run_check
-from hubspot_metrics.store import open_store
+from hubspot_metrics.store import describe, open_store
 from hubspot_metrics.sync import Sync, SyncLock, SyncResult, summarize
 
 
@@ -54,8 +54,8 @@ def sync(config: Config, *, full: bool = False, only: list[str] | None = None, p
          client: HubSpotClient | None = None) -> SyncOutcome:
     """Lock the store, sync it from HubSpot, close it. `progress` receives start/advance/finish
     (silent when None); `client` lets tests and the bench count requests or skip the waits."""
-    with SyncLock(config.store_path):
-        with open_store(config.store_path) as db:
+    with SyncLock(config.store_path, config.store_schema):
+        with open_store(config.store_path, schema=config.store_schema) as db:
             client = client or HubSpotClient(config.hubspot)
             result = Sync(config, db, client, full=full, only=only, progress=progress).run()
     return SyncOutcome(result, client.stats)
@@ -63,12 +63,12 @@ def sync(config: Config, *, full: bool = False, only: list[str] | None = None, p
 
 # --- reading the store -----------------------------------------------------------------------
 
-def open_synced_store(path: str):
+def open_synced_store(config: Config):
     """The store, read-only; one sentence when it is missing or was never synced."""
-    db = open_store(path, create=False, readonly=True)
+    db = open_store(config.store_path, schema=config.store_schema, create=False, readonly=True)
     if not StoreView.open(db).was_synced():
         db.conn.close()
-        raise StoreError(f"The store {path} has never been synced; run `hubspot-metrics sync` first.")
+        raise StoreError(f"The store {describe(config.store_path)} has never been synced; run `hubspot-metrics sync` first.")
     return db
 
 
@@ -101,7 +101,7 @@ def kpis(config: Config, *, period: str | None = None, since: str | None = None,
     """The KPIs of one period from the store (never calls HubSpot), optionally with the period before."""
     # The period's syntax first, so a mistyped period is named even where there is no store.
     resolve_period(period, since, until, "UTC", None)
-    with open_synced_store(config.store_path) as db:
+    with open_synced_store(config) as db:
         settings = with_store_timezone(db, config.metrics)
         now = complete_to(db)
         chosen = resolve_period(period, since, until, settings.timezone, now)
@@ -122,7 +122,7 @@ class ExportOutcome:
 def export(config: Config, out: str, *, grain: str = "month", periods: int = 12, wide: bool = False) -> ExportOutcome:
     """KPI history as CSV at `out`: each closed period from its latest snapshot, else computed."""
     check_output(out, config.store_path)
-    with open_synced_store(config.store_path) as db:
+    with open_synced_store(config) as db:
         text, from_snapshots = export_history(db, config.metrics, grain=grain, periods=periods, wide=wide)
         write_file(out, text)
     return ExportOutcome(out, periods, from_snapshots)
@@ -131,7 +131,7 @@ def export(config: Config, out: str, *, grain: str = "month", periods: int = 12,
 def report(config: Config, out: str) -> str:
     """The self-contained HTML report at `out`; returns the path written."""
     check_output(out, config.store_path, example="report.html")
-    with open_synced_store(config.store_path) as db:
+    with open_synced_store(config) as db:
         write_file(out, build_report(db, config.metrics))
     return out
 
@@ -189,7 +189,7 @@ def nightly(config: Config, *, now: datetime | None = None, progress=None, clien
         check_output(config.nightly.report_path, config.store_path, "[nightly] report_path", "report.html")
     synced = sync(config, progress=progress, client=client)
     on_synced(synced)
-    with open_store(config.store_path) as db:
+    with open_store(config.store_path, schema=config.store_schema) as db:
         now = now or complete_to(db)
         settings = with_store_timezone(db, config.metrics)
         periods = [named_period(name, settings.timezone, now) for name in config.nightly.periods]

@@ -1,0 +1,81 @@
+"""A sync into PostgreSQL makes the same store as into SQLite, row for row, with BI types."""
+
+from __future__ import annotations
+
+from hubspot_metrics.objects import OBJECTS
+from hubspot_metrics.portal import PortalServer, generate_portal
+from tests.conftest import pg_rows
+from tests.postgres.conftest import pg_config, store_dump
+from tests.sync.conftest import NOW, TOKEN, make_config, run_sync
+
+
+def assert_same_store(sqlite_path, pg_url: str, schema: str) -> None:
+    expected, actual = store_dump(str(sqlite_path)), store_dump(pg_url, schema)
+    assert sorted(actual) == sorted(expected)
+    for table, (columns, rows) in expected.items():
+        assert actual[table][0] == columns, table
+        assert actual[table][1] == rows, table
+
+
+def test_full_then_incremental_sync_into_postgresql_equals_the_sqlite_store(pg_server, pg_schema, tmp_path):
+    portal = generate_portal(scale=300, seed=5, now=NOW)
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        sqlite_config = make_config(server, tmp_path / "store.db")
+        config = pg_config(server, pg_server, pg_schema)
+        assert run_sync(sqlite_config)[0].status == "ok"
+        result, _ = run_sync(config)
+        assert result.status == "ok"
+        assert {n: r.mode for n, r in result.objects.items() if n in OBJECTS} == {n: "full" for n in OBJECTS}
+        assert_same_store(tmp_path / "store.db", pg_server.url, pg_schema)
+
+        contacts = [str(r["id"]) for r in portal.records("contacts")][:20]
+        deals = [str(r["id"]) for r in portal.records("deals")][:5]
+        tickets = [str(r["id"]) for r in portal.records("tickets")][:5]
+        portal.advance_clock(seconds=3600)
+        for cid in contacts[:3]:
+            portal.update("contacts", cid, {"lifecyclestage": "customer", "firstname": "Zoë \"Z\" 50% [x]"})
+        new_deal = portal.create("deals", {"dealname": "New", "amount": "1234.5", "pipeline": "default",
+                                           "dealstage": "closedwon", "hs_is_closed_won": "true"})
+        portal.associate("deals", new_deal, "contacts", contacts[6])
+        portal.archive("tickets", tickets[0])
+        portal.merge("contacts", contacts[10], contacts[11])
+        portal.update("deals", deals[0], {"amount": "not a number", "closedate": "someday"})
+        assert run_sync(sqlite_config)[0].status == "ok"
+        result, _ = run_sync(config)
+    assert result.status == "ok"
+    assert {n: r.mode for n, r in result.objects.items() if n in OBJECTS} == {n: "incremental" for n in OBJECTS}
+    assert_same_store(tmp_path / "store.db", pg_server.url, pg_schema)
+
+    # What did not parse: the typed cell is NULL, value_issues keeps the text (as SQLite does).
+    assert pg_rows(pg_server.url, f"SELECT amount, closedate FROM {pg_schema}.deals WHERE id = %s", [deals[0]]) == [
+        (None, None)]
+    assert pg_rows(pg_server.url, f"SELECT property, raw_value FROM {pg_schema}.value_issues WHERE record_id = %s "
+                   "ORDER BY property", [deals[0]]) == [("amount", "not a number"), ("closedate", "someday")]
+    assert pg_rows(pg_server.url, f"SELECT merged_into FROM {pg_schema}.contacts WHERE id = %s",
+                   [contacts[11]]) == [(contacts[10],)]
+    assert pg_rows(pg_server.url, f"SELECT archived FROM {pg_schema}.tickets WHERE id = %s", [tickets[0]]) == [(True,)]
+
+
+def test_columns_have_the_types_a_bi_tool_expects(pg_server, pg_schema, server):
+    run_sync(pg_config(server, pg_server, pg_schema))
+    types = dict(((t, c), d) for t, c, d in pg_rows(
+        pg_server.url, "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = %s", [pg_schema]))
+    assert {key: types[key] for key in [
+        ("contacts", "id"), ("contacts", "archived"), ("contacts", "archived_at"), ("contacts", "merged_into"),
+        ("contacts", "createdate"), ("deals", "amount"), ("deals", "hs_is_closed_won"), ("deals", "closedate"),
+        ("associations_deals_contacts", "deal_id"), ("sync_state", "cursor_ms"), ("sync_runs", "started_at"),
+        ("kpi_snapshots", "value"), ("kpi_snapshots", "computed_at"), ("kpi_snapshots", "partial"),
+    ]} == {
+        ("contacts", "id"): "text", ("contacts", "archived"): "boolean",
+        ("contacts", "archived_at"): "timestamp with time zone", ("contacts", "merged_into"): "text",
+        ("contacts", "createdate"): "timestamp with time zone", ("deals", "amount"): "double precision",
+        ("deals", "hs_is_closed_won"): "boolean", ("deals", "closedate"): "timestamp with time zone",
+        ("associations_deals_contacts", "deal_id"): "text", ("sync_state", "cursor_ms"): "bigint",
+        ("sync_runs", "started_at"): "timestamp with time zone", ("kpi_snapshots", "value"): "double precision",
+        ("kpi_snapshots", "computed_at"): "timestamp with time zone", ("kpi_snapshots", "partial"): "boolean",
+    }
+    # The same numbered migrations as SQLite's, recorded by name.
+    assert pg_rows(pg_server.url, f"SELECT name FROM {pg_schema}.schema_migrations ORDER BY name") == [
+        ("m001_initial",), ("m002_portal_totals",), ("m003_kpi_snapshots",), ("m004_pending_window",),
+        ("m005_snapshot_definition",)]
