@@ -40,7 +40,7 @@ def masked(url: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
+        if userinfo.partition(":")[2]:  # (an empty password hides nothing)
             netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
     query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
