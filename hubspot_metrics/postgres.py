@@ -297,6 +297,10 @@ def open_database(url: str, schema: str, migrations, *, create: bool, readonly: 
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             conn.read_only = True
         else:
+            # Like SQLite's synchronous = NORMAL: a commit does not wait for its WAL flush. A
+            # server crash can lose the last pages' commits, never half of one (each page
+            # commits with its cursor), so the next sync reads them again.
+            conn.execute("SET synchronous_commit = off")
             apply_migrations(db, migrations)
         return db
     except psycopg.errors.InsufficientPrivilege as exc:
