@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from hubspot_metrics.cli import cli
 from hubspot_metrics.portal import PortalServer, generate_portal
-from hubspot_metrics.store import open_store
+from hubspot_metrics.store import open_store, sync_running
 from hubspot_metrics.sync import SyncLock
 from tests.conftest import PG_SECRET_PASSWORD, PG_SECRET_USER, pg_rows, psql
 from tests.postgres.conftest import pg_config, store_dump
@@ -56,6 +56,14 @@ def test_a_second_sync_on_the_same_schema_exits_6_and_touches_nothing(pg_server,
     # Another schema of the same database is another store, with a lock of its own.
     with SyncLock(pg_server.url, pg_schema):
         assert run_sync(pg_config(server, pg_server, pg_schema + "_other"))[0].status == "ok"
+
+
+def test_status_and_kpis_can_tell_whether_a_sync_holds_the_schema(pg_server, pg_schema):
+    assert not sync_running(pg_server.url, pg_schema)
+    with SyncLock(pg_server.url, pg_schema):
+        assert sync_running(pg_server.url, pg_schema)
+        assert not sync_running(pg_server.url, pg_schema + "_other")
+    assert not sync_running(pg_server.url, pg_schema)
 
 
 # --- kill -9, then run again ----------------------------------------------------------------------
