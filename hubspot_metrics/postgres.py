@@ -126,8 +126,7 @@ def _psycopg():
 
 def _register_types(conn) -> None:
     """Loaders and dumpers that give PostgreSQL values SQLite's Python shapes (see module doc)."""
-    psycopg = _psycopg()
-    from psycopg.adapt import Dumper, Loader
+    from psycopg.adapt import Dumper, Loader  # (connect() has found the driver)
 
     class InstantLoader(Loader):
         # With TimeZone UTC and DateStyle ISO the server writes 2024-01-17 19:55:04.281+00
@@ -158,7 +157,6 @@ def _register_types(conn) -> None:
     adapters.register_loader("json", JsonTextLoader)
     adapters.register_dumper(int, UntypedIntDumper)
     adapters.register_dumper(bool, UntypedIntDumper)
-    del psycopg
 
 
 class PgConnection:
