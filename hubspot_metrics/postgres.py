@@ -14,6 +14,7 @@ only when a PostgreSQL URL is opened.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sys
 import urllib.parse
@@ -227,6 +228,8 @@ def connect(url: str, schema: str) -> PgConnection:
     """Connect with the session the store relies on (UTC, ISO dates, our schema first)."""
     psycopg = _psycopg()
     _PASSWORDS.update(_secrets(url))
+    if os.environ.get("PGPASSWORD"):  # (libpq reads it; no message of ours may show it either)
+        _PASSWORDS.add(os.environ["PGPASSWORD"])
     try:
         raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:

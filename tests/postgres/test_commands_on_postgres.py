@@ -153,6 +153,17 @@ def test_the_password_and_the_token_appear_in_no_output_log_or_table(pg_server, 
             assert secret not in text
 
 
+def test_the_password_may_come_from_pgpassword(pg_server, pg_schema, server, tmp_path):
+    url = pg_server.password_url.replace(f":{PG_SECRET_PASSWORD}@", "@")
+    env = {**cli_env(server, url, write_config(tmp_path, pg_schema)), "PGPASSWORD": PG_SECRET_PASSWORD}
+    outputs = [CliRunner().invoke(cli, args, env=env) for args in (["-vv", "sync"], ["status"])]
+    assert [r.exit_code for r in outputs] == [0, 0], outputs[0].output
+    assert outputs[1].output.splitlines()[0].startswith(f"Store: {url} (HubSpot portal ")
+    assert all(PG_SECRET_PASSWORD not in r.output for r in outputs)
+    refused = CliRunner().invoke(cli, ["sync"], env={**env, "PGPASSWORD": "wrong"})
+    assert refused.exit_code == 2 and refused.output.startswith(f"Error: PostgreSQL refused the login for {url} (")
+
+
 # --- store safety -----------------------------------------------------------------------------
 
 def test_a_schema_holding_other_tables_is_refused_and_left_as_it_is(pg_server, pg_schema, server, tmp_path):
