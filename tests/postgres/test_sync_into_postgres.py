@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from hubspot_metrics.config import ChurnSettings, MetricsSettings
 from hubspot_metrics.objects import OBJECTS
 from hubspot_metrics.portal import PortalServer, generate_portal
 from hubspot_metrics.store import open_store
@@ -86,3 +89,28 @@ def test_columns_have_the_types_a_bi_tool_expects(pg_server, pg_schema, server):
     assert pg_rows(pg_server.url, f"SELECT name FROM {pg_schema}.schema_migrations ORDER BY name") == [
         ("m001_initial",), ("m002_portal_totals",), ("m003_kpi_snapshots",), ("m004_pending_window",),
         ("m005_snapshot_definition",)]
+
+
+def test_a_property_defined_after_its_values_were_stored_is_retyped_as_on_sqlite(pg_server, pg_schema, tmp_path):
+    portal = generate_portal(scale=400, seed=3, now=NOW)
+    contacts = portal.table("contacts")
+    definition = contacts.props.pop("churn_date")  # served, but not defined yet: stored as text
+    churn = MetricsSettings(churn=ChurnSettings(mode="property", property="churn_date"))
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        sqlite_config = replace(make_config(server, tmp_path / "store.db", objects=("contacts",)), metrics=churn)
+        config = replace(pg_config(server, pg_server, pg_schema, objects=("contacts",)), metrics=churn)
+        for c in (sqlite_config, config):
+            run_sync(c)
+        assert pg_rows(pg_server.url, f"SELECT count(*) > 0 FROM {pg_schema}.contacts WHERE churn_date LIKE '____-__-__'") == [
+            (True,)]
+        assert pg_rows(pg_server.url, "SELECT data_type FROM information_schema.columns WHERE table_schema = %s "
+                       "AND table_name = 'contacts' AND column_name = 'churn_date'", [pg_schema]) == [("text",)]
+        contacts.props["churn_date"] = definition  # now a date, no record changed
+        for c in (sqlite_config, config):
+            assert run_sync(c, full=True)[0].status == "ok"
+    assert pg_rows(pg_server.url, "SELECT data_type FROM information_schema.columns WHERE table_schema = %s "
+                   "AND table_name = 'contacts' AND column_name = 'churn_date'", [pg_schema]) == [
+        ("timestamp with time zone",)]
+    assert pg_rows(pg_server.url, f"SELECT count(*) > 0 FROM {pg_schema}.contacts WHERE churn_date IS NOT NULL") == [
+        (True,)]
+    assert_same_store(tmp_path / "store.db", pg_server.url, pg_schema)
