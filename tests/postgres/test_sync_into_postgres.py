@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from hubspot_metrics.config import ChurnSettings, MetricsSettings
 from hubspot_metrics.objects import OBJECTS
 from hubspot_metrics.portal import PortalServer, generate_portal
+from hubspot_metrics.portal.schema import Prop
 from hubspot_metrics.store import open_store
 from tests.conftest import pg_rows
 from tests.postgres.conftest import pg_config, store_dump
@@ -114,3 +116,40 @@ def test_a_property_defined_after_its_values_were_stored_is_retyped_as_on_sqlite
     assert pg_rows(pg_server.url, f"SELECT count(*) > 0 FROM {pg_schema}.contacts WHERE churn_date IS NOT NULL") == [
         (True,)]
     assert_same_store(tmp_path / "store.db", pg_server.url, pg_schema)
+
+
+def test_properties_past_postgresqls_column_limit_are_kept_as_json(pg_server, pg_schema):
+    portal = generate_portal(scale=40, seed=5, now=NOW)
+    contacts = portal.table("contacts")
+    custom = [f"custom_{i:04d}" for i in range(1700)]
+    for name in custom:
+        contacts.add_column(Prop(name, "number" if name.endswith("7") else "string", "text", name, "custom",
+                                 hubspot_defined=False))
+    rid = sorted((str(r["id"]) for r in portal.records("contacts")), key=int)[0]
+    portal.update("contacts", rid, {custom[0]: "first", custom[-1]: "last", custom[-3]: "17"})
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
+        config = pg_config(server, pg_server, pg_schema, objects=("contacts",), all_properties=True)
+        result, _ = run_sync(config)
+        overflow = [name for (name,) in pg_rows(pg_server.url, f"SELECT name FROM {pg_schema}.properties WHERE "
+                                                "column_name = '_more_properties' ORDER BY name")]
+        assert result.status == "ok"
+        assert result.warnings == [
+            f"contacts has more properties than PostgreSQL allows columns (1600); {len(overflow)} of them are kept "
+            f"as JSON in the column _more_properties (e.g. {overflow[0]})."]
+        assert pg_rows(pg_server.url, "SELECT count(*) FROM information_schema.columns WHERE table_schema = %s AND "
+                       "table_name = 'contacts'", [pg_schema]) == [(1600,)]
+        assert custom[-1] in overflow and custom[-3] in overflow and custom[0] not in overflow
+        (first, more), = pg_rows(pg_server.url, f'SELECT "{custom[0]}", _more_properties::text '
+                                 f"FROM {pg_schema}.contacts WHERE id = %s", [rid])
+        assert (first, custom_values(more)) == ("first", {custom[-3]: 17.0, custom[-1]: "last"})
+
+        portal.advance_clock(seconds=3600)
+        portal.update("contacts", rid, {custom[-1]: None, custom[-2]: "later"})  # cleared, and a new value
+        assert run_sync(config)[0].status == "ok"
+    (more,), = pg_rows(pg_server.url, f"SELECT _more_properties::text FROM {pg_schema}.contacts WHERE id = %s", [rid])
+    assert custom_values(more) == {custom[-3]: 17.0, custom[-2]: "later"}
+
+
+def custom_values(more: str) -> dict:
+    """The custom properties of a `_more_properties` object (the portal's own wide ones aside)."""
+    return {k: v for k, v in json.loads(more).items() if k.startswith("custom_")}
