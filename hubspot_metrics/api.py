@@ -37,7 +37,7 @@ def open(db: str | os.PathLike | None = None, *, config: str | os.PathLike | Non
     the CLI's --db and --config resolve. Fails in one sentence when the store is missing or was
     never synced."""
     settings = load_config(None if config is None else os.fspath(config), None if db is None else os.fspath(db))
-    with app.open_synced_store(settings.store_path):
+    with app.open_synced_store(settings):
         pass
     return Metrics(settings)
 

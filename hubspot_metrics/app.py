@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hubspot_metrics.client import HubSpotClient, RunStats
-from hubspot_metrics.config import Config, HubSpotSettings, MetricsSettings
+from hubspot_metrics.config import DEFAULT_SCHEMA, Config, HubSpotSettings, MetricsSettings
 from hubspot_metrics.errors import ConfigError, StoreError
 from hubspot_metrics.files import check_output, write_file
 from hubspot_metrics.metrics import KPI_KEYS, complete_to, compute_kpis, with_store_timezone
@@ -30,7 +30,7 @@ from hubspot_metrics.results.export import HistoryRows, export_csv, history_csv,
 from hubspot_metrics.results.report import build_report
 from hubspot_metrics.results.snapshots import snapshot
 from hubspot_metrics.status import render_status, run_check
-from hubspot_metrics.store import open_store
+from hubspot_metrics.store import describe, is_postgres_url, open_store, prepare_demo_store
 from hubspot_metrics.sync import Sync, SyncLock, SyncResult, summarize
 from hubspot_metrics.tables import StoredTable, read_table
 
@@ -58,8 +58,8 @@ def sync(config: Config, *, full: bool = False, only: list[str] | None = None, p
          client: HubSpotClient | None = None) -> SyncOutcome:
     """Lock the store, sync it from HubSpot, close it. `progress` receives start/advance/finish
     (silent when None); `client` lets tests and the bench count requests or skip the waits."""
-    with SyncLock(config.store_path):
-        with open_store(config.store_path) as db:
+    with SyncLock(config.store_path, config.store_schema):
+        with open_store(config.store_path, schema=config.store_schema) as db:
             client = client or HubSpotClient(config.hubspot)
             metrics = config.metrics
             result = Sync(config, db, client, full=full, only=only, progress=progress,
@@ -70,12 +70,12 @@ def sync(config: Config, *, full: bool = False, only: list[str] | None = None, p
 
 # --- reading the store -----------------------------------------------------------------------
 
-def open_synced_store(path: str):
+def open_synced_store(config: Config):
     """The store, read-only; one sentence when it is missing or was never synced."""
-    db = open_store(path, create=False, readonly=True)
+    db = open_store(config.store_path, schema=config.store_schema, create=False, readonly=True)
     if not StoreView.open(db).was_synced():
         db.conn.close()
-        raise StoreError(f"The store {path} has never been synced; run `hubspot-metrics sync` first.")
+        raise StoreError(f"The store {describe(config.store_path)} has never been synced; run `hubspot-metrics sync` first.")
     return db
 
 
@@ -125,7 +125,7 @@ def kpis(config: Config, *, period: str | None = None, since: str | None = None,
     resolve_period(period, since, until, "UTC", None)
     if keys is not None:
         _check_keys(keys)
-    with open_synced_store(config.store_path) as db:
+    with open_synced_store(config) as db:
         settings = with_store_timezone(db, config.metrics)
         now = complete_to(db)
         chosen = resolve_period(period, since, until, settings.timezone, now)
@@ -171,7 +171,7 @@ def explain(config: Config, key: str, *, period: str | None = None, since: str |
     check_key(key)  # the key, the segment and the period's syntax first: they need no store
     check_segment(by, segment)
     resolve_period(period, since, until, "UTC", None)
-    with open_synced_store(config.store_path) as db:
+    with open_synced_store(config) as db:
         settings = with_store_timezone(db, config.metrics)
         now = complete_to(db)
         chosen = resolve_period(period, since, until, settings.timezone, now)
@@ -190,7 +190,7 @@ class ExportOutcome:
 
 def history(config: Config, *, grain: str = "month", periods: int = 12, wide: bool = False) -> HistoryRows:
     """KPI history, the rows `export` writes: each closed period from its latest snapshot, else computed."""
-    with open_synced_store(config.store_path) as db:
+    with open_synced_store(config) as db:
         return history_rows(db, config.metrics, grain=grain, periods=periods, wide=wide)
 
 
@@ -204,14 +204,14 @@ def export(config: Config, out: str, *, grain: str = "month", periods: int = 12,
 
 def table(config: Config, name: str) -> StoredTable:
     """A synced table's rows and the kind of each column (tables.py), read-only."""
-    with open_synced_store(config.store_path) as db:
+    with open_synced_store(config) as db:
         return read_table(db.conn, name)
 
 
 def report(config: Config, out: str) -> str:
     """The self-contained HTML report at `out`; returns the path written."""
     check_output(out, config.store_path, example="report.html")
-    with open_synced_store(config.store_path) as db:
+    with open_synced_store(config) as db:
         write_file(out, build_report(db, config.metrics))
     return out
 
@@ -269,7 +269,7 @@ def nightly(config: Config, *, now: datetime | None = None, progress=None, clien
         check_output(config.nightly.report_path, config.store_path, "[nightly] report_path", "report.html")
     synced = sync(config, progress=progress, client=client)
     on_synced(synced)
-    with open_store(config.store_path) as db:
+    with open_store(config.store_path, schema=config.store_schema) as db:
         now = now or complete_to(db)
         settings = with_store_timezone(db, config.metrics)
         periods = [named_period(name, settings.timezone, now) for name in config.nightly.periods]
@@ -293,10 +293,12 @@ DEMO_MONTHLY_SPEND = 25_000.0
 DEMO_FILES = ("demo.db", "demo.db-wal", "demo.db-shm", "demo.db.lock", "report.html")
 
 
-def demo_config(url: str, store_path: Path, months: list[str], token: str) -> Config:
+def demo_config(url: str, store_path: Path | str, months: list[str], token: str,
+                schema: str = DEFAULT_SCHEMA) -> Config:
     return Config(
         hubspot=HubSpotSettings(base_url=url, access_token=token, requests_per_10s=190),
         store_path=str(store_path),
+        store_schema=schema,
         metrics=MetricsSettings(spend={m: DEMO_MONTHLY_SPEND for m in months}),
     )
 
@@ -306,18 +308,21 @@ class DemoOutcome:
     sync: SyncOutcome
     kpis: dict[str, Any]
     last_month: Period
-    store_path: Path
+    store_path: Path | str  # the SQLite file, or the PostgreSQL URL (password masked)
     report_path: Path
     seconds: float
+    schema: str | None = None  # the PostgreSQL schema of the store
 
 
-def demo(folder: str, *, scale: int = 5000, seed: int = 1, progress=None,
-         step: Callable[[str], None] = lambda text: None,
+def demo(folder: str, *, scale: int = 5000, seed: int = 1, progress=None, db: str | None = None,
+         schema: str = DEFAULT_SCHEMA, step: Callable[[str], None] = lambda text: None,
          on_synced: Callable[[SyncOutcome], None] = lambda outcome: None) -> DemoOutcome:
     """The whole product on a simulated portal, offline and with no token: generate a portal,
     serve it on 127.0.0.1, sync it into a fresh store in `folder` exactly as a real sync would,
     compute last month's KPIs and write the report. `step` hears what is about to happen,
-    `on_synced` the sync's outcome as soon as it is known.
+    `on_synced` the sync's outcome as soon as it is known. `db`, a PostgreSQL URL, puts the
+    store in its `schema` instead (emptied first if an earlier demo made it, else refused
+    unless empty); the report still goes to `folder`.
 
     The user's own HUBSPOT_* settings and store are never used."""
     # The demo is the one use case that serves the simulated portal; nothing else here needs it.
@@ -327,28 +332,36 @@ def demo(folder: str, *, scale: int = 5000, seed: int = 1, progress=None,
     out = Path(folder)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out} is a file, not a folder; give --dir a folder for the demo (a missing one is created).")
-    if out.exists() and not (out / "demo.db").exists() and any(out.iterdir()):
+    on_postgres = is_postgres_url(db)
+    if db is not None and not on_postgres:
+        raise ConfigError(f"demo --db takes a postgresql:// URL, not {db!r}; leave it out for a SQLite store in --dir.")
+    # (a PostgreSQL demo leaves only its report in the folder)
+    if out.exists() and not (out / ("report.html" if on_postgres else "demo.db")).exists() and any(out.iterdir()):
         raise StoreError(f"{out} exists and is not a demo folder; choose another --dir.")
+    if on_postgres:
+        prepare_demo_store(db, schema)
     for name in DEMO_FILES:
         (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    store_path = out / "demo.db"
+    store_path = db if on_postgres else out / "demo.db"
 
     step(f"Generating a simulated HubSpot portal with {scale:,} contacts…")
     portal = generate_portal(scale=scale, seed=seed)
     with PortalServer(portal, token=SANDBOX_TOKEN, requests_per_10s=190) as server:
         # Spend for every month of three calendar years, whichever zone "last month" is read in.
         months = [f"{y}-{m:02d}" for y in range(portal.now.year - 2, portal.now.year + 1) for m in range(1, 13)]
-        config = demo_config(server.url, store_path, months, SANDBOX_TOKEN)
-        step(f"Syncing it from {server.url} into {store_path}…")
+        config = demo_config(server.url, store_path, months, SANDBOX_TOKEN, schema)
+        step(f"Syncing it from {server.url} into {describe(store_path)}"
+             + (f", schema {schema}…" if on_postgres else "…"))
         synced = sync(config, progress=progress)
     on_synced(synced)
 
     report_path = out / "report.html"
-    with open_store(store_path, create=False, readonly=True) as db:
+    with open_store(store_path, schema=schema, create=False, readonly=True) as store:
         # Last month in the portal's own zone, as the report and `kpis` read it (spec v2, §0).
-        settings = with_store_timezone(db, config.metrics)
+        settings = with_store_timezone(store, config.metrics)
         last_month = named_period("last_month", settings.timezone, portal.now)
-        result = compute_kpis(db, last_month, settings)
-        write_file(str(report_path), build_report(db, config.metrics, portal.now), "--dir")
-    return DemoOutcome(synced, result, last_month, store_path, report_path, time.monotonic() - started)
+        result = compute_kpis(store, last_month, settings)
+        write_file(str(report_path), build_report(store, config.metrics, portal.now), "--dir")
+    return DemoOutcome(synced, result, last_month, describe(store_path) if on_postgres else store_path, report_path,
+                       time.monotonic() - started, schema if on_postgres else None)

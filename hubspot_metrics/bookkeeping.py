@@ -57,7 +57,7 @@ def save_state(conn: sqlite3.Connection, key: str, **values) -> None:
     if unknown:
         raise ValueError(f"sync_state has no column {sorted(unknown)[0]}")
     values["updated_at"] = now_iso()
-    conn.execute("INSERT OR IGNORE INTO sync_state (object_type) VALUES (?)", [key])
+    conn.execute("INSERT INTO sync_state (object_type) VALUES (?) ON CONFLICT DO NOTHING", [key])
     conn.execute(f"UPDATE sync_state SET {', '.join(f'{k} = ?' for k in values)} WHERE object_type = ?",
                  [*values.values(), key])
 
@@ -99,8 +99,8 @@ class RunLog:
         # Called under the sync lock, by the only writer: a 'running' row left is from a killed sync.
         self.conn.execute("UPDATE sync_runs SET status = 'interrupted', ended_at = COALESCE(ended_at, ?) "
                           "WHERE status = 'running'", [now_iso()])
-        return self.conn.execute("INSERT INTO sync_runs (started_at, status, mode, pid) VALUES (?, 'running', ?, ?)",
-                                 [now_iso(), mode, pid]).lastrowid
+        return self.conn.execute("INSERT INTO sync_runs (started_at, status, mode, pid) VALUES (?, 'running', ?, ?) "
+                                 "RETURNING id", [now_iso(), mode, pid]).fetchone()[0]
 
     def finish(self, run_id: int, status: str, counts: dict, stats, message: str | None,
                warnings: list[str]) -> None:

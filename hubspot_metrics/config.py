@@ -24,6 +24,7 @@ from hubspot_metrics.objects import CUSTOMER_UNITS, OBJECT_NAMES
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_CONFIG_NAME = "hubspot-metrics.toml"
 DEFAULT_DB_PATH = "hubspot-metrics.db"
+DEFAULT_SCHEMA = "hubspot_metrics"
 ALL_OBJECTS = OBJECT_NAMES
 NIGHTLY_PERIODS = ("month_to_date", "last_month", "last_quarter", "year_to_date")
 
@@ -103,12 +104,20 @@ def _periods(value: list) -> str | None:
     return None
 
 
+def _schema_name(value: str) -> str | None:
+    # Lower case, so a BI tool or psql finds it without quoting.
+    if SCHEMA_NAME.match(value) and not value.startswith("pg_"):
+        return None
+    return "is not a schema name; use lower-case letters, digits and _ (at most 63, not starting with pg_)"
+
+
 def _gross_margin(value: float) -> str | None:
     return None if 0 < value <= 1 else "must be a fraction between 0 (exclusive) and 1, e.g. 0.8"
 
 
 NUMBER = (int, float)
 MAX_TIMEOUT_SECONDS = 3600
+SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 PROPERTY_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 # A token is one run of visible ASCII: a space or line break in it (a TOML multi-line string)
 # would break the Authorization header, and the HTTP library's error would print the token.
@@ -139,7 +148,9 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any, Callable | None, str]]]
     },
     "store": {
         "path": ((str,), DEFAULT_DB_PATH, None,
-                 "SQLite store; HUBSPOT_METRICS_DB or --db override it"),
+                 "SQLite file or postgresql:// URL; HUBSPOT_METRICS_DB or --db override it"),
+        "schema": ((str,), DEFAULT_SCHEMA, _schema_name,
+                   "PostgreSQL only: the schema that holds this portal's store (one portal per schema)"),
     },
     "sync": {
         "objects": ((list,), list(ALL_OBJECTS), _objects,
@@ -264,6 +275,7 @@ class NightlySettings:
 class Config:
     hubspot: HubSpotSettings = field(default_factory=HubSpotSettings)
     store_path: str = _default("store", "path")
+    store_schema: str = _default("store", "schema")
     sync: SyncSettings = field(default_factory=SyncSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     nightly: NightlySettings = field(default_factory=NightlySettings)
@@ -451,6 +463,7 @@ def load_config(config_option: str | None = None, db_option: str | None = None,
     return Config(
         hubspot=HubSpotSettings(**hub),
         store_path=store_path,
+        store_schema=values["store"]["schema"],
         sync=SyncSettings(
             objects=tuple(sync["objects"]),
             extra_properties={k: tuple(v) for k, v in sync["extra_properties"].items()},

@@ -13,7 +13,7 @@ from hubspot_metrics.objects import OBJECTS, OWNERS_SCOPE
 from hubspot_metrics.metrics.catalog import kpi_inputs, kpis_blocked_by, kpis_missing_properties
 from hubspot_metrics.metrics.compute import timezone_in_use
 from hubspot_metrics.metrics.sql import StoreView
-from hubspot_metrics.store import open_store, stored_portal_id, sync_running
+from hubspot_metrics.store import describe, open_store, stored_portal_id, sync_running
 
 
 def _count(n: int, singular: str, plural: str) -> str:
@@ -48,14 +48,15 @@ def portal_totals(config: Config) -> dict[str, int | str]:
 def render_status(config: Config, live: bool | None = None) -> str:
     # Only reads: a store this user may not write (an analyst's copy) is opened read-only.
     writable = os.access(config.store_path, os.W_OK) or not os.path.exists(config.store_path)
-    with open_store(config.store_path, create=False, readonly=not writable) as db:
+    with open_store(config.store_path, schema=config.store_schema, create=False, readonly=not writable) as db:
         conn = db.conn
         portal = stored_portal_id(conn)
-        lines = [f"Store: {config.store_path}" + (f" (HubSpot portal {portal})" if portal else ""), "", "Last runs:"]
+        lines = [f"Store: {describe(config.store_path)}" + (f" (HubSpot portal {portal})" if portal else ""), "",
+                 "Last runs:"]
         runs = RunLog(conn).recent(5)
         if not runs:
             lines.append("  none yet: run `hubspot-metrics sync`")
-        running = sync_running(config.store_path)
+        running = sync_running(config.store_path, config.store_schema)
         for run in runs:
             # A 'running' run without the lock was killed; the next sync records it so.
             status = "interrupted" if run.status == "running" and not running else run.status
@@ -74,15 +75,15 @@ def render_status(config: Config, live: bool | None = None) -> str:
         lines += ["", f"{'object':<22}{'live':>10}{'archived':>10}{'merged':>8}{'in HubSpot':>12}  cursor age  mode"]
         for name in OBJECTS:
             live_n, archived_n, merged_n = conn.execute(
-                f"SELECT coalesce(sum(archived = 0 AND merged_into IS NULL), 0), coalesce(sum(archived), 0), "
-                f"coalesce(sum(merged_into IS NOT NULL), 0) FROM [{name}]").fetchone()
+                f"SELECT count(*) FILTER (WHERE NOT archived AND merged_into IS NULL), count(*) FILTER (WHERE archived), "
+                f"count(*) FILTER (WHERE merged_into IS NOT NULL) FROM [{name}]").fetchone()
             state = read_state(conn, name)
             # Live totals when HubSpot answers; else the count HubSpot gave when the last full sync began.
             total = totals.get(name, f"~{state.portal_total}" if state and state.portal_total is not None else "?")
             flag = "  ⚠ incomplete" if isinstance(total, int) and total != live_n else ""
             lines.append(f"{name:<22}{live_n:>10}{archived_n:>10}{merged_n:>8}{str(total):>12}  "
                          f"{_age(state.cursor_ms) if state else 'never':>10}  {state.mode if state else '-'}{flag}")
-        owners = conn.execute("SELECT count(*), coalesce(sum(archived), 0) FROM owners").fetchone()
+        owners = conn.execute("SELECT count(*), count(*) FILTER (WHERE archived) FROM owners").fetchone()
         lines.append(f"{'owners':<22}{owners[0] - owners[1]:>10}{owners[1]:>10}")
         lines += ["", "cursor age: how long ago (by this computer's clock) the newest change the store has read for "
                       "that object was made in HubSpot; the next sync reads the changes made since."]

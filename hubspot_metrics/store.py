@@ -49,15 +49,18 @@ def _import_sqlite_utils():
 
 sqlite_utils, Migrations = _import_sqlite_utils()
 
+from hubspot_metrics import postgres
+from hubspot_metrics.dialect import dialect_of, in_list, quote
 from hubspot_metrics.errors import StoreError
 from hubspot_metrics.objects import ASSOCIATIONS, OBJECTS
-from hubspot_metrics.values import SQL_TYPES, UNPARSED, convert, store_kind
+from hubspot_metrics.postgres import DEFAULT_SCHEMA, is_postgres_url
+from hubspot_metrics.values import UNPARSED, convert, store_kind
 
 # The columns every object table has before its properties (README "Store layout").
 RECORD_COLUMNS = ("id", "archived", "archived_at", "merged_into")
-# SQLite allows 2,000 columns in a table (SQLITE_MAX_COLUMN). A portal can define more
-# properties than that (`all_properties`): those past the limit share one JSON column.
-MAX_TABLE_COLUMNS = 2000
+# A table holds at most `dialect.max_columns` columns (SQLite 2,000, PostgreSQL 1,600). A
+# portal can define more properties than that (`all_properties`): those past the limit share
+# one JSON column.
 OVERFLOW_COLUMN = "_more_properties"
 
 migrations = Migrations("hubspot_metrics")
@@ -65,81 +68,87 @@ migrations = Migrations("hubspot_metrics")
 
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
+    # The types come from the store's dialect: SQLite keeps its own names, PostgreSQL gets the
+    # types a BI tool expects (timestamptz, double precision, boolean, bigint, jsonb).
+    t = dialect_of(db)
     for name in OBJECTS:
         db.execute(f"""CREATE TABLE IF NOT EXISTS [{name}] (
-            id TEXT PRIMARY KEY, archived INTEGER NOT NULL DEFAULT 0, archived_at TEXT, merged_into TEXT)""")
+            id {t.text} PRIMARY KEY, archived {t.flag} NOT NULL DEFAULT {t.false}, archived_at {t.instant},
+            merged_into {t.text})""")
     for pair in ASSOCIATIONS:
         db.execute(f"""CREATE TABLE IF NOT EXISTS [{pair.table}] (
-            [{pair.from_column}] TEXT NOT NULL, [{pair.to_column}] TEXT NOT NULL, types TEXT,
+            [{pair.from_column}] {t.text} NOT NULL, [{pair.to_column}] {t.text} NOT NULL, types {t.json},
             PRIMARY KEY ([{pair.from_column}], [{pair.to_column}]))""")
         db.execute(f"CREATE INDEX IF NOT EXISTS [idx_{pair.table}_to] ON [{pair.table}] ([{pair.to_column}])")
-    db.executescript("""
+    db.executescript(f"""
         CREATE TABLE IF NOT EXISTS owners (
-            id TEXT PRIMARY KEY, email TEXT, firstName TEXT, lastName TEXT, type TEXT, userId INTEGER,
-            userIdIncludingInactive INTEGER, createdAt TEXT, updatedAt TEXT, archived INTEGER NOT NULL DEFAULT 0,
-            teams TEXT);
+            id {t.text} PRIMARY KEY, email {t.text}, [firstName] {t.text}, [lastName] {t.text}, type {t.text},
+            [userId] {t.integer}, [userIdIncludingInactive] {t.integer}, [createdAt] {t.text}, [updatedAt] {t.text},
+            archived {t.flag} NOT NULL DEFAULT {t.false}, teams {t.json});
         CREATE TABLE IF NOT EXISTS account (
-            portalId INTEGER, accountType TEXT, timeZone TEXT, companyCurrency TEXT,
-            additionalCurrencies TEXT, utcOffset TEXT, utcOffsetMilliseconds INTEGER, uiDomain TEXT,
-            dataHostingLocation TEXT);
+            [portalId] {t.integer}, [accountType] {t.text}, [timeZone] {t.text}, [companyCurrency] {t.text},
+            [additionalCurrencies] {t.json}, [utcOffset] {t.text}, [utcOffsetMilliseconds] {t.integer},
+            [uiDomain] {t.text}, [dataHostingLocation] {t.text});
         CREATE TABLE IF NOT EXISTS pipelines (
-            object_type TEXT NOT NULL, id TEXT NOT NULL, label TEXT, display_order INTEGER,
-            archived INTEGER NOT NULL DEFAULT 0, created_at TEXT, updated_at TEXT,
+            object_type {t.text} NOT NULL, id {t.text} NOT NULL, label {t.text}, display_order {t.integer},
+            archived {t.flag} NOT NULL DEFAULT {t.false}, created_at {t.text}, updated_at {t.text},
             PRIMARY KEY (object_type, id));
         CREATE TABLE IF NOT EXISTS pipeline_stages (
-            object_type TEXT NOT NULL, pipeline_id TEXT NOT NULL, id TEXT NOT NULL, label TEXT,
-            display_order INTEGER, archived INTEGER NOT NULL DEFAULT 0, is_closed INTEGER,
-            probability REAL, ticket_state TEXT, metadata TEXT,
+            object_type {t.text} NOT NULL, pipeline_id {t.text} NOT NULL, id {t.text} NOT NULL, label {t.text},
+            display_order {t.integer}, archived {t.flag} NOT NULL DEFAULT {t.false}, is_closed {t.flag},
+            probability {t.number}, ticket_state {t.text}, metadata {t.json},
             PRIMARY KEY (object_type, pipeline_id, id));
         CREATE TABLE IF NOT EXISTS properties (
-            object_type TEXT NOT NULL, name TEXT NOT NULL, column_name TEXT NOT NULL, type TEXT,
-            field_type TEXT, label TEXT, hubspot_defined INTEGER, described INTEGER NOT NULL DEFAULT 1,
+            object_type {t.text} NOT NULL, name {t.text} NOT NULL, column_name {t.text} NOT NULL, type {t.text},
+            field_type {t.text}, label {t.text}, hubspot_defined {t.integer}, described {t.integer} NOT NULL DEFAULT 1,
             PRIMARY KEY (object_type, name));
         CREATE TABLE IF NOT EXISTS value_issues (
-            object_type TEXT NOT NULL, record_id TEXT NOT NULL, property TEXT NOT NULL, raw_value TEXT,
-            PRIMARY KEY (object_type, record_id, property));
+            object_type {t.text} NOT NULL, record_id {t.text} NOT NULL, property {t.text} NOT NULL,
+            raw_value {t.text}, PRIMARY KEY (object_type, record_id, property));
         CREATE TABLE IF NOT EXISTS sync_state (
-            object_type TEXT PRIMARY KEY, mode TEXT, list_after TEXT, cursor_ms INTEGER,
-            server_ms INTEGER, pending_cursor_ms INTEGER, pending_server_ms INTEGER,
-            full_completed_at TEXT, updated_at TEXT);
+            object_type {t.text} PRIMARY KEY, mode {t.text}, list_after {t.text}, cursor_ms {t.integer},
+            server_ms {t.integer}, pending_cursor_ms {t.integer}, pending_server_ms {t.integer},
+            full_completed_at {t.instant}, updated_at {t.instant});
         -- ids changed by an incremental sync whose associations still need a refresh
         CREATE TABLE IF NOT EXISTS sync_changed (
-            object_type TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (object_type, id));
+            object_type {t.text} NOT NULL, id {t.text} NOT NULL, PRIMARY KEY (object_type, id));
         CREATE TABLE IF NOT EXISTS sync_runs (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT NOT NULL, ended_at TEXT,
-            status TEXT NOT NULL, mode TEXT, counts TEXT, requests INTEGER DEFAULT 0,
-            rate_limited INTEGER DEFAULT 0, retries INTEGER DEFAULT 0, errors INTEGER DEFAULT 0,
-            message TEXT, warnings TEXT, pid INTEGER);
+            id {t.run_id_key}, started_at {t.instant} NOT NULL, ended_at {t.instant},
+            status {t.text} NOT NULL, mode {t.text}, counts {t.json}, requests {t.integer} DEFAULT 0,
+            rate_limited {t.integer} DEFAULT 0, retries {t.integer} DEFAULT 0, errors {t.integer} DEFAULT 0,
+            message {t.text}, warnings {t.json}, pid {t.integer});
     """)
 
 
 @migrations()
 def m002_portal_totals(db: sqlite_utils.Database) -> None:
     # HubSpot's own record count when a full sync started, for the completeness check.
-    db.execute("ALTER TABLE sync_state ADD COLUMN portal_total INTEGER")
+    db.execute(f"ALTER TABLE sync_state ADD COLUMN portal_total {dialect_of(db).integer}")
 
 
 @migrations()
 def m003_kpi_snapshots(db: sqlite_utils.Database) -> None:
     # One row per (day, period, KPI): re-running a day replaces that day's rows, older days stay.
-    db.execute("""CREATE TABLE IF NOT EXISTS kpi_snapshots (
-        snapshot_date TEXT NOT NULL, computed_at TEXT NOT NULL, period TEXT NOT NULL, grain TEXT NOT NULL,
-        start TEXT NOT NULL, "end" TEXT NOT NULL, key TEXT NOT NULL, value REAL, n INTEGER, reason TEXT,
-        unit TEXT, definition_version TEXT NOT NULL, sync_run_id INTEGER,
-        PRIMARY KEY (snapshot_date, period, key))""")
+    t = dialect_of(db)
+    db.execute(f"""CREATE TABLE IF NOT EXISTS kpi_snapshots (
+        snapshot_date {t.text} NOT NULL, computed_at {t.instant} NOT NULL, period {t.text} NOT NULL,
+        grain {t.text} NOT NULL, start {t.text} NOT NULL, "end" {t.text} NOT NULL, key {t.text} NOT NULL,
+        value {t.number}, n {t.integer}, reason {t.text}, unit {t.text}, definition_version {t.text} NOT NULL,
+        sync_run_id {t.integer}, PRIMARY KEY (snapshot_date, period, key))""")
 
 
 @migrations()
 def m004_pending_window(db: sqlite_utils.Database) -> None:
     # Where an interrupted incremental run's search window started: its resume keeps it.
-    db.execute("ALTER TABLE sync_state ADD COLUMN pending_start_ms INTEGER")
+    db.execute(f"ALTER TABLE sync_state ADD COLUMN pending_start_ms {dialect_of(db).integer}")
 
 
 @migrations()
 def m005_snapshot_definition(db: sqlite_utils.Database) -> None:
     # What a snapshot's values meant (spec version and settings, metrics/definition.py) and
     # how far it measured: rows of v1, which have no definition, never mix into a v2 history.
-    for column in ("definition TEXT", "as_of TEXT", "partial INTEGER"):
+    t = dialect_of(db)
+    for column in (f"definition {t.text}", f"as_of {t.text}", f"partial {t.flag}"):
         db.execute(f"ALTER TABLE kpi_snapshots ADD COLUMN {column}")
 
 
@@ -156,12 +165,15 @@ def _create_private(path: Path) -> None:
     os.close(fd)
 
 
-def open_store(path: str | os.PathLike, *, create: bool = True, readonly: bool = False) -> sqlite_utils.Database:
-    """Open (and migrate) the store, turning every SQLite failure into one clear sentence.
+def open_store(path: str | os.PathLike, *, schema: str = DEFAULT_SCHEMA, create: bool = True,
+               readonly: bool = False) -> sqlite_utils.Database:
+    """Open (and migrate) the store, turning every failure into one clear sentence.
 
-    Use it as `with open_store(path) as db:`: the connection closes when the block ends,
-    however it ends.
+    `path` is a SQLite file, or a `postgresql://` URL whose store lives in `schema`. Use it as
+    `with open_store(path) as db:`: the connection closes when the block ends, however it ends.
     """
+    if is_postgres_url(path):
+        return postgres.open_database(str(path), schema, migrations, create=create, readonly=readonly)
     path = Path(path)
     refuse_folder(path)
     if not path.exists():
@@ -232,8 +244,24 @@ def refuse_folder(path: Path) -> None:
         raise StoreError(f"{path} is a folder; give --db the path of the store file, e.g. {path / 'hubspot-metrics.db'}.")
 
 
-def sync_running(db_path: str | os.PathLike) -> bool:
-    """Whether a sync holds the store's lock file (`sync.SyncLock`), tested without waiting."""
+def prepare_demo_store(location: str, schema: str) -> None:
+    """An empty PostgreSQL schema for the demo (a SQLite demo store is a file it deletes itself)."""
+    postgres.reset_demo_schema(location, schema)
+
+
+def describe(location: str | os.PathLike) -> str:
+    """The store's location as it may be shown (a PostgreSQL URL without its password)."""
+    return postgres.masked(str(location)) if is_postgres_url(location) else str(location)
+
+
+def sync_running(db_path: str | os.PathLike, schema: str = DEFAULT_SCHEMA) -> bool:
+    """Whether a sync holds the store's lock (`sync.SyncLock`), tested without waiting."""
+    if is_postgres_url(db_path):
+        conn = postgres.connect(str(db_path), schema)
+        try:
+            return postgres.lock_held(conn)
+        finally:
+            conn.close()
     lock = f"{db_path}.lock"
     if not os.path.exists(lock):
         return False
@@ -280,7 +308,7 @@ def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
 
 def stored_portal_id(conn: sqlite3.Connection) -> str | None:
     """The HubSpot portal this store belongs to (that of its first sync), if known."""
-    row = conn.execute("SELECT portalId FROM account WHERE portalId IS NOT NULL LIMIT 1").fetchone()
+    row = conn.execute("SELECT [portalId] FROM account WHERE [portalId] IS NOT NULL LIMIT 1").fetchone()
     return None if row is None else str(row[0])
 
 
@@ -288,7 +316,7 @@ def stored_portal_id(conn: sqlite3.Connection) -> str | None:
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
     """One write transaction: a page and the state that describes it commit together."""
     conn = db.conn
-    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(dialect_of(db).begin_write)
     try:
         yield conn
     except BaseException:
@@ -312,6 +340,7 @@ class PropertyColumns:
 
     def __init__(self, db: sqlite_utils.Database, object_type: str):
         self.db = db
+        self.dialect = dialect_of(db)
         self.object_type = object_type
         self.columns: dict[str, str] = {}
         self.kinds: dict[str, str] = {}
@@ -333,16 +362,17 @@ class PropertyColumns:
         did not define it), which never changes a stored column. A definition from HubSpot whose
         type differs from the stored one re-types the column's values (`retype`)."""
         added = []
-        existing = {row[1].lower() for row in conn.execute(f"PRAGMA table_info([{self.object_type}])")}
+        existing = {name.lower() for name in self.dialect.column_names(conn, self.object_type)}
         for name, definition in definitions.items():
             if name in self.columns:
                 if definition.get("described", True) and (
                         name in self.undescribed or definition.get("type") != self.types[name]):
                     self.retype(conn, name, definition)
                 continue
-            if len(existing) >= MAX_TABLE_COLUMNS - 1 or OVERFLOW_COLUMN.lower() in existing:
+            if len(existing) >= self.dialect.max_columns - 1 or OVERFLOW_COLUMN.lower() in existing:
                 if OVERFLOW_COLUMN.lower() not in existing:
-                    conn.execute(f"ALTER TABLE [{self.object_type}] ADD COLUMN {quote(OVERFLOW_COLUMN)} TEXT")
+                    conn.execute(f"ALTER TABLE [{self.object_type}] ADD COLUMN {quote(OVERFLOW_COLUMN)} "
+                                 f"{self.dialect.json}")
                     existing.add(OVERFLOW_COLUMN.lower())
                 self.columns[name] = OVERFLOW_COLUMN
                 self._describe(conn, name, definition)
@@ -354,7 +384,7 @@ class PropertyColumns:
                 n += 1
                 column = f"{name}__{n}"
             kind = store_kind(definition.get("type"))
-            conn.execute(f'ALTER TABLE [{self.object_type}] ADD COLUMN "{column.replace(chr(34), chr(34) * 2)}" {SQL_TYPES[kind]}')
+            conn.execute(f"ALTER TABLE [{self.object_type}] ADD COLUMN {quote(column)} {self.dialect.column_type(kind)}")
             existing.add(column.lower())
             self.columns[name] = column
             self._describe(conn, name, definition)
@@ -364,8 +394,8 @@ class PropertyColumns:
     def _describe(self, conn: sqlite3.Connection, name: str, definition: dict) -> None:
         described = bool(definition.get("described", True))
         conn.execute(
-            "INSERT OR REPLACE INTO properties (object_type, name, column_name, type, field_type, label, hubspot_defined, described)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            replace_sql("properties", ("object_type", "name", "column_name", "type", "field_type", "label",
+                                       "hubspot_defined", "described"), key=("object_type", "name")),
             [self.object_type, name, self.columns[name], definition.get("type"), definition.get("fieldType"),
              definition.get("label"), int(bool(definition.get("hubspotDefined", True))), int(described)])
         self.kinds[name] = store_kind(definition.get("type"))
@@ -393,28 +423,34 @@ class PropertyColumns:
             f"SELECT id, {quote(column)} FROM [{table}] WHERE {quote(column)} IS NOT NULL")}
         raws.update(conn.execute("SELECT record_id, raw_value FROM value_issues WHERE object_type = ? AND property = ?",
                                  [table, name]).fetchall())
-        if SQL_TYPES[new_kind] != SQL_TYPES[old_kind]:
+        new_type = self.dialect.column_type(new_kind)
+        if new_type != self.dialect.column_type(old_kind):
             # SQLite cannot change a column's type: drop it (and the indexes that use it: the
             # metrics create them again after the sync) and add it with the new type.
-            for index, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-                                           "tbl_name = ? AND sql IS NOT NULL", [table]).fetchall():
-                if column.lower() in sql.lower():
-                    conn.execute(f"DROP INDEX {quote(index)}")
+            self.dialect.drop_indexes_on(conn, table, column)
             conn.execute(f"ALTER TABLE [{table}] DROP COLUMN {quote(column)}")
-            conn.execute(f"ALTER TABLE [{table}] ADD COLUMN {quote(column)} {SQL_TYPES[new_kind]}")
+            conn.execute(f"ALTER TABLE [{table}] ADD COLUMN {quote(column)} {new_type}")
         conn.execute("DELETE FROM value_issues WHERE object_type = ? AND property = ?", [table, name])
         updates, issues = [], []
         for rid, raw in raws.items():
-            value, unparsed = stored_value(raw, new_kind)
+            value, unparsed = stored_value(raw, new_kind, self.dialect.keeps_raw_in_typed_columns)
             if unparsed is not None:
                 issues.append((table, rid, name, unparsed))
             updates.append((value, rid))
         conn.executemany(f"UPDATE [{table}] SET {quote(column)} = ? WHERE id = ?", updates)
-        conn.executemany("INSERT OR REPLACE INTO value_issues VALUES (?, ?, ?, ?)", issues)
+        conn.executemany(VALUE_ISSUES_REPLACE, issues)
 
 
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
+def replace_sql(table: str, columns: tuple[str, ...], *, key: tuple[str, ...]) -> str:
+    """An insert that replaces the row with the same `key`, in SQL both stores read
+    (SQLite's INSERT OR REPLACE is its own)."""
+    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in key)
+    return (f"INSERT INTO {quote(table)} ({', '.join(map(quote, columns))}) VALUES ({', '.join('?' * len(columns))}) "
+            f"ON CONFLICT ({', '.join(map(quote, key))}) DO " + (f"UPDATE SET {updates}" if updates else "NOTHING"))
+
+
+VALUE_ISSUES_REPLACE = replace_sql("value_issues", ("object_type", "record_id", "property", "raw_value"),
+                                   key=("object_type", "record_id", "property"))
 
 
 def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: Iterable[dict],
@@ -425,6 +461,8 @@ def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: 
     chunk of a wide property list) does not blank the others. Returns the rows written.
     """
     table = columns.object_type
+    dialect = columns.dialect
+    keeps_raw = dialect.keeps_raw_in_typed_columns
     names = [p for p in property_names if p in columns.columns and columns.columns[p] != OVERFLOW_COLUMN]
     overflow = [p for p in property_names if columns.columns.get(p) == OVERFLOW_COLUMN]
     cols = [*RECORD_COLUMNS] + [columns.columns[p] for p in names]
@@ -434,7 +472,7 @@ def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: 
     # merged_into is set by merge handling only; a re-read must not clear it. The overflow
     # object is merged (a null removes a property), since a chunk holds only some of them.
     updates = ", ".join(
-        f"{quote(c)} = json_patch(COALESCE({quote(c)}, '{{}}'), excluded.{quote(c)})" if c == OVERFLOW_COLUMN
+        f"{quote(c)} = {dialect.json_merge(f'[{table}].{quote(c)}', f'excluded.{quote(c)}')}" if c == OVERFLOW_COLUMN
         else f"{quote(c)} = excluded.{quote(c)}" for c in cols[1:] if c != "merged_into")
     sql = (f"INSERT INTO [{table}] ({', '.join(quote(c) for c in cols)}) VALUES ({placeholders}) "
            f"ON CONFLICT(id) DO UPDATE SET {updates}")
@@ -449,18 +487,21 @@ def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: 
         ids.append(rid)
         # A record of the archived list that says it is live (a lenient server) stays live.
         is_archived = archived and record.get("archived") is not False
-        row = [rid, 1 if is_archived else 0, record.get("archivedAt") if is_archived else None, None]
+        archived_at = record.get("archivedAt") if is_archived else None
+        if archived_at is not None and not keeps_raw:  # (a typed instant column takes no raw text)
+            archived_at, _ = stored_value(archived_at, "datetime", keeps_raw)
+        row = [rid, 1 if is_archived else 0, archived_at, None]
         for name, kind in zip(names, kinds):
             raw = props.get(name)
             value = convert(raw, kind)  # (the hot path: one call per cell; stored_value only for the rest)
             if value is UNPARSED:
-                value, unparsed = stored_value(raw, kind)
+                value, unparsed = stored_value(raw, kind, keeps_raw)
                 issues.append((table, rid, name, unparsed))
             row.append(value)
         if overflow:
             more = {}
             for name in overflow:
-                more[name], unparsed = stored_value(props.get(name), columns.kinds[name])
+                more[name], unparsed = stored_value(props.get(name), columns.kinds[name])  # (JSON holds any text)
                 if unparsed is not None:
                     issues.append((table, rid, name, unparsed))
             row.append(json.dumps(more, ensure_ascii=False, sort_keys=True))
@@ -469,24 +510,29 @@ def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: 
         return 0
     conn.executemany(sql, rows)
     if overflow:  # a newly inserted object still holds its nulls: drop them, as the merge does
-        conn.execute(f"UPDATE [{table}] SET {quote(OVERFLOW_COLUMN)} = json_patch('{{}}', {quote(OVERFLOW_COLUMN)}) "
+        conn.execute(f"UPDATE [{table}] SET {quote(OVERFLOW_COLUMN)} = {dialect.json_without_nulls(quote(OVERFLOW_COLUMN))} "
                      f"WHERE id IN ({','.join('?' * len(ids))})", ids)
     # A record re-read with good values clears its old issues for these properties.
     written = names + overflow
     conn.execute(f"DELETE FROM value_issues WHERE object_type = ? AND record_id IN ({','.join('?' * len(ids))})"
-                 f" AND property IN ({','.join('?' * len(written))})", [table, *ids, *written])
+                 f" AND property IN {in_list(len(written))}", [table, *ids, *written])
     if issues:
-        conn.executemany("INSERT OR REPLACE INTO value_issues VALUES (?, ?, ?, ?)", issues)
+        conn.executemany(VALUE_ISSUES_REPLACE, issues)
     return len(rows)
 
 
-def stored_value(raw, kind: str) -> tuple[object, str | None]:
-    """(what the column holds, the raw text for `value_issues` when it did not parse)."""
+def stored_value(raw, kind: str, keeps_raw: bool = True) -> tuple[object, str | None]:
+    """(what the column holds, the raw text for `value_issues` when it did not parse).
+
+    `keeps_raw`: whether a typed column can hold the raw text (SQLite); where it cannot
+    (PostgreSQL) the cell stays NULL and `value_issues` alone keeps the text."""
     value = convert(raw, kind)
     if value is not UNPARSED:
         return value, None
     if not isinstance(raw, str):
         raw = json.dumps(raw, ensure_ascii=False)
+    if not keeps_raw and kind != "text":
+        return None, raw
     # Kept raw, except where SQLite's REAL affinity would turn it into a number ("1e400"
     # becomes inf): then only value_issues keeps it.
     return (None if kind == "number" and _float_or_none(raw) is not None else raw), raw

@@ -102,8 +102,6 @@ def store_kind(hubspot_type: str | None) -> str:
         hubspot_type or "", "text")
 
 
-SQL_TYPES = {"number": "REAL", "datetime": "TEXT", "bool": "INTEGER", "text": "TEXT"}
-
 # A spreadsheet opening a CSV runs a cell that starts with one of these as a formula; a tab or
 # carriage return in front hides the formula from a check of the first character only.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

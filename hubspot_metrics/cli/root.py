@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import click
 
-from hubspot_metrics import __version__
+from hubspot_metrics import __version__, postgres
 from hubspot_metrics.config import Config, load_config
 from hubspot_metrics.errors import ConfigError, UserError
 from hubspot_metrics.interrupts import during_command
@@ -74,6 +74,12 @@ class Group(click.Group):
             click.echo(f"Error: {exc.strerror or exc} ({getattr(exc, 'filename', None) or 'system call'}); "
                        "fix that and run again.", err=True)
             ctx.exit(2)
+        except Exception as exc:
+            failure = postgres.driver_failure(exc)  # (a PostgreSQL store's driver error: one sentence too)
+            if failure is None:
+                raise
+            click.echo(f"Error: {failure}", err=True)
+            ctx.exit(failure.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted; what was committed is kept and the next run resumes from it.", err=True)
             ctx.exit(130)
@@ -94,7 +100,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @click.option("--config", "config_option", type=click.Path(),
               help="Config file (default: $HUBSPOT_METRICS_CONFIG, else ./hubspot-metrics.toml if present).")
 @click.option("--db", "db_option", type=click.Path(),
-              help="SQLite store path (default: $HUBSPOT_METRICS_DB, else [store] path).")
+              help="SQLite store path or postgresql:// URL (default: $HUBSPOT_METRICS_DB, else [store] path).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(__version__, prog_name="hubspot-metrics")
 @click.pass_context

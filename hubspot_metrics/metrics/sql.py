@@ -19,6 +19,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 
+from hubspot_metrics.dialect import dialect_of
 from hubspot_metrics.objects import OBJECT_NAMES
 from hubspot_metrics.store import RECORD_COLUMNS as META_COLUMNS
 from hubspot_metrics.values import TIMESTAMP_GLOB
@@ -164,12 +165,12 @@ class StoreView:
     @classmethod
     def open(cls, db) -> "StoreView":
         conn = connection(db)
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        dialect = dialect_of(conn)
+        tables = dialect.table_names(conn)
         view = cls(conn, tables)
         for table in OBJECT_TABLES:
             if table in tables:
-                names = {r[1]: r[1] for r in conn.execute(f"PRAGMA table_info({quote(table)})")}
-                view._columns[table] = names
+                view._columns[table] = {name: name for name in dialect.column_names(conn, table)}
         if "properties" in tables:
             # A property whose name clashed with another column lives in `name__2` (store.py).
             for table, name, column, kind in conn.execute(
@@ -261,7 +262,7 @@ class StoreView:
         """The account's `timeZone` as the sync stored it (None before the first sync)."""
         if "account" not in self.tables:
             return None
-        value = self.scalar("SELECT timeZone FROM account WHERE timeZone IS NOT NULL AND timeZone <> '' LIMIT 1")
+        value = self.scalar("SELECT [timeZone] FROM account WHERE [timeZone] IS NOT NULL AND [timeZone] <> '' LIMIT 1")
         return str(value).strip() if value else None
 
     def complete_to(self) -> str | None:

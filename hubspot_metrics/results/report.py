@@ -198,7 +198,7 @@ def build_report(db, settings: MetricsSettings, now: datetime | None = None) -> 
     now = now or complete_to(db)
     history = gather_history(db, settings, now)
     current, previous = history.closed[-1], history.closed[-2] if len(history.closed) > 1 else None
-    portal_id, portal_zone = db.conn.execute("SELECT portalId, timeZone FROM account").fetchone() or (None, None)
+    portal_id, portal_zone = db.conn.execute("SELECT [portalId], [timeZone] FROM account").fetchone() or (None, None)
     currency = current["currency"]
     tz = zone(settings.timezone)
 

@@ -10,7 +10,8 @@ from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.metrics import DEFINITION_VERSION, complete_to, compute_kpis, with_store_timezone
 from hubspot_metrics.metrics.definition import definition_fingerprint
 from hubspot_metrics.periods import Period
-from hubspot_metrics.store import transaction
+from hubspot_metrics.dialect import dialect_of
+from hubspot_metrics.store import replace_sql, transaction
 from hubspot_metrics.values import format_instant
 
 COLUMNS = ("snapshot_date", "computed_at", "period", "grain", "start", "end", "key", "value", "n", "reason", "unit",
@@ -42,8 +43,7 @@ def snapshot(db, periods: list[Period], settings: MetricsSettings, now: datetime
                          kpi["value"], kpi["n"], kpi["reason"], kpi["unit"], DEFINITION_VERSION, run_id, definition,
                          result["as_of"], int(result["partial"])))
     with transaction(db) as conn:
-        conn.executemany(f"INSERT OR REPLACE INTO kpi_snapshots ({', '.join(f'[{c}]' for c in COLUMNS)}) "
-                         f"VALUES ({', '.join('?' * len(COLUMNS))})", rows)
+        conn.executemany(replace_sql("kpi_snapshots", COLUMNS, key=("snapshot_date", "period", "key")), rows)
     return len(rows)
 
 
@@ -51,7 +51,7 @@ def latest_closed_rows(db, period_label: str, definition: str) -> list[dict]:
     """The most recent snapshot of a closed period taken under `definition`, one dict per KPI
     (empty when there is none: never snapshotted, snapshotted while open, or under another
     definition, such as every snapshot of spec v1)."""
-    if not db.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'kpi_snapshots'").fetchone():
+    if "kpi_snapshots" not in dialect_of(db).table_names(db.conn):
         return []  # a store opened read-only before its first nightly run
     cursor = db.conn.execute(
         "SELECT period, start, [end], key, value, n, reason, unit, computed_at, snapshot_date FROM kpi_snapshots "

@@ -6,9 +6,10 @@ import json
 
 from hubspot_metrics.bookkeeping import ObjectState, association_key, read_state, save_state
 from hubspot_metrics.client import ASSOCIATION_BATCH_SIZE
+from hubspot_metrics.dialect import in_list
 from hubspot_metrics.errors import MissingScopeError
 from hubspot_metrics.objects import ASSOCIATIONS, AssociationPair
-from hubspot_metrics.store import transaction
+from hubspot_metrics.store import replace_sql, transaction
 from hubspot_metrics.sync.base import SyncRun
 from hubspot_metrics.sync.paging import _items, _next_after, follow, id_text, record_id
 
@@ -35,9 +36,9 @@ class AssociationSync(SyncRun):
                 self.warn(f"Skipped {pair.from_object}-{pair.to_object} associations: the token lacks "
                           f"{', '.join(exc.scopes) or 'a scope'}.")
         with transaction(self.db) as conn:
-            conn.execute(f"DELETE FROM sync_changed WHERE object_type NOT IN ({','.join('?' * len(pending))})",
+            conn.execute(f"DELETE FROM sync_changed WHERE object_type NOT IN {in_list(len(pending))}",
                          sorted(pending))
-            conn.executemany("INSERT OR IGNORE INTO sync_changed VALUES (?, ?)", sorted(self.unread_associations))
+            conn.executemany("INSERT INTO sync_changed VALUES (?, ?) ON CONFLICT DO NOTHING", sorted(self.unread_associations))
 
     def _read_associations(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, dict[str, list]]:
         """All associations of `ids`, following each record's own paging."""
@@ -86,14 +87,15 @@ class AssociationSync(SyncRun):
             conn.execute(f"DELETE FROM [{pair.table}] WHERE [{pair.from_column}] IN ({','.join('?' * len(part))})", part)
         rows = [(source, target, json.dumps(sorted(set(t for t in types if t is not None))))
                 for source, targets in found.items() for target, types in targets.items()]
-        conn.executemany(f"INSERT OR REPLACE INTO [{pair.table}] VALUES (?, ?, ?)", rows)
+        conn.executemany(replace_sql(pair.table, (pair.from_column, pair.to_column, "types"),
+                                     key=(pair.from_column, pair.to_column)), rows)
 
     def _full_associations(self, pair: AssociationPair, state: ObjectState) -> None:
         last = state.list_after or ""
         self.progress.start(f"{pair.from_object}-{pair.to_object}", None)
         while True:
             ids = [r[0] for r in self.db.conn.execute(
-                f"SELECT id FROM [{pair.from_object}] WHERE id > ? AND archived = 0 ORDER BY id LIMIT ?",
+                f"SELECT id FROM [{pair.from_object}] WHERE id > ? AND NOT archived ORDER BY id LIMIT ?",
                 [last, ASSOCIATION_BATCH_SIZE])]
             if not ids:
                 break
@@ -127,7 +129,7 @@ class AssociationSync(SyncRun):
                 f"SELECT [{pair.from_column}] FROM [{pair.table}] WHERE [{pair.to_column}] IN "
                 f"({','.join('?' * len(part))})", part))
         live = sorted(i for i in from_ids if conn.execute(
-            f"SELECT 1 FROM [{pair.from_object}] WHERE id = ? AND archived = 0", [i]).fetchone())
+            f"SELECT 1 FROM [{pair.from_object}] WHERE id = ? AND NOT archived", [i]).fetchone())
         for i in range(0, len(live), ASSOCIATION_BATCH_SIZE):
             found = self._read_associations(pair.from_object, pair.to_object, live[i:i + ASSOCIATION_BATCH_SIZE])
             with transaction(self.db) as conn:

@@ -7,7 +7,7 @@ import sqlite3
 
 from hubspot_metrics.objects import CrmObject
 from hubspot_metrics.bookkeeping import ObjectState
-from hubspot_metrics.store import MAX_TABLE_COLUMNS, OVERFLOW_COLUMN, PropertyColumns, transaction
+from hubspot_metrics.store import OVERFLOW_COLUMN, PropertyColumns, transaction
 from hubspot_metrics.sync.base import SyncRun
 from hubspot_metrics.sync.paging import _items
 
@@ -61,7 +61,7 @@ class PropertySelection(SyncRun):
                 _save_options(conn, obj.name, described)
         overflowing = [name for name in added if columns.columns[name] == OVERFLOW_COLUMN]
         if overflowing:
-            self.warn(f"{obj.name} has more properties than SQLite allows columns ({MAX_TABLE_COLUMNS}); "
+            self.warn(f"{obj.name} has more properties than {columns.dialect.title} allows columns ({columns.dialect.max_columns}); "
                       f"{len(overflowing)} of them are kept as JSON in the column {OVERFLOW_COLUMN} "
                       f"(e.g. {overflowing[0]}).")
         return columns, wanted, added

@@ -166,7 +166,7 @@ class RecordSync(SyncRun):
             if previous_server_ms is not None and len(evidence) < 2:
                 evidence.update(self._clock_evidence(stamps, previous_server_ms))
             result.written += self._write_page(conn, obj, columns, chunks, records)
-            conn.executemany("INSERT OR IGNORE INTO sync_changed VALUES (?, ?)",
+            conn.executemany("INSERT INTO sync_changed VALUES (?, ?) ON CONFLICT DO NOTHING",
                              [(obj.name, str(r["id"])) for r in records])
             self.progress.advance(len(records))
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from hubspot_metrics.dialect import quote
 from hubspot_metrics.errors import MissingScopeError, StoreError
-from hubspot_metrics.store import save_json, stored_portal_id, transaction
+from hubspot_metrics.store import describe, replace_sql, save_json, stored_portal_id, transaction
 from hubspot_metrics.sync.base import SyncRun
 from hubspot_metrics.sync.outcome import ObjectResult
 from hubspot_metrics.sync.paging import _items, _next_after, follow, record_id
 from hubspot_metrics.values import parse_number
+
+OWNER_COLUMNS = ("id", "email", "firstName", "lastName", "type", "userId", "userIdIncludingInactive", "createdAt",
+                 "updatedAt", "archived", "teams")
 
 
 class ReferenceData(SyncRun):
@@ -26,7 +30,7 @@ class ReferenceData(SyncRun):
         ours = stored_portal_id(self.db.conn)
         if ours is None or theirs in (None, "") or str(theirs) == ours:
             return
-        raise StoreError(f"The store {self.config.store_path} holds HubSpot portal {ours}, but the token reads "
+        raise StoreError(f"The store {describe(self.config.store_path)} holds HubSpot portal {ours}, but the token reads "
                          f"portal {theirs}; give that portal a store of its own with another --db path.")
 
     def save_account(self, details: dict) -> None:
@@ -36,7 +40,7 @@ class ReferenceData(SyncRun):
         row["additionalCurrencies"] = save_json(details.get("additionalCurrencies"))
         with transaction(self.db) as conn:
             conn.execute("DELETE FROM account")
-            conn.execute(f"INSERT INTO account ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            conn.execute(f"INSERT INTO account ({', '.join(map(quote, row))}) VALUES ({', '.join('?' * len(row))})",
                          list(row.values()))
 
     def sync_owners(self) -> None:
@@ -60,7 +64,7 @@ class ReferenceData(SyncRun):
             self.warn("Skipped owners: the token lacks crm.objects.owners.read; --by owner shows owner ids only.")
             return
         with transaction(self.db) as conn:
-            conn.executemany("INSERT OR REPLACE INTO owners VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            conn.executemany(replace_sql("owners", OWNER_COLUMNS, key=("id",)), rows)
         self.results["owners"] = ObjectResult(written=len(rows), mode="full")
 
     def sync_pipelines(self, object_type: str) -> None:
