@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hubspot_metrics.dialect import quote
+from hubspot_metrics.dialect import dialect_of, quote
 from hubspot_metrics.errors import MissingScopeError, StoreError
 from hubspot_metrics.store import describe, replace_sql, save_json, stored_portal_id, transaction
 from hubspot_metrics.sync.base import SyncRun
@@ -36,7 +36,9 @@ class ReferenceData(SyncRun):
     def save_account(self, details: dict) -> None:
         names = ("portalId", "accountType", "timeZone", "companyCurrency", "utcOffset", "utcOffsetMilliseconds",
                  "uiDomain", "dataHostingLocation")
-        row = dict(zip(names, self._bindable("the account details", [details.get(k) for k in names])))
+        values = [self._whole("the account details", details.get(k)) if k == "utcOffsetMilliseconds" else details.get(k)
+                  for k in names]
+        row = dict(zip(names, self._bindable("the account details", values)))
         row["additionalCurrencies"] = save_json(details.get("additionalCurrencies"))
         with transaction(self.db) as conn:
             conn.execute("DELETE FROM account")
@@ -55,7 +57,8 @@ class ReferenceData(SyncRun):
                             continue
                         rows.append(self._bindable("owners", [
                             record_id(o), o.get("email"), o.get("firstName"), o.get("lastName"), o.get("type"),
-                            o.get("userId"), o.get("userIdIncludingInactive"), o.get("createdAt"),
+                            self._whole("owners", o.get("userId")), self._whole("owners", o.get("userIdIncludingInactive")),
+                            o.get("createdAt"),
                             o.get("updatedAt"), 1 if archived else 0, save_json(o.get("teams"))]))
                     after = follow(_next_after(page), seen, "the owners")
                     if not after:
@@ -77,7 +80,8 @@ class ReferenceData(SyncRun):
             if record_id(p) is None:
                 continue
             pipelines.append(self._bindable(f"{object_type} pipelines", [
-                object_type, record_id(p), p.get("label"), p.get("displayOrder"), int(bool(p.get("archived"))),
+                object_type, record_id(p), p.get("label"), self._whole(f"{object_type} pipelines", p.get("displayOrder")),
+                int(bool(p.get("archived"))),
                 p.get("createdAt"), p.get("updatedAt")]))
             for s in _items(p, "stages"):
                 if record_id(s) is None:
@@ -86,7 +90,8 @@ class ReferenceData(SyncRun):
                 closed = str(meta.get("isClosed", "")).lower()
                 probability = meta.get("probability")
                 stages.append(self._bindable(f"{object_type} pipelines", [
-                    object_type, record_id(p), record_id(s), s.get("label"), s.get("displayOrder"),
+                    object_type, record_id(p), record_id(s), s.get("label"),
+                    self._whole(f"{object_type} pipelines", s.get("displayOrder")),
                     int(bool(s.get("archived"))), 1 if closed == "true" else 0 if closed == "false" else None,
                     parse_number(str(probability)) if isinstance(probability, (str, int, float)) else None,
                     meta.get("ticketState"), save_json(meta)]))
@@ -95,6 +100,26 @@ class ReferenceData(SyncRun):
             conn.execute("DELETE FROM pipeline_stages WHERE object_type = ?", [object_type])
             conn.executemany("INSERT INTO pipelines VALUES (?,?,?,?,?,?,?)", pipelines)
             conn.executemany("INSERT INTO pipeline_stages VALUES (?,?,?,?,?,?,?,?,?,?)", stages)
+
+    def _whole(self, what: str, value):
+        """A field HubSpot documents as a whole number, as the store's integer column can hold it.
+
+        SQLite keeps whatever came (a list or object as JSON text, `_bindable`). A PostgreSQL
+        integer column refuses anything but an integral number or its digits, so there the
+        rest (text, a fraction, a flag, a list) is stored empty, with one warning per kind of
+        data, instead of failing the run (the field feeds no KPI)."""
+        if dialect_of(self.db).keeps_raw_in_typed_columns:
+            return value
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            return int(value.strip())
+        warning = f"HubSpot sent {what} with a field that should be a whole number but is not; it is stored empty."
+        if warning not in self.warnings:
+            self.warn(warning)
+        return None
 
     def _bindable(self, what: str, row: list) -> list:
         """Reference data as SQLite can store it: a list or object where HubSpot promises text

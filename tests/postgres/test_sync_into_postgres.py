@@ -153,3 +153,36 @@ def test_properties_past_postgresqls_column_limit_are_kept_as_json(pg_server, pg
 def custom_values(more: str) -> dict:
     """The custom properties of a `_more_properties` object (the portal's own wide ones aside)."""
     return {k: v for k, v in json.loads(more).items() if k.startswith("custom_")}
+
+
+def test_reference_fields_that_are_not_whole_numbers_do_not_stop_a_sync_into_postgresql(pg_server, pg_schema):
+    """Owners' user ids and pipelines' display order are integer columns on PostgreSQL: a value
+    HubSpot sent that is no whole number is stored empty with one warning per kind of data
+    (SQLite keeps it as it came), and digits in text are read as the number."""
+    from tests.sync.tamper import TamperingProxy
+
+    portal = generate_portal(scale=60, seed=9, now=NOW)
+    owners = [str(o["id"]) for o in portal.owners if o.get("userId") is not None][:3]
+
+    def spoil(method, path, payload):
+        if path == "/crm/v3/owners":
+            spoiled = {owners[0]: "not a number", owners[1]: [1], owners[2]: "42"}
+            return {**payload, "results": [{**o, "userId": spoiled.get(str(o.get("id")), o.get("userId"))}
+                                           for o in payload["results"]]}
+        if path == "/crm/v3/pipelines/deals":
+            return {"results": [{**p, "displayOrder": 1.5} for p in payload["results"]]}
+        return None
+
+    with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server, \
+            TamperingProxy(server.url, spoil) as proxy:
+        config = pg_config(server, pg_server, pg_schema)
+        config = replace(config, hubspot=replace(config.hubspot, base_url=proxy.url))
+        result, _ = run_sync(config)
+    assert result.status == "ok"
+    assert [w for w in result.warnings if "whole number" in w] == [
+        "HubSpot sent owners with a field that should be a whole number but is not; it is stored empty.",
+        "HubSpot sent deals pipelines with a field that should be a whole number but is not; it is stored empty."]
+    assert pg_rows(pg_server.url, f"SELECT id, \"userId\" FROM {pg_schema}.owners WHERE id = ANY(%s) ORDER BY id",
+                   [owners]) == sorted([(owners[0], None), (owners[1], None), (owners[2], 42)])
+    assert {r[0] for r in pg_rows(pg_server.url, f"SELECT display_order FROM {pg_schema}.pipelines "
+                                  "WHERE object_type = 'deals'")} == {None}
