@@ -90,7 +90,7 @@ def test_columns_have_the_types_a_bi_tool_expects(pg_server, pg_schema, server):
     # The same numbered migrations as SQLite's, recorded by name.
     assert pg_rows(pg_server.url, f"SELECT name FROM {pg_schema}.schema_migrations ORDER BY name") == [
         ("m001_initial",), ("m002_portal_totals",), ("m003_kpi_snapshots",), ("m004_pending_window",),
-        ("m005_snapshot_definition",)]
+        ("m005_snapshot_definition",), ("m006_property_options",)]
 
 
 def test_a_property_defined_after_its_values_were_stored_is_retyped_as_on_sqlite(pg_server, pg_schema, tmp_path):
