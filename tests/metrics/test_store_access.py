@@ -28,9 +28,11 @@ def test_ensure_indexes_is_idempotent_and_skips_a_read_only_store(tmp_path):
     store.add("contacts", "c1", hs_merged_object_ids="c2")
     add_won_deal(store)
     created = ensure_indexes(store.db)
-    # deals have no hs_merged_object_ids column here: no index for it
+    # deals have no hs_merged_object_ids column here: no index for it; the deals' two instants
+    # get a raw-instant index, the contact (no datetime column) none
     assert created == ["idx_metrics_contacts_merged_ids", "idx_metrics_contacts_excluded", "idx_metrics_companies_excluded", "idx_metrics_deals_excluded",
-                       "idx_metrics_tickets_excluded", "idx_metrics_feedback_submissions_excluded"]
+                       "idx_metrics_tickets_excluded", "idx_metrics_feedback_submissions_excluded",
+                       "idx_metrics_deals_createdate_raw", "idx_metrics_deals_closedate_raw"]
     assert ensure_indexes(store.db) == []
     store.close()
     readonly = open_store(tmp_path / "s.db", create=False, readonly=True)
