@@ -81,12 +81,16 @@ class _Watchdog:
         self._thread: threading.Thread | None = None
 
     def add(self, when: float, deadline: Deadline) -> None:
+        entry = (when, next(self._order), deadline)
         with self._wake:
-            heapq.heappush(self._due, (when, next(self._order), deadline))
+            heapq.heappush(self._due, entry)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="request-deadlines", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            elif self._due[0] is entry:
+                # Only a deadline sooner than every other one changes the watcher's sleep; waking
+                # it for each request would take the GIL from the request every time.
+                self._wake.notify()
 
     def _next_expired(self) -> Deadline:
         with self._wake:
