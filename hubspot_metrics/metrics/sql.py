@@ -254,8 +254,10 @@ class StoreView:
         except sqlite3.OperationalError:  # an index of that name that does not fit (made by hand?)
             return None
         values = [r[0] for r in rows]
-        # Only text can be listed: a number would compare unequal to every listed text.
-        if len(values) > MAX_LISTED_RAW or not all(isinstance(v, str) for v in values):
+        # Only short text can be listed: a number would compare unequal to every listed text,
+        # and a NUL character cannot stand in the SQL text.
+        if len(values) > MAX_LISTED_RAW or not all(isinstance(v, str) and len(v) <= 200 and "\x00" not in v
+                                                    for v in values):
             return None
         return tuple(sorted(values))
 
