@@ -21,6 +21,10 @@ reads the store from disk, as a nightly run after a quiet day would.
     python bench/bench_metrics.py --cold             # ... with a cold page cache
     python bench/bench_metrics.py --contacts 100000  # everything scaled down
     python bench/bench_metrics.py --rebuild          # ignore the cached store
+    python bench/bench_metrics.py --store copy.db    # measure another store (e.g. a copy)
+
+Before measuring, the store's indexes are brought up to date as a sync would (`ensure_indexes`
+after each run), so a store cached by older code gains the indexes today's sync makes.
 """
 
 from __future__ import annotations
@@ -315,7 +319,7 @@ def build_store(path: Path, n_contacts: int, seed: int = 7) -> None:
                  "('2026-01-01T02:00:00.000Z', '2026-01-01T02:40:00.000Z', 'ok', 'full')")
     conn.execute("COMMIT")
     loaded = time.perf_counter() - started
-    ensure_indexes(db)  # what the sync does after every run
+    ensure_indexes(db, ("contacts", "churn_date"))  # what the sync does after every run
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     tmp.rename(path)
@@ -353,6 +357,19 @@ def measure(db_path: str, period_text: str, customer_object: str, churn_mode: st
                                                                "deal_throughput")}}
 
 
+def bring_indexes_up_to_date(path: Path) -> None:
+    from hubspot_metrics.metrics import ensure_indexes
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        started = time.perf_counter()
+        created = ensure_indexes(conn, ("contacts", "churn_date"))
+        if created:
+            print(f"added {len(created)} indexes the sync makes ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    finally:
+        conn.close()
+
+
 def drop_page_cache() -> None:
     os.sync()
     try:
@@ -367,6 +384,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--cold", action="store_true", help="drop the OS page cache before each measurement")
+    parser.add_argument("--store", type=Path, help="measure this store instead of the cached one")
     parser.add_argument("--measure", nargs=4, metavar=("DB", "PERIOD", "CUSTOMER_OBJECT", "CHURN"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--build", nargs=2, metavar=("DB", "CONTACTS"), help=argparse.SUPPRESS)
@@ -379,10 +397,13 @@ def main() -> None:
         return
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"store-{args.contacts}.db"
-    if args.rebuild or not path.exists():
+    if args.store:
+        path = args.store
+    elif args.rebuild or not path.exists():
         # In a child of its own: building takes about 1 GiB, and on Linux a forked child starts
         # with its parent's ru_maxrss, which would then show up in every measurement below.
         subprocess.run([sys.executable, __file__, "--build", str(path), str(args.contacts)], check=True)
+    bring_indexes_up_to_date(path)
     variants = [(p, "contacts", "inactivity") for p in PERIODS]
     variants += [("2025-Q3", "contacts", "property"), ("2025-Q3", "companies", "inactivity")]
     print(f"{'period':<9}{'unit':<11}{'churn':<12}{'first call':>11}{'best':>8}{'peak RSS':>11}")

@@ -24,9 +24,9 @@ from hubspot_metrics.metrics.catalog import CUSTOMER_DATE, LEAD_DATE, TICKET_REP
 from hubspot_metrics.metrics.counts import (
     CustomerCounts, DealCounts, SurveyCounts, TicketCounts, counts_from_row, merge_values)
 from hubspot_metrics.metrics.sql import (
-    CUSTOMER_ASSOCIATIONS, DAY_SUFFIX, StoreView, bad_flag, bad_number, ms, number, quote)
+    CUSTOMER_ASSOCIATIONS, DAY_SUFFIX, StoreView, bad_flag, bad_number, ms, number, quote, raw_instant, valid_instant)
 from hubspot_metrics.periods import Period, first_midnight_at_or_after
-from hubspot_metrics.values import TIMESTAMP_GLOB, format_instant
+from hubspot_metrics.values import format_instant
 
 ALL = "*"  # the only group key when there is no breakdown
 
@@ -71,10 +71,6 @@ def _day_twin(instant: str, zone) -> str:
 
 def _count(condition: str) -> str:
     return f"count(*) FILTER (WHERE {condition})"
-
-
-def _unparsable_instant(column: str) -> str:
-    return f"({column} IS NOT NULL AND NOT {column} GLOB '{TIMESTAMP_GLOB}')"
 
 
 class Queries:
@@ -357,7 +353,7 @@ class Queries:
         prefix = f"""WITH won AS (
     SELECT a.{quote(customer_column)} AS cid, {close} AS close
     FROM deals d CROSS JOIN {quote(assoc)} a ON a.{quote(deal_column)} = d.id
-    WHERE +{close} >= {low} AND +{close} < :e AND {close} GLOB '{TIMESTAMP_GLOB}'
+    WHERE +{close} >= {low} AND +{close} < :e AND {valid_instant(close, self.view.raw_instants("deals", "closedate"))}
       AND {self.live('deals', 'd')} AND {self.in_pipelines('deals', 'd')} AND {self.deal_won('d')}
 ), per_customer AS (
     SELECT cid, max(close >= :s) AS paid{windows}
@@ -388,7 +384,7 @@ class Queries:
         for prop in dict.fromkeys(props):
             column = self.view.column(table, prop, alias)
             if column is not None:
-                out.append((f"unparsable:{prop}", _count(_unparsable_instant(column))))
+                out.append((f"unparsable:{prop}", _count(raw_instant(column, self.view.raw_instants(table, prop)))))
         return out
 
     # --- deals -----------------------------------------------------------------------------
@@ -505,7 +501,8 @@ class Queries:
             ("responses_ms", f"json_group_array({ms('reply')} - {ms(created)}) "
                              f"FILTER (WHERE reply <> '' AND reply >= {created})"),
         ]
-        aggregates += [(f"unparsable:{p}", _count(_unparsable_instant(quote(p)))) for p in passed if col(p)]
+        aggregates += [(f"unparsable:{p}", _count(raw_instant(quote(p), self.view.raw_instants("tickets", p))))
+                       for p in passed if col(p)]
         rows = self._run(inner, "1", "grp" if by else "NULL", aggregates, by)
         return {key: counts_from_row(TicketCounts, values) for key, values in rows.items()}
 
@@ -516,14 +513,14 @@ class Queries:
         col = lambda prop: self.view.column("tickets", prop, "t")
         in_p = self.view.instant("tickets", "createdate", alias="t").between(":s", ":e")
         # the reply is the earliest of the two timestamps that hold one (docs/metrics.md, "Tickets")
-        replies = [c for c in (col(p) for p in REPLY_DATES) if c]
-        glob = f"GLOB '{TIMESTAMP_GLOB}'"
+        replies = [(c, valid_instant(c, self.view.raw_instants("tickets", p)))
+                   for c, p in ((col(p), p) for p in REPLY_DATES) if c]
         if len(replies) == 2:
-            a, b = replies
-            reply = (f"CASE WHEN {a} {glob} AND {b} {glob} THEN min({a}, {b}) WHEN {a} {glob} THEN {a} "
-                     f"WHEN {b} {glob} THEN {b} END")
+            (a, a_valid), (b, b_valid) = replies
+            reply = (f"CASE WHEN {a_valid} AND {b_valid} THEN min({a}, {b}) WHEN {a_valid} THEN {a} "
+                     f"WHEN {b_valid} THEN {b} END")
         else:
-            reply = f"CASE WHEN {replies[0]} {glob} THEN {replies[0]} END" if replies else "NULL"
+            reply = f"CASE WHEN {replies[0][1]} THEN {replies[0][0]} END" if replies else "NULL"
         passed = {p: col(p) for p in ("createdate",) + REPLY_DATES + extra if col(p)}
         facts = ",\n    ".join([
             f"CASE WHEN {in_p} THEN coalesce({reply}, '') END AS reply",

@@ -9,8 +9,9 @@ text comparisons against the period's bounds in UTC.
 
 Speed: the KPI queries are single aggregate scans with `FILTER (WHERE ...)` clauses. SQLite
 compiles those conditions like a WHERE clause, with short-circuit jumps, so every condition
-here puts the cheap range comparison first and the `GLOB` check last: the pattern is matched
-only for the few values that fall in range.
+here puts the cheap range comparison first and the validity check last. That check is a
+`GLOB` only where the store cannot say which raw values a column holds: with the sync's
+raw-instant index (indexes.py) it is a comparison with those few values, or none at all.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from hubspot_metrics.dialect import dialect_of
+from hubspot_metrics.indexes import raw_instant_index, raw_instant_where
 from hubspot_metrics.objects import OBJECT_NAMES
 from hubspot_metrics.store import RECORD_COLUMNS as META_COLUMNS
 from hubspot_metrics.values import TIMESTAMP_GLOB
@@ -47,6 +49,32 @@ def ms(instant_sql: str) -> str:
 
 
 DAY_SUFFIX = "__day"  # a :parameter's twin for date-only columns (see Instant)
+MAX_LISTED_RAW = 64  # beyond this many distinct raw values, matching the pattern is simpler
+
+
+def sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def valid_instant(c: str, raw: tuple[str, ...] | None = None) -> str:
+    """`c` holds an instant (0 or 1 when c is NULL or raw). `raw`: every non-instant value the
+    column holds, when known (StoreView.raw_instants); None: unknown, so the pattern decides."""
+    if raw is None:
+        return f"{c} GLOB '{TIMESTAMP_GLOB}'"
+    if not raw:
+        return f"({c} IS NOT NULL)"
+    if len(raw) <= 3:  # a few comparisons beat building a lookup table
+        return "(" + " AND ".join([f"{c} IS NOT NULL", *(f"{c} <> {sql_text(v)}" for v in raw)]) + ")"
+    return f"({c} IS NOT NULL AND {c} NOT IN ({', '.join(map(sql_text, raw))}))"
+
+
+def raw_instant(c: str, raw: tuple[str, ...] | None = None) -> str:
+    """`c` holds a value that is not an instant (the negation of valid_instant for a value)."""
+    if raw is None:
+        return f"({c} IS NOT NULL AND NOT {c} GLOB '{TIMESTAMP_GLOB}')"
+    if not raw:
+        return "0"
+    return f"({c} IN ({', '.join(map(sql_text, raw))}))"
 
 
 @dataclass(frozen=True)
@@ -61,6 +89,7 @@ class Instant:
 
     columns: tuple[str, ...]  # SQL column references; empty when the store lacks the property
     day_columns: frozenset = frozenset()  # those holding date-only values
+    raw_values: tuple = ()  # (column, its raw values) where the store knows them (valid_instant)
 
     def _at(self, c: str, x: str) -> str:
         return x + DAY_SUFFIX if c in self.day_columns and x.startswith(":") else x
@@ -68,11 +97,14 @@ class Instant:
     # Every condition is 0 or 1, never NULL (an `IS NOT NULL` guard comes first), so that
     # conditions can be negated and combined safely.
 
+    def _raw(self, c: str) -> tuple[str, ...] | None:
+        return dict(self.raw_values).get(c)
+
     def _valid(self, c: str) -> str:
-        return f"{c} GLOB '{TIMESTAMP_GLOB}'"
+        return valid_instant(c, self._raw(c))
 
     def _unusable(self, c: str) -> str:
-        return f"({c} IS NULL OR NOT {c} GLOB '{TIMESTAMP_GLOB}')"
+        return f"({c} IS NULL OR NOT {self._valid(c)})"
 
     def _first(self, test) -> str:
         # value in X  <=>  c1 in X, or (c2 in X and c1 unusable): the twin's cheap range test
@@ -82,7 +114,8 @@ class Instant:
         head, *rest = self.columns
         if not rest:
             return test(head)
-        return f"({test(head)} OR ({Instant(tuple(rest), self.day_columns)._first(test)} AND {self._unusable(head)}))"
+        rest_instant = Instant(tuple(rest), self.day_columns, self.raw_values)
+        return f"({test(head)} OR ({rest_instant._first(test)} AND {self._unusable(head)}))"
 
     def between(self, lo: str, hi: str) -> str:
         """lo <= value < hi (SQL expressions or :parameters)."""
@@ -122,7 +155,7 @@ class Instant:
 
     def unparsable(self) -> dict[str, str]:
         """Per column: a condition true when it holds a value that is not an instant."""
-        return {c: f"({c} IS NOT NULL AND NOT {c} GLOB '{TIMESTAMP_GLOB}')" for c in self.columns}
+        return {c: raw_instant(c, self._raw(c)) for c in self.columns}
 
 
 def number(c: str | None) -> str:
@@ -161,6 +194,7 @@ class StoreView:
     tables: set[str] = field(default_factory=set)
     _columns: dict[str, dict[str, str]] = field(default_factory=dict)
     _date_only: set[tuple[str, str]] = field(default_factory=set)  # (table, property) of HubSpot type `date`
+    _raw_instants: dict[tuple[str, str], tuple[str, ...] | None] = field(default_factory=dict)
 
     @classmethod
     def open(cls, db) -> "StoreView":
@@ -193,8 +227,40 @@ class StoreView:
 
     def instant(self, table: str, *props: str, alias: str | None = None) -> Instant:
         present = [(p, c) for p, c in ((p, self.column(table, p, alias)) for p in props) if c]
+        raw = ((c, self.raw_instants(table, p)) for p, c in present)
         return Instant(tuple(c for _, c in present),
-                       frozenset(c for p, c in present if (table, p) in self._date_only))
+                       frozenset(c for p, c in present if (table, p) in self._date_only),
+                       tuple((c, values) for c, values in raw if values is not None))
+
+    def raw_instants(self, table: str, prop: str) -> tuple[str, ...] | None:
+        """Every value of the property's column that is not an instant, read from the sync's
+        raw-instant index; None when the store has no such index or they are too many to list
+        (then the queries match the pattern)."""
+        key = (table, prop)
+        if key not in self._raw_instants:
+            self._raw_instants[key] = self._read_raw_instants(table, prop)
+        return self._raw_instants[key]
+
+    def _read_raw_instants(self, table: str, prop: str) -> tuple[str, ...] | None:
+        name = self._columns.get(table, {}).get(prop)
+        if name is None:
+            return None
+        index = raw_instant_index(table, name)
+        if not self.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ? AND tbl_name = ?",
+                           [index, table]):
+            return None
+        try:
+            rows = self.conn.execute(f"SELECT DISTINCT {quote(name)} FROM {quote(table)} INDEXED BY {quote(index)} "
+                                     f"WHERE {raw_instant_where(name)} LIMIT {MAX_LISTED_RAW + 1}").fetchall()
+        except sqlite3.OperationalError:  # an index of that name that does not fit (made by hand?)
+            return None
+        values = [r[0] for r in rows]
+        # Only short text can be listed: a number would compare unequal to every listed text,
+        # and a NUL character cannot stand in the SQL text.
+        if len(values) > MAX_LISTED_RAW or not all(isinstance(v, str) and len(v) <= 200 and "\x00" not in v
+                                                    for v in values):
+            return None
+        return tuple(sorted(values))
 
     def scalar(self, sql: str, params=()):
         row = self.conn.execute(sql, params).fetchone()

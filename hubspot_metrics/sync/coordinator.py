@@ -104,4 +104,5 @@ class Sync(ReferenceData, PropertySelection, RecordSync, MergeHandling, Associat
                 self.warn(f"Skipped {name}: {what}; " + (f"KPIs not updated: {', '.join(kpis)}." if kpis
                                                           else "no KPI reads them with this configuration."))
         self.sync_associations()
-        ensure_indexes(self.db)
+        metrics = self.config.metrics
+        ensure_indexes(self.db, (metrics.customer_object, metrics.churn.property) if metrics.churn.mode == "property" else None)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import queue
 import threading
+from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
 from hubspot_metrics.errors import HubSpotError
-from hubspot_metrics.values import parse_instant
+from hubspot_metrics.values import format_instant, parse_instant
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
     """Fetch the next pages in a thread while the current one is written (two cores)."""
@@ -85,6 +88,11 @@ def _next_after(payload) -> str | None:
 def id_text(value) -> str | None:
     """An id as text, or None when it is missing or neither text nor a number (HubSpot's ids
     are numbers, usually sent as text)."""
+    # nearly every id is text or (associations) a number: the cheapest tests first
+    if type(value) is str:
+        return value or None
+    if type(value) is int:
+        return str(value)
     if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
         return None
     return str(value)
@@ -106,11 +114,34 @@ def follow(after: str | None, seen: set[str], what: str) -> str | None:
     return after
 
 
-def modified_ms(record, prop: str) -> int | None:
+def _modified_raw(record, prop: str):
     if not isinstance(record, dict):
         return None
     props = record.get("properties") if isinstance(record.get("properties"), dict) else {}
-    raw = props.get(prop) or record.get("updatedAt")
+    return props.get(prop) or record.get("updatedAt")
+
+
+def modified_ms(record, prop: str) -> int | None:
+    raw = _modified_raw(record, prop)
     moment = parse_instant(raw) if isinstance(raw, str) else None
     return int(moment.timestamp() * 1000) if moment else None
+
+
+def modified_after(records: list, prop: str, limit_ms: int) -> list[int]:
+    """The modified_ms stamps later than `limit_ms`, as `[m for m in map(modified_ms) if m >
+    limit_ms]` gives them, but a full list page parses almost nothing: a stamp in HubSpot's
+    canonical shape (`2024-01-17T19:55:04.281Z`) whose text is not after the limit's own text
+    is not later (such text orders as time, and one that fails to parse has no stamp)."""
+    limit = format_instant(EPOCH + timedelta(milliseconds=limit_ms))
+    later = []
+    for record in records:
+        raw = _modified_raw(record, prop)
+        if (type(raw) is str and len(raw) == 24 and raw <= limit and raw[4] == "-" and raw[7] == "-"
+                and raw[10] == "T" and raw[13] == ":" and raw[16] == ":" and raw[19] == "." and raw[23] == "Z"):
+            continue
+        moment = parse_instant(raw) if isinstance(raw, str) else None
+        stamp = int(moment.timestamp() * 1000) if moment else None
+        if stamp is not None and stamp > limit_ms:
+            later.append(stamp)
+    return later
 

@@ -7,7 +7,7 @@ killed sync resumes at the next page.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Iterator
 
 from hubspot_metrics.bookkeeping import (
@@ -19,7 +19,7 @@ from hubspot_metrics.store import PropertyColumns, transaction, upsert_records
 from hubspot_metrics.sync.base import SyncRun, log
 from hubspot_metrics.sync.outcome import ObjectResult
 from hubspot_metrics.sync.paging import (
-    _items, _next_after, _results, chunk_names, follow, modified_ms, prefetch, record_id)
+    EPOCH, _items, _next_after, _results, chunk_names, follow, modified_after, modified_ms, prefetch, record_id)
 from hubspot_metrics.sync.window import incremental_window
 from hubspot_metrics.values import format_instant
 
@@ -27,7 +27,6 @@ URL_PROPERTY_BUDGET = 6_000  # characters of property names per GET, under HubSp
 SEARCH_PROPERTY_BUDGET = 1_500
 CLOCK_MARGIN_MS = 2_000
 FUTURE_MARGIN_MS = 60_000  # how far past HubSpot's clock (or ours) a modified time may be and still move the cursor
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class RecordSync(SyncRun):
@@ -126,7 +125,7 @@ class RecordSync(SyncRun):
         for page in prefetch(self._pages(obj, chunks[0], state.list_after, archived=False)):
             records = _results(page)
             after = _next_after(page)
-            self.plausible(obj, [m for m in (modified_ms(r, obj.modified_property) for r in records) if m is not None])
+            self.plausible(obj, modified_after(records, obj.modified_property, self.latest_plausible_ms()))
             with transaction(self.db) as conn:
                 result.written += self._write_page(conn, obj, columns, chunks, records)
                 if after:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hubspot_metrics.config import ChurnSettings, CsatSettings, MetricsSettings
-from hubspot_metrics.metrics import compute_kpis, with_store_timezone
+from hubspot_metrics.metrics import compute_kpis, ensure_indexes, with_store_timezone
 from hubspot_metrics.metrics.kpis import output_number
 from hubspot_metrics.periods import parse_period, period_from_range
 
@@ -27,8 +27,10 @@ def settings(**overrides) -> MetricsSettings:
 
 
 def kpis(builder: StoreBuilder, period: str, by: str | None = None, **overrides) -> dict:
-    """compute_kpis for `period` ("2024-Q1" or "2024-01-15..2024-02-15") with settings overrides."""
+    """compute_kpis for `period` ("2024-Q1" or "2024-01-15..2024-02-15") with settings overrides,
+    on the store indexed as the sync leaves it."""
     config = with_store_timezone(builder.db, settings(**overrides))
+    ensure_indexes(builder.db, (config.customer_object, config.churn.property))
     if ".." in period:
         since, until = period.split("..")
         p = period_from_range(since, until, config.timezone)

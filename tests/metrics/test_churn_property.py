@@ -43,6 +43,13 @@ def test_churn_keys_wait_for_the_property_and_one_sync_brings_it(tmp_path):
         assert {k: after["kpis"][k]["reason"] for k in ("customers_at_start", "churn_rate", "arpa")} == dict.fromkeys(
             ("customers_at_start", "churn_rate", "arpa"), None)
         assert after["kpis"]["customers_at_start"]["value"] > 0
+        # ...and indexes its raw values, as for the other instants the KPIs test
+        with open_store(tmp_path / "s.db", create=False, readonly=True) as db:
+            raw_indexes = {r[0] for r in db.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_metrics_contacts_%_raw'")}
+        assert raw_indexes == {f"idx_metrics_contacts_{p}_raw" for p in (
+            "churn_date", "createdate", "hs_lifecyclestage_customer_date", "hs_v2_date_entered_customer",
+            "hs_lifecyclestage_lead_date", "hs_v2_date_entered_lead")}
 
         # With companies as the unit the warning names companies, the object that needs it.
         companies = replace(configured, metrics=replace(PROPERTY, customer_object="companies"))

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hubspot_metrics.config import ChurnSettings, CsatSettings, MetricsSettings
-from hubspot_metrics.metrics import KPI_KEYS, compute_kpis
+from hubspot_metrics.metrics import KPI_KEYS, compute_kpis, ensure_indexes
+from hubspot_metrics.metrics.sql import StoreView
 from hubspot_metrics.periods import parse_period, period_from_range
 
 from .builder import StoreBuilder
@@ -245,7 +246,14 @@ def test_generated_portal_matches_reference(tmp_path, seed, period, tz, override
         csat=CsatSettings(*setup.csat), spend=setup.spend)
     p = period_from_range(*period.split(".."), tz) if ".." in period else parse_period(period, tz)
     assert (p.start, p.end) == (start, end)
-    got = compute_kpis(store.db, p, settings)["kpis"]
+    unindexed = compute_kpis(store.db, p, settings)
+    # As the sync leaves the store: with the raw-instant indexes, "is an instant" is decided by
+    # the listed raw values instead of the pattern, and every output must stay the same.
+    ensure_indexes(store.db, (setup.customer_object, "churn_date"))
+    indexed = compute_kpis(store.db, p, settings)
+    assert StoreView.open(store.db).raw_instants("deals", "closedate") is not None  # the listed path ran
+    assert indexed == unindexed
+    got = indexed["kpis"]
     expected = reference_kpis(portal, setup)
     assert set(got) == set(expected) == set(KPI_KEYS)
     for key in KPI_KEYS:

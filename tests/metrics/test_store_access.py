@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.metrics import compute_kpis, ensure_indexes
+from hubspot_metrics.metrics.sql import StoreView
 from hubspot_metrics.periods import parse_period
 from hubspot_metrics.store import open_store
 
@@ -28,9 +29,11 @@ def test_ensure_indexes_is_idempotent_and_skips_a_read_only_store(tmp_path):
     store.add("contacts", "c1", hs_merged_object_ids="c2")
     add_won_deal(store)
     created = ensure_indexes(store.db)
-    # deals have no hs_merged_object_ids column here: no index for it
+    # deals have no hs_merged_object_ids column here: no index for it; the deals' two instants
+    # get a raw-instant index, the contact (no datetime column) none
     assert created == ["idx_metrics_contacts_merged_ids", "idx_metrics_contacts_excluded", "idx_metrics_companies_excluded", "idx_metrics_deals_excluded",
-                       "idx_metrics_tickets_excluded", "idx_metrics_feedback_submissions_excluded"]
+                       "idx_metrics_tickets_excluded", "idx_metrics_feedback_submissions_excluded",
+                       "idx_metrics_deals_createdate_raw", "idx_metrics_deals_closedate_raw"]
     assert ensure_indexes(store.db) == []
     store.close()
     readonly = open_store(tmp_path / "s.db", create=False, readonly=True)
@@ -78,3 +81,19 @@ def test_a_database_without_crm_tables_gives_empty_kpis(tmp_path):
     assert result["kpis"]["nps"] == kpi(None, 0, "score", "no_responses")
     assert result["warnings"] == []
     conn.close()
+
+
+def test_raw_instants_are_listed_only_when_the_sql_can_hold_them(tmp_path):
+    store = StoreBuilder(tmp_path / "s.db")
+    with_default_pipeline(store)
+    add_won_deal(store, "d1")
+    store.add("deals", "d2", createdate="not a date", closedate="a\x00b", pipeline="default", dealstage="closedwon",
+              hs_is_closed_won=True, amount=5)
+    ensure_indexes(store.db)
+    view = StoreView.open(store.db)
+    assert view.raw_instants("deals", "createdate") == ("not a date",)
+    assert view.raw_instants("deals", "closedate") is None  # the pattern decides
+    result = compute_kpis(store.db, JANUARY, MetricsSettings())
+    assert result["kpis"]["revenue"] == kpi(100.0, 1, "currency")
+    assert result["data_quality"]["deals"]["unparsable"] == {"closedate": 1, "createdate": 1}
+    store.close()
