@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from hubspot_metrics.config import MetricsSettings
+from hubspot_metrics.dialect import dialect_of
 from hubspot_metrics.errors import ConfigError, StoreError
 from hubspot_metrics.metrics.catalog import DIMENSIONS, FAMILY_KPIS, applicable
 from hubspot_metrics.metrics.kpis import (
@@ -195,6 +196,10 @@ def _in_two_lanes(queries: Queries, first: Callable, second: Callable):
 
 
 def _database_file(conn: sqlite3.Connection) -> str | None:
+    """The SQLite file behind `conn`; None in memory and on PostgreSQL, whose readers already
+    hold one snapshot transaction (postgres.open_database) and whose server parallelises a scan."""
+    if dialect_of(conn).name != "sqlite":
+        return None
     for _, name, path in conn.execute("PRAGMA database_list"):
         if name == "main":
             return path or None
