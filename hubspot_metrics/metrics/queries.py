@@ -506,7 +506,8 @@ class Queries:
         none = sql.no_instant()
         passed = {p: col(p) for p in ("createdate",) + REPLY_DATES if col(p)}
         facts = ",\n    ".join([
-            f"CASE WHEN {in_p} THEN coalesce({reply}, {none}) END AS reply", "t.id AS ticket_id",
+            f"CASE WHEN {in_p} THEN coalesce({reply}, {none}) END AS reply",
+            *(["t.id AS ticket_id"] if sql.postgres else []),  # (PostgreSQL finds unparsable values by id)
             f"{self._group('tickets', 'tickets', by, 't')} AS grp",
             *(f"{c} AS {quote(p)}" for p, c in passed.items()),
         ])

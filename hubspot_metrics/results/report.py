@@ -233,8 +233,9 @@ def build_report(db, settings: MetricsSettings, now: datetime | None = None) -> 
         db, closed_periods("month", 1, settings.timezone, now)[0], settings, now=now)["warnings"]
     synced = last_sync_end(db)
     open_result = history.open
+    # Ties in one order, so that the page is the same on every store.
     issues = db.conn.execute("SELECT object_type, property, count(*) FROM value_issues "
-                             "GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 20").fetchall()
+                             "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 20").fetchall()
     page = {
         "period": current["period"],
         "previous_period": previous["period"] if previous else None,
