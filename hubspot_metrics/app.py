@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hubspot_metrics.client import HubSpotClient, RunStats
-from hubspot_metrics.config import Config, HubSpotSettings, MetricsSettings
+from hubspot_metrics.config import DEFAULT_SCHEMA, Config, HubSpotSettings, MetricsSettings
 from hubspot_metrics.errors import ConfigError, StoreError
 from hubspot_metrics.files import check_output, write_file
 from hubspot_metrics.metrics import complete_to, compute_kpis, with_store_timezone
@@ -27,7 +27,7 @@ from hubspot_metrics.results.export import export_csv, export_history
 from hubspot_metrics.results.report import build_report
 from hubspot_metrics.results.snapshots import snapshot
 from hubspot_metrics.status import render_status, run_check
-from hubspot_metrics.store import describe, open_store
+from hubspot_metrics.store import describe, is_postgres_url, open_store, prepare_demo_store
 from hubspot_metrics.sync import Sync, SyncLock, SyncResult, summarize
 
 
@@ -213,10 +213,12 @@ DEMO_MONTHLY_SPEND = 25_000.0
 DEMO_FILES = ("demo.db", "demo.db-wal", "demo.db-shm", "demo.db.lock", "report.html")
 
 
-def demo_config(url: str, store_path: Path, months: list[str], token: str) -> Config:
+def demo_config(url: str, store_path: Path | str, months: list[str], token: str,
+                schema: str = DEFAULT_SCHEMA) -> Config:
     return Config(
         hubspot=HubSpotSettings(base_url=url, access_token=token, requests_per_10s=190),
         store_path=str(store_path),
+        store_schema=schema,
         metrics=MetricsSettings(spend={m: DEMO_MONTHLY_SPEND for m in months}),
     )
 
@@ -226,18 +228,21 @@ class DemoOutcome:
     sync: SyncOutcome
     kpis: dict[str, Any]
     last_month: Period
-    store_path: Path
+    store_path: Path | str  # the SQLite file, or the PostgreSQL URL (password masked)
     report_path: Path
     seconds: float
+    schema: str | None = None  # the PostgreSQL schema of the store
 
 
-def demo(folder: str, *, scale: int = 5000, seed: int = 1, progress=None,
-         step: Callable[[str], None] = lambda text: None,
+def demo(folder: str, *, scale: int = 5000, seed: int = 1, progress=None, db: str | None = None,
+         schema: str = DEFAULT_SCHEMA, step: Callable[[str], None] = lambda text: None,
          on_synced: Callable[[SyncOutcome], None] = lambda outcome: None) -> DemoOutcome:
     """The whole product on a simulated portal, offline and with no token: generate a portal,
     serve it on 127.0.0.1, sync it into a fresh store in `folder` exactly as a real sync would,
     compute last month's KPIs and write the report. `step` hears what is about to happen,
-    `on_synced` the sync's outcome as soon as it is known.
+    `on_synced` the sync's outcome as soon as it is known. `db`, a PostgreSQL URL, puts the
+    store in its `schema` instead (emptied first if an earlier demo made it, else refused
+    unless empty); the report still goes to `folder`.
 
     The user's own HUBSPOT_* settings and store are never used."""
     # The demo is the one use case that serves the simulated portal; nothing else here needs it.
@@ -247,12 +252,18 @@ def demo(folder: str, *, scale: int = 5000, seed: int = 1, progress=None,
     out = Path(folder)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out} is a file, not a folder; give --dir a folder for the demo (a missing one is created).")
-    if out.exists() and not (out / "demo.db").exists() and any(out.iterdir()):
+    on_postgres = is_postgres_url(db)
+    if db is not None and not on_postgres:
+        raise ConfigError(f"demo --db takes a postgresql:// URL, not {db!r}; leave it out for a SQLite store in --dir.")
+    # (a PostgreSQL demo leaves only its report in the folder)
+    if out.exists() and not (out / ("report.html" if on_postgres else "demo.db")).exists() and any(out.iterdir()):
         raise StoreError(f"{out} exists and is not a demo folder; choose another --dir.")
+    if on_postgres:
+        prepare_demo_store(db, schema)
     for name in DEMO_FILES:
         (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    store_path = out / "demo.db"
+    store_path = db if on_postgres else out / "demo.db"
 
     step(f"Generating a simulated HubSpot portal with {scale:,} contacts…")
     portal = generate_portal(scale=scale, seed=seed)
@@ -260,13 +271,15 @@ def demo(folder: str, *, scale: int = 5000, seed: int = 1, progress=None,
         last_month = named_period("last_month", "UTC", portal.now)
         months = sorted({f"{y}-{m:02d}" for y in range(last_month.start.year - 2, last_month.start.year + 1)
                          for m in range(1, 13)})
-        config = demo_config(server.url, store_path, months, SANDBOX_TOKEN)
-        step(f"Syncing it from {server.url} into {store_path}…")
+        config = demo_config(server.url, store_path, months, SANDBOX_TOKEN, schema)
+        step(f"Syncing it from {server.url} into {describe(store_path)}"
+             + (f", schema {schema}…" if on_postgres else "…"))
         synced = sync(config, progress=progress)
     on_synced(synced)
 
     report_path = out / "report.html"
-    with open_store(store_path, create=False, readonly=True) as db:
-        result = compute_kpis(db, last_month, config.metrics)
-        write_file(str(report_path), build_report(db, config.metrics, portal.now), "--dir")
-    return DemoOutcome(synced, result, last_month, store_path, report_path, time.monotonic() - started)
+    with open_store(store_path, schema=schema, create=False, readonly=True) as store:
+        result = compute_kpis(store, last_month, config.metrics)
+        write_file(str(report_path), build_report(store, config.metrics, portal.now), "--dir")
+    return DemoOutcome(synced, result, last_month, describe(store_path) if on_postgres else store_path, report_path,
+                       time.monotonic() - started, schema if on_postgres else None)

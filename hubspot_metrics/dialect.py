@@ -13,6 +13,18 @@ How code below the CLI asks which store it runs on:
 
 Reads come back in the same Python shapes on both: instants as canonical ISO text
 (`2024-01-17T19:55:04.281Z`), booleans as 0/1, JSON columns as text.
+
+What SQL written for SQLite must mind to run on PostgreSQL as well:
+- flags (`archived`, boolean properties, `is_closed`, `partial`) are `boolean` there: write
+  `NOT archived` / `archived`, not `archived = 0` / `coalesce(archived, 0)`; the excluded-records
+  condition is `indexes.excluded_where(dialect)`;
+- instants are `timestamptz`: every stored value is a valid instant (a raw one is NULL and in
+  `value_issues`), and an ISO text parameter compares with them as an instant;
+- JSON functions differ (`json_each`, `json_group_array`, `json_patch`), as do `GLOB`,
+  `julianday`/`strftime`, and an empty `IN ()` (use `in_list`);
+- an integer parameter is sent untyped (it takes the type of what it meets); a text one too;
+- a PostgreSQL store's connection carries `.url` and `.schema` (`store.sync_running(url, schema)`
+  tells whether a sync holds it); there is no file, so `PRAGMA database_list` has no answer.
 """
 
 from __future__ import annotations

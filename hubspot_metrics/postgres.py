@@ -297,6 +297,10 @@ def open_database(url: str, schema: str, migrations, *, create: bool, readonly: 
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             conn.read_only = True
         else:
+            # Like SQLite's synchronous = NORMAL: a commit does not wait for its WAL flush. A
+            # server crash can lose the last pages' commits, never half of one (each page
+            # commits with its cursor), so the next sync reads them again.
+            conn.execute("SET synchronous_commit = off")
             apply_migrations(db, migrations)
         return db
     except psycopg.errors.InsufficientPrivilege as exc:
@@ -333,6 +337,31 @@ def _check_schema(conn: PgConnection, url: str, schema: str, migration_set: str,
     if not ours and not create:
         raise StoreError(f"No store in schema {schema} of {masked(url)}; run `hubspot-metrics sync` first "
                          "(or set [store] schema).")
+
+
+DEMO_MARK = "hubspot-metrics demo store"
+
+
+def reset_demo_schema(url: str, schema: str) -> None:
+    """Give the demo an empty schema: drop one a previous demo made (it carries DEMO_MARK),
+    refuse any other that holds tables."""
+    conn = connect(url, schema)
+    try:
+        row = conn.execute("SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = ?",
+                           [schema]).fetchone()
+        if row is not None and row[0] == DEMO_MARK:
+            conn.execute(f"DROP SCHEMA {quote(schema)} CASCADE")
+        elif row is not None and conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = ? LIMIT 1",
+                                              [schema]).fetchone():
+            raise StoreError(f"Schema {schema} of {masked(url)} holds tables the demo did not make, and it is left "
+                             "as it is; give the demo another schema with --schema.")
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+        conn.execute(f"COMMENT ON SCHEMA {quote(schema)} IS '{DEMO_MARK}'")
+    except _psycopg().errors.InsufficientPrivilege as exc:
+        raise StoreError(f"The PostgreSQL user of {masked(url)} lacks a privilege the demo needs "
+                         f"({scrub(str(exc).splitlines()[0], url)}); grant it CREATE on the database.") from None
+    finally:
+        conn.close()
 
 
 def apply_migrations(db: PgDatabase, migrations) -> None:

@@ -237,6 +237,11 @@ def refuse_folder(path: Path) -> None:
         raise StoreError(f"{path} is a folder; give --db the path of the store file, e.g. {path / 'hubspot-metrics.db'}.")
 
 
+def prepare_demo_store(location: str, schema: str) -> None:
+    """An empty PostgreSQL schema for the demo (a SQLite demo store is a file it deletes itself)."""
+    postgres.reset_demo_schema(location, schema)
+
+
 def describe(location: str | os.PathLike) -> str:
     """The store's location as it may be shown (a PostgreSQL URL without its password)."""
     return postgres.masked(str(location)) if is_postgres_url(location) else str(location)

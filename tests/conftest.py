@@ -63,6 +63,9 @@ def pg_server() -> PostgresServer:
         hba = Path(conn.execute("SHOW hba_file").fetchone()[0])
         # Password login for that role only; every other local login stays trusted.
         _as_server_owner(hba, f"local all {PG_SECRET_USER} scram-sha-256\n" + hba.read_text())
+        # A throwaway server: no flushes to disk (faster tests, and a stop without a long checkpoint).
+        for setting in ("fsync = off", "synchronous_commit = off", "full_page_writes = off"):
+            conn.execute(f"ALTER SYSTEM SET {setting}")
         conn.execute("SELECT pg_reload_conf()")
     password_url = f"postgresql://{PG_SECRET_USER}:{PG_SECRET_PASSWORD}@/postgres?host={socket_dir}"
     yield PostgresServer(url, socket_dir, password_url)

@@ -95,6 +95,12 @@ def test_example_config_is_valid_and_documents_every_key():
      "[metrics] churn in {path} must be a [metrics.churn] table, not 5."),
     ('[metrics]\ncsat = "1-5"\n',
      "[metrics] csat in {path} must be a [metrics.csat] table, not '1-5'."),
+    ('[store]\nschema = "Sales Team"\n',
+     "[store] schema = 'Sales Team' in {path} is not a schema name; use lower-case letters, digits and _ "
+     "(at most 63, not starting with pg_)."),
+    ('[store]\nschema = "pg_catalog"\n',
+     "[store] schema = 'pg_catalog' in {path} is not a schema name; use lower-case letters, digits and _ "
+     "(at most 63, not starting with pg_)."),
     ('[metrics\n', None),
 ])
 def test_bad_config_names_the_key_and_the_fix(tmp_path, text, expected):
@@ -257,3 +263,13 @@ def test_config_example_shows_every_key_of_the_schema_with_its_default_and_doc_l
                          for name, keys in SCHEMA.items() if any(spec[1] is None for spec in keys.values())}
     assert load_config(str(Path(__file__).parent.parent / "config.example.toml"), env={}) == replace(
         Config(), source=str(Path(__file__).parent.parent / "config.example.toml"))
+
+
+def test_a_postgresql_url_and_its_schema_come_from_option_environment_or_file(tmp_path):
+    path = write(tmp_path, '[store]\npath = "postgresql://file@db/crm"\nschema = "team_a"\n')
+    assert (load_config(path, env={}).store_path, load_config(path, env={}).store_schema) == (
+        "postgresql://file@db/crm", "team_a")
+    env = {"HUBSPOT_METRICS_DB": "postgresql://env@db/crm"}
+    assert load_config(path, env=env).store_path == "postgresql://env@db/crm"
+    assert load_config(path, "postgresql://option@db/crm", env=env).store_path == "postgresql://option@db/crm"
+    assert load_config(None, env={}).store_schema == "hubspot_metrics"

@@ -95,7 +95,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @click.option("--config", "config_option", type=click.Path(),
               help="Config file (default: $HUBSPOT_METRICS_CONFIG, else ./hubspot-metrics.toml if present).")
 @click.option("--db", "db_option", type=click.Path(),
-              help="SQLite store path (default: $HUBSPOT_METRICS_DB, else [store] path).")
+              help="SQLite store path or postgresql:// URL (default: $HUBSPOT_METRICS_DB, else [store] path).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(__version__, prog_name="hubspot-metrics")
 @click.pass_context

@@ -77,9 +77,9 @@ def _killed_after(server, env, requests_before_kill: int) -> bool:
 
 @pytest.mark.slow
 def test_a_sync_killed_at_random_points_resumes_into_the_store_of_a_clean_sync(pg_server, tmp_path):
-    """kill -9 at 8 seeded points (4 in full syncs, 4 in incremental ones), then a plain rerun."""
+    """kill -9 at 6 seeded points (3 in full syncs, 3 in incremental ones), then a plain rerun."""
     rng = random.Random(16)
-    portal = generate_portal(scale=200, seed=16, now=NOW)
+    portal = generate_portal(scale=150, seed=16, now=NOW)
     base = f"crash{os.getpid()}"
     killed = 0
 
@@ -98,7 +98,7 @@ def test_a_sync_killed_at_random_points_resumes_into_the_store_of_a_clean_sync(p
         sync(f"{base}_reference")
         full_requests = len(server.request_log)
         expected = store_dump(pg_server.url, f"{base}_reference")
-        for point in range(4):
+        for point in range(3):
             killed += _killed_after(server, env_for(f"{base}_{point}"), rng.randrange(1, full_requests))
             sync(f"{base}_{point}")
             assert store_dump(pg_server.url, f"{base}_{point}") == expected, f"full sync killed at point {point}"
@@ -114,11 +114,11 @@ def test_a_sync_killed_at_random_points_resumes_into_the_store_of_a_clean_sync(p
         sync(f"{base}_reference")
         incremental_requests = len(server.request_log)
         expected = store_dump(pg_server.url, f"{base}_reference")
-        for point in range(4):
+        for point in range(3):
             killed += _killed_after(server, env_for(f"{base}_{point}"), rng.randrange(1, incremental_requests))
             sync(f"{base}_{point}")
             assert store_dump(pg_server.url, f"{base}_{point}") == expected, f"incremental sync killed at point {point}"
-    assert killed >= 6
+    assert killed >= 5
 
 
 # --- secrets ----------------------------------------------------------------------------------
