@@ -426,14 +426,17 @@ def measure_variants(args, store: str, schema: str | None = None) -> list[dict]:
 def measure_on_postgres(args, path: Path) -> list[dict]:
     """The same variants on a PostgreSQL copy of the store (postgres_copy.py), in a schema of
     its own that is dropped afterwards."""
+    import shutil
     import tempfile
 
     import psycopg
     from bench_sync import postgres_url
     from postgres_copy import copy_store
 
-    url, server = postgres_url(args.postgres or None, tempfile.mkdtemp(prefix="bench-metrics-pg-"))
+    folder = tempfile.mkdtemp(prefix="bench-metrics-pg-")
+    url, server = postgres_url(args.postgres or None, folder)
     if url is None:
+        shutil.rmtree(folder, ignore_errors=True)
         sys.exit("--postgres without a URL needs the embedded server: pip install '.[test]'.")
     schema = f"bench_metrics_{os.getpid()}"
     try:
@@ -445,6 +448,7 @@ def measure_on_postgres(args, path: Path) -> list[dict]:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         if server is not None:
             server._cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
