@@ -19,6 +19,7 @@ from hubspot_metrics.portal import PortalServer, generate_portal
 from hubspot_metrics.results.export import export_csv
 from hubspot_metrics.results.snapshots import snapshot
 from hubspot_metrics.store import open_store
+from tests.conftest import psql
 from tests.postgres.conftest import pg_config
 from tests.sync.conftest import NOW, TOKEN, make_config, run_sync
 
@@ -165,3 +166,24 @@ def parsed_csv(text: str) -> list[list]:
         except ValueError:
             return value
     return [[cell(v) for v in row] for row in csv.reader(io.StringIO(text))]
+
+
+def test_both_lanes_of_a_postgresql_reader_read_its_one_snapshot(stores, pg_server):
+    """The deal queries run on a second session (compute._in_two_lanes); it must see the
+    reader's snapshot, not the rows a sync committed since the reader opened."""
+    _, url, schema = stores
+    reader = open_store(url, schema=schema, create=False, readonly=True)
+    with reader:
+        settings = settings_for(reader, "contacts", "inactivity")
+        october = parse_period("2026-10", settings.timezone)
+        before = compute_kpis(reader, october, settings, now=NOW)
+        psql(pg_server, f"INSERT INTO {schema}.deals (id, closedate, createdate, hs_is_closed_won, hs_is_closed, amount, "
+                        "pipeline, dealstage) VALUES ('999000001', '2026-10-15T10:00:00Z', '2026-10-01T10:00:00Z', "
+                        "true, true, 1000, 'default', 'closedwon')")
+        try:
+            assert compute_kpis(reader, october, settings, now=NOW) == before
+            with open_store(url, schema=schema, create=False, readonly=True) as fresh:
+                after = compute_kpis(fresh, october, settings, now=NOW)
+        finally:
+            psql(pg_server, f"DELETE FROM {schema}.deals WHERE id = '999000001'")
+    assert after["kpis"]["deals_won"]["value"] == before["kpis"]["deals_won"]["value"] + 1
