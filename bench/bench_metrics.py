@@ -17,11 +17,18 @@ interpreter, imports and SQLite's page cache included).
 With --cold, the OS page cache is dropped before each child (root only), so the first call
 reads the store from disk, as a nightly run after a quiet day would.
 
+With --postgres, the same store is then copied into a PostgreSQL schema (postgres_copy.py:
+the store layer's migrations and column types, rows by COPY) and the same variants are
+measured there, in the same run: on the server given as URL, else on an embedded server from
+the test extra. The peak RSS there is the client's; the server's memory is not in it.
+
     python bench/bench_metrics.py                    # the issue's sizes
     python bench/bench_metrics.py --cold             # ... with a cold page cache
     python bench/bench_metrics.py --contacts 100000  # everything scaled down
     python bench/bench_metrics.py --rebuild          # ignore the cached store
     python bench/bench_metrics.py --store copy.db    # measure another store (e.g. a copy)
+    python bench/bench_metrics.py --postgres         # ... and on PostgreSQL (embedded server)
+    python bench/bench_metrics.py --postgres postgresql://me@dbhost/crm
 
 Before measuring, the store's indexes are brought up to date as a sync would (`ensure_indexes`
 after each run), so a store cached by older code gains the indexes today's sync makes.
@@ -329,8 +336,10 @@ def build_store(path: Path, n_contacts: int, seed: int = 7) -> None:
 
 # --- measuring -----------------------------------------------------------------------------
 
-def measure(db_path: str, period_text: str, customer_object: str, churn_mode: str, repeat: int) -> dict:
-    """In a fresh process: time compute_kpis for one period; peak RSS of this process."""
+def measure(db_path: str, period_text: str, customer_object: str, churn_mode: str, repeat: int,
+            schema: str | None = None) -> dict:
+    """In a fresh process: time compute_kpis for one period; peak RSS of this process.
+    `db_path` may be a postgresql:// URL, with the store in `schema`."""
     from hubspot_metrics.config import ChurnSettings, MetricsSettings
     from hubspot_metrics.metrics import compute_kpis
     from hubspot_metrics.periods import parse_period
@@ -340,7 +349,7 @@ def measure(db_path: str, period_text: str, customer_object: str, churn_mode: st
                                churn=ChurnSettings(mode=churn_mode),
                                spend={f"2025-{m:02d}": 50_000.0 for m in range(1, 13)})
     period = parse_period(period_text, TIMEZONE)
-    db = open_store(db_path, create=False, readonly=True)
+    db = open_store(db_path, create=False, readonly=True, **({"schema": schema} if schema else {}))
     times = []
     result = None
     for _ in range(1 + repeat):
@@ -388,12 +397,15 @@ def main() -> None:
     parser.add_argument("--measure", nargs=4, metavar=("DB", "PERIOD", "CUSTOMER_OBJECT", "CHURN"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--build", nargs=2, metavar=("DB", "CONTACTS"), help=argparse.SUPPRESS)
+    parser.add_argument("--postgres", nargs="?", const="", metavar="URL",
+                        help="measure on PostgreSQL too: the server at URL, else an embedded one (test extra)")
+    parser.add_argument("--schema", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.build:
         build_store(Path(args.build[0]), int(args.build[1]))
         return
     if args.measure:
-        print(json.dumps(measure(*args.measure, repeat=args.repeat)))
+        print(json.dumps(measure(*args.measure, repeat=args.repeat, schema=args.schema)))
         return
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"store-{args.contacts}.db"
@@ -404,19 +416,60 @@ def main() -> None:
         # with its parent's ru_maxrss, which would then show up in every measurement below.
         subprocess.run([sys.executable, __file__, "--build", str(path), str(args.contacts)], check=True)
     bring_indexes_up_to_date(path)
+    print(f"SQLite, {path}")
+    on_sqlite = measure_variants(args, str(path))
+    if args.postgres is not None:
+        on_postgres = measure_on_postgres(args, path)
+        same = all(a["sample"] == b["sample"] for a, b in zip(on_sqlite, on_postgres))
+        print(f"sample KPI values equal on both stores: {'yes' if same else 'NO'}")
+
+
+def measure_variants(args, store: str, schema: str | None = None) -> list[dict]:
     variants = [(p, "contacts", "inactivity") for p in PERIODS]
     variants += [("2025-Q3", "contacts", "property"), ("2025-Q3", "companies", "inactivity")]
     print(f"{'period':<9}{'unit':<11}{'churn':<12}{'first call':>11}{'best':>8}{'peak RSS':>11}")
+    results = []
     for period, unit, churn in variants:
         if args.cold:
             drop_page_cache()
-        out = subprocess.run([sys.executable, __file__, "--repeat", str(args.repeat), "--measure", str(path),
-                              period, unit, churn], capture_output=True, text=True, check=True)
+        out = subprocess.run([sys.executable, __file__, "--repeat", str(args.repeat), "--measure", store,
+                              period, unit, churn, *(["--schema", schema] if schema else [])],
+                             capture_output=True, text=True, check=True)
         r = json.loads(out.stdout)
+        results.append(r)
         print(f"{period:<9}{unit:<11}{churn:<12}{r['first_s']:>9.2f} s{r['best_s']:>6.2f} s"
               f"{r['peak_rss_mib']:>7.0f} MiB")
     print(f"({os.cpu_count()} CPUs visible; page cache {'dropped before each run' if args.cold else 'warm'}; "
-          "peak RSS = ru_maxrss of the measuring process)")
+          f"load average {os.getloadavg()[0]:.1f}; peak RSS = ru_maxrss of the measuring process)")
+    return results
+
+
+def measure_on_postgres(args, path: Path) -> list[dict]:
+    """The same variants on a PostgreSQL copy of the store (postgres_copy.py), in a schema of
+    its own that is dropped afterwards."""
+    import shutil
+    import tempfile
+
+    import psycopg
+    from bench_sync import postgres_url
+    from postgres_copy import copy_store
+
+    folder = tempfile.mkdtemp(prefix="bench-metrics-pg-")
+    url, server = postgres_url(args.postgres or None, folder)
+    if url is None:
+        shutil.rmtree(folder, ignore_errors=True)
+        sys.exit("--postgres without a URL needs the embedded server: pip install '.[test]'.")
+    schema = f"bench_metrics_{os.getpid()}"
+    try:
+        seconds = copy_store(path, url, schema)
+        print(f"\nPostgreSQL, schema {schema} (copied from the SQLite store in {seconds:.0f} s)")
+        return measure_variants(args, url, schema)
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        if server is not None:
+            server._cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

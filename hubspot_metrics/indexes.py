@@ -86,7 +86,9 @@ def ensure_indexes(db, churn_property: tuple[str, str] | None = None) -> list[st
     dialect = dialect_of(conn)
     created = []
     raw = [(table, prop) for table, props in RAW_INSTANT_PROPERTIES.items() for prop in props]
-    if churn_property is not None and churn_property not in raw:
+    if not dialect.keeps_raw_in_typed_columns:  # a typed column there holds no raw values to index
+        raw = []
+    elif churn_property is not None and churn_property not in raw:
         raw.append(churn_property)
     wanted = list(INDEXES)
     for table, prop in raw:

@@ -20,7 +20,6 @@ import sys
 import urllib.parse
 from functools import lru_cache
 
-from hubspot_metrics.config import DEFAULT_SCHEMA
 from hubspot_metrics.dialect import POSTGRES, quote
 from hubspot_metrics.errors import StoreError
 
@@ -316,6 +315,28 @@ def open_database(url: str, schema: str, migrations, *, create: bool, readonly: 
     except BaseException:
         conn.close()
         raise
+
+
+def second_reader(conn: PgConnection):
+    """For a reader (`conn` in its snapshot transaction): a function opening another session on
+    the very same snapshot, so that two server processes can share one command's reads. The
+    snapshot is exported here, in the caller's thread; the session is opened where it is used."""
+    snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+    if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):  # (SET TRANSACTION SNAPSHOT takes no parameter)
+        raise StoreError(f"PostgreSQL exported an unexpected snapshot id {snapshot!r}.")
+
+    def open_reader() -> PgConnection:
+        other = connect(conn.url, conn.schema)
+        try:
+            other.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            other.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        except BaseException:
+            other.close()
+            raise
+        other.read_only = True
+        return other
+
+    return open_reader
 
 
 def _check_schema(conn: PgConnection, url: str, schema: str, migration_set: str, *, create: bool) -> None:

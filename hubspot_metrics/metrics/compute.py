@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from hubspot_metrics.config import MetricsSettings
+from hubspot_metrics.dialect import dialect_of
 from hubspot_metrics.errors import ConfigError, StoreError
 from hubspot_metrics.metrics.catalog import DIMENSIONS, FAMILIES, FAMILY_KPIS, applicable, families_of
 from hubspot_metrics.metrics.kpis import (
@@ -21,6 +22,7 @@ from hubspot_metrics.metrics.queries import DIMENSION_PROPERTIES, Queries
 from hubspot_metrics.metrics.segments import segment_labels, segment_size
 from hubspot_metrics.metrics.sql import StoreView, connection
 from hubspot_metrics.periods import Period, measured_up_to
+from hubspot_metrics.postgres import second_reader
 from hubspot_metrics.store import connect_read_only, sync_running
 from hubspot_metrics.values import format_instant
 
@@ -182,20 +184,19 @@ def _stale_age(avg_cycle_days: float | None) -> str:
 
 
 def _in_two_lanes(queries: Queries, first: Callable, second: Callable):
-    """Run `second` on another core when the store allows it: SQLite releases the GIL while it
-    works, so a second read-only connection to the same file halves the wall time of a large
-    store. The caller's connection stays in the caller's thread (sqlite3 insists on that).
-
-    Sequential instead for in-memory databases, single-core machines, and a connection inside
-    an open transaction (another connection would not see its uncommitted rows).
+    """Run `second` on another core when the store allows it, on a second connection that reads
+    exactly what the caller's reads (`_second_reader`): SQLite releases the GIL while it works,
+    and PostgreSQL runs each session in a server process of its own, so a large store's wall
+    time halves. The caller's connection stays in the caller's thread (sqlite3 insists on that).
+    Sequential where no such connection exists, and on single-core machines.
     """
     conn = queries.view.conn
-    path = _database_file(conn)
-    if path is None or conn.in_transaction or (os.cpu_count() or 1) < 2:
+    open_other = _second_reader(conn) if (os.cpu_count() or 1) >= 2 else None
+    if open_other is None:
         return first(queries), second(queries)
 
     def on_second_connection():
-        other = connect_read_only(path)
+        other = open_other()
         try:
             return second(queries.on(other))
         finally:
@@ -207,7 +208,24 @@ def _in_two_lanes(queries: Queries, first: Callable, second: Callable):
         return result, later.result()
 
 
+def _second_reader(conn) -> Callable | None:
+    """A function opening a second connection that sees what `conn` sees, or None when there is
+    none. SQLite: the same file read-only, except in memory or inside an open transaction
+    (another connection would not see its uncommitted rows). PostgreSQL: a session on the
+    snapshot of a reader's transaction (a writer's connection, as in `nightly`, stays alone)."""
+    if dialect_of(conn).name == "postgresql":
+        return second_reader(conn) if getattr(conn, "read_only", False) else None
+    path = _database_file(conn)
+    if path is None or conn.in_transaction:
+        return None
+    return lambda: connect_read_only(path)
+
+
 def _database_file(conn: sqlite3.Connection) -> str | None:
+    """The SQLite file behind `conn`; None in memory and on PostgreSQL (no file; its readers hold
+    one snapshot transaction, postgres.open_database)."""
+    if dialect_of(conn).name != "sqlite":
+        return None
     for _, name, path in conn.execute("PRAGMA database_list"):
         if name == "main":
             return path or None

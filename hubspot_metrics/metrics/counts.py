@@ -109,3 +109,32 @@ def counts_from_row(cls, values: dict):
         else:
             setattr(counts, name, value or (0.0 if isinstance(getattr(counts, name), float) else 0))
     return counts
+
+
+def group_key(value) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():  # an id stored as a number
+        return str(int(value))
+    return str(value)
+
+
+class CellPlaces:
+    """Where a date lies among sorted cut instants, as `queries.Queries._ladder` numbers it: cell k
+    means points[k-1] <= date < points[k]; -1 means no date (every comparison is false)."""
+
+    def __init__(self, cd_points: list[str], churn_points: list[str]):
+        self.cd_index = {p: k for k, p in enumerate(cd_points)}
+        self.churn_index = {p: k for k, p in enumerate(churn_points)}
+
+    def cd_at_or_after(self, cell: int, point: str) -> bool:
+        return cell != -1 and cell > self.cd_index[point]
+
+    def cd_before(self, cell: int, point: str) -> bool:
+        return cell != -1 and cell <= self.cd_index[point]
+
+    def cd_in(self, cell: int, low: str, high: str) -> bool:
+        return self.cd_at_or_after(cell, low) and self.cd_before(cell, high)
+
+    def churn_at_or_after(self, cell: int, point: str) -> bool:
+        return cell != -1 and cell > self.churn_index[point]

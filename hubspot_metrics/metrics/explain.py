@@ -25,9 +25,10 @@ from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.errors import ConfigError
 from hubspot_metrics.metrics.catalog import DIMENSIONS, KPI_KEYS
 from hubspot_metrics.metrics.compute import _in_two_lanes, compute_kpis
+from hubspot_metrics.metrics.counts import group_key
 from hubspot_metrics.metrics.kpis import answer_outcome
 from hubspot_metrics.metrics.queries import (
-    CUSTOMER_DATE, LEAD_DATE, LOST_IN_P, OPEN_AT_END, OPEN_AT_START, WON_IN_P, Queries, _group_key)
+    CUSTOMER_DATE, LEAD_DATE, LOST_IN_P, OPEN_AT_END, OPEN_AT_START, WON_IN_P, Queries)
 from hubspot_metrics.metrics.sql import CUSTOMER_ASSOCIATIONS, StoreView, bad_number, ms, number, quote
 from hubspot_metrics.periods import Period, measured_up_to
 from hubspot_metrics.values import TIMESTAMP_GLOB
@@ -148,7 +149,7 @@ class Explainer:
         else:
             found = getattr(self, f"_{family}")(population, include_all, by)
         if by is not None:
-            found = [r for r in found if _group_key(r.pop("grp")) == segment]
+            found = [r for r in found if group_key(r.pop("grp")) == segment]
         else:
             for r in found:
                 r.pop("grp", None)

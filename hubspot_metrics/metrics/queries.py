@@ -19,12 +19,13 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from hubspot_metrics.config import MetricsSettings
-from hubspot_metrics.indexes import EXCLUDED_INDEX_WHERE
+from hubspot_metrics.dialect import dialect_of
+from hubspot_metrics.indexes import excluded_where
 from hubspot_metrics.metrics.catalog import CUSTOMER_DATE, LEAD_DATE, TICKET_REPLY
 from hubspot_metrics.metrics.counts import (
-    CustomerCounts, DealCounts, SurveyCounts, TicketCounts, counts_from_row, merge_values)
+    CellPlaces, CustomerCounts, DealCounts, SurveyCounts, TicketCounts, counts_from_row, group_key, merge_values)
 from hubspot_metrics.metrics.sql import (
-    CUSTOMER_ASSOCIATIONS, DAY_SUFFIX, StoreView, bad_flag, bad_number, ms, number, quote, raw_instant, valid_instant)
+    CUSTOMER_ASSOCIATIONS, DAY_SUFFIX, StoreView, quote)
 from hubspot_metrics.periods import Period, first_midnight_at_or_after
 from hubspot_metrics.values import format_instant
 
@@ -57,7 +58,7 @@ def _shifted(moment: datetime, days: float) -> str:
     try:
         return format_instant(moment - timedelta(days=days))
     except OverflowError:  # an inactivity window longer than recorded history
-        return "0000-01-01T00:00:00.000Z"
+        return "0001-01-01T00:00:00.000Z"  # (the first instant PostgreSQL reads too)
 
 
 def _day_twin(instant: str, zone) -> str:
@@ -78,6 +79,7 @@ class Queries:
 
     def __init__(self, view: StoreView, period: Period, settings: MetricsSettings):
         self.view = view
+        self.sql = view.sql
         self.settings = settings
         self.inactivity = settings.churn.mode == "inactivity"
         start, end = period.utc_bounds()
@@ -124,18 +126,18 @@ class Queries:
         """Not archived, not merged away, not named in another record's hs_merged_object_ids."""
         terms = self.view.status_terms(table, alias)
         if self.excluded.get(table):
-            terms.append(f"{alias}.id NOT IN (SELECT value FROM json_each(:excluded_{table}))")
-        return " AND ".join(terms) or "1"
+            terms.append(self.sql.in_json_list(f"{alias}.id", f"excluded_{table}", negate=True))
+        return " AND ".join(terms) or self.sql.true
 
     def in_pipelines(self, table: str, alias: str) -> str:
         """The configured deal or ticket pipelines: they filter every use of deals and tickets."""
         wanted = self.settings.deal_pipelines if table == "deals" else self.settings.ticket_pipelines
         if not wanted:
-            return "1"
+            return self.sql.true
         column = self.view.column(table, "pipeline" if table == "deals" else "hs_pipeline", alias)
         if column is None:
-            return "0"
-        return f"coalesce({column} IN (SELECT value FROM json_each(:{table}_pipelines)), 0)"
+            return self.sql.false
+        return f"coalesce({self.sql.in_json_list(column, f'{table}_pipelines')}, {self.sql.false})"
 
     def _stage_params(self, table: str) -> None:
         stages = self.view.stages(table)
@@ -151,26 +153,28 @@ class Queries:
         """The record's (pipeline, stage) is a `kind` stage; by stage id alone when it has no pipeline."""
         pipeline = self.view.column(table, "pipeline" if table == "deals" else "hs_pipeline", alias)
         stage = self.view.column(table, "dealstage" if table == "deals" else "hs_pipeline_stage", alias)
+        sql = self.sql
         if stage is None:
-            return "0"
-        by_id = f"coalesce({stage} IN (SELECT value FROM json_each(:{table}_{kind}_ids)), 0)"
+            return sql.false
+        by_id = f"coalesce({sql.in_json_list(stage, f'{table}_{kind}_ids')}, {sql.false})"
         if pipeline is None:
             return by_id
-        return (f"(CASE WHEN {pipeline} IS NOT NULL THEN coalesce({pipeline} || char(31) || {stage} IN "
-                f"(SELECT value FROM json_each(:{table}_{kind}_pairs)), 0) ELSE {by_id} END)")
+        pair = sql.in_json_list(f"{pipeline} || {sql.separator} || {stage}", f"{table}_{kind}_pairs")
+        return f"(CASE WHEN {pipeline} IS NOT NULL THEN coalesce({pair}, {sql.false}) ELSE {by_id} END)"
 
     def deal_won(self, alias: str) -> str:
         """hs_is_closed_won = true; empty or unparsable: the stage metadata decides, per record."""
         column = self.view.column("deals", "hs_is_closed_won", alias)
         if column is None:
             return self.stage_is("deals", "won", alias)
-        return f"({column} IS 1 OR (({column} IS NULL OR {column} NOT IN (0, 1)) AND {self.stage_is('deals', 'won', alias)}))"
+        return (f"({self.sql.is_true(column)} OR ({self.sql.flag_unusable(column)} AND "
+                f"{self.stage_is('deals', 'won', alias)}))")
 
     def deal_closed_flag(self, alias: str) -> str:
         """hs_is_closed = true or stage isClosed (lost = this and not won)."""
         column = self.view.column("deals", "hs_is_closed", alias)
         stage = self.stage_is("deals", "closed", alias)
-        return stage if column is None else f"({column} IS 1 OR {stage})"
+        return stage if column is None else f"({self.sql.is_true(column)} OR {stage})"
 
     def _single_deal_currency(self) -> str | None:
         """Without the account details: the deals' currency when they all share one."""
@@ -197,7 +201,7 @@ class Queries:
             sql += "\nGROUP BY grp"
         out = {}
         for row in self.view.conn.execute(sql, self.params):
-            key = ALL if by is None else _group_key(row[0])
+            key = ALL if by is None else group_key(row[0])
             values = dict(zip((name for name, _ in aggregates), row[1:]))
             if key in out:  # e.g. 7 and '7' as owner ids
                 for name, value in values.items():
@@ -216,7 +220,7 @@ class Queries:
                f"GROUP BY {', '.join(['grp', *(name for name, _ in cells)])}")
         out: dict[str, list[tuple[tuple, dict]]] = {}
         for row in self.view.conn.execute(sql, self.params):
-            key = ALL if by is None else _group_key(row[0])
+            key = ALL if by is None else group_key(row[0])
             values = dict(zip((name for name, _ in aggregates), row[1 + len(cells):]))
             out.setdefault(key, []).append((tuple(row[1:1 + len(cells)]), values))
         return out
@@ -251,8 +255,8 @@ class Queries:
             # lead_to_customer_days: from the record's creation to its customer date
             since_created = f"{cd.between(':s', ':e')} AND {created.value()} IS NOT NULL"
             aggregates += [
-                ("lead_to_customer_ms", f"json_group_array({ms(cd.value())} - {ms(created.value())}) FILTER "
-                                        f"(WHERE {since_created} AND {cd.value()} >= {created.value()})"),
+                ("lead_to_customer_ms", self.sql.json_list(f"{self.sql.ms(cd.value())} - {self.sql.ms(created.value())}",
+                                                           f"{since_created} AND {cd.value()} >= {created.value()}")),
                 ("lead_to_customer_negative", _count(f"{since_created} AND {cd.value()} < {created.value()}")),
             ]
         dated = list(CUSTOMER_DATE + LEAD_DATE)
@@ -261,19 +265,20 @@ class Queries:
             # Active by the customer date alone (it is a purchase): cd in [t - L, t), so only
             # dates in [b_0 - L, b_last) matter. Customers kept active by a won deal are added
             # by `purchases`, which sees their deals.
-            aggregates.append(("cd_dates", f"json_group_array({cd.value()}) FILTER "
-                                           f"(WHERE {cd.between(':thr0', f':b{last}')})"))
+            aggregates.append(("cd_dates", self.sql.json_list(self.sql.instant_text(cd.value()),
+                                                              cd.between(':thr0', f':b{last}'))))
         else:
             churn = self.view.instant(table, self.settings.churn.property, alias="c")
             # an empty or unparsable churn date means not churned (docs/metrics.md, "Churn")
-            aggregates.append(("cd_dates", f"json_group_array({cd.value()} || ' ' || coalesce({churn.value()}, '')) "
-                                           f"FILTER (WHERE {cd.before(f':b{last}')})"))
+            text = self.sql.instant_text
+            aggregates.append(("cd_dates", self.sql.json_list(
+                f"{text(cd.value())} || ' ' || coalesce({text(churn.value())}, '')", cd.before(f':b{last}'))))
             dated.append(self.settings.churn.property)
         aggregates += self._unparsable_instants(table, dated, "c")
         rows = self._run(f"{quote(table)} c", self.live(table, "c"), self._group("customers", table, by, "c"),
                          aggregates, by)
         groups = {key: counts_from_row(CustomerCounts, values) for key, values in rows.items()}
-        places = _Places(self.cd_points, self.churn_points)
+        places = CellPlaces(self.cd_points, self.churn_points)
         for counts in groups.values():
             cells = Counter()
             for text in counts.cd_dates:
@@ -290,7 +295,7 @@ class Queries:
             counts.retained = counts.both.get((0, last), 0)
         return groups
 
-    def _count_active(self, counts: "CustomerCounts", places: "_Places", cd_cell: int, churn_cell: int, n: int,
+    def _count_active(self, counts: "CustomerCounts", places: "CellPlaces", cd_cell: int, churn_cell: int, n: int,
                       purchased: tuple | None) -> None:
         """Add `n` records whose customer date lies in `cd_cell` (and churn date in `churn_cell`)
         to A(b_i), to each piece's kept customers and to R(P) (docs/metrics.md, "Churn").
@@ -342,32 +347,33 @@ class Queries:
         if assoc not in self.view.tables or not self.view.has("deals") or not self.view.has(table) or close is None:
             return {}
         low = ":thr_s" if self.inactivity else ":s"
+        sql = self.sql
         cut_range = range(len(self.cuts)) if self.inactivity else range(0)
         # per cut b_i: did a won deal close in [b_i - L, b_i)? (then the customer is active at b_i)
         # One bit per cut, so that customers group by a few numbers. A SQLite integer holds 63
         # bits and a long sum nests one level per term, so a long range's cuts fill several columns.
         chunks = [cut_range[k:k + WINDOW_BITS] for k in range(0, len(cut_range), WINDOW_BITS)]
         windows = "".join(
-            ", " + " + ".join(f"(max(close >= :thr{i} AND close < :b{i}) << {i - k * WINDOW_BITS})" for i in chunk)
+            ", " + " + ".join(self.sql.any_bit(f"close >= :thr{i} AND close < :b{i}", i - k * WINDOW_BITS) for i in chunk)
             + f" AS windows{k}" for k, chunk in enumerate(chunks))
         prefix = f"""WITH won AS (
     SELECT a.{quote(customer_column)} AS cid, {close} AS close
-    FROM deals d CROSS JOIN {quote(assoc)} a ON a.{quote(deal_column)} = d.id
-    WHERE +{close} >= {low} AND +{close} < :e AND {valid_instant(close, self.view.raw_instants("deals", "closedate"))}
+    FROM deals d {sql.join_in_order} {quote(assoc)} a ON a.{quote(deal_column)} = d.id
+    WHERE {sql.no_index}{close} >= {low} AND {sql.no_index}{close} < :e AND {sql.valid_instant(close, self.view.raw_instants("deals", "closedate"))}
       AND {self.live('deals', 'd')} AND {self.in_pipelines('deals', 'd')} AND {self.deal_won('d')}
 ), per_customer AS (
-    SELECT cid, max(close >= :s) AS paid{windows}
+    SELECT cid, {sql.any_of('close >= :s')} AS paid{windows}
     FROM won GROUP BY cid
 )
 """
         cd = self.view.instant(table, *CUSTOMER_DATE, alias="c")
         inner = (f"(SELECT p.*, {cd.value()} AS cd, {self._group('customers', table, by, 'c')} AS grp\n"
                  f"  FROM per_customer p JOIN {quote(table)} c ON c.id = p.cid WHERE {self.live(table, 'c')}\n"
-                 f"  LIMIT -1) x")
+                 f"  {sql.no_flatten}) x")
         cells = [("paid_cell", "paid")]
         cells += [("cd_cell", self._ladder("cd", self.cd_points, "cdpt"))] if self.inactivity else []
         cells += [(f"windows_cell{k}", f"windows{k}") for k in range(len(chunks))]
-        places = _Places(self.cd_points, [])
+        places = CellPlaces(self.cd_points, [])
         groups = {}
         for key, rows in self._cells(inner, cells, [("n", "count(*)")], by, prefix=prefix).items():
             counts = groups[key] = CustomerCounts()
@@ -384,7 +390,8 @@ class Queries:
         for prop in dict.fromkeys(props):
             column = self.view.column(table, prop, alias)
             if column is not None:
-                out.append((f"unparsable:{prop}", _count(raw_instant(column, self.view.raw_instants(table, prop)))))
+                out.append((f"unparsable:{prop}", _count(self.sql.unparsable(
+                    column, f"{alias}.id", table, prop, "instant", self.view.raw_instants(table, prop)))))
         return out
 
     # --- deals -----------------------------------------------------------------------------
@@ -398,7 +405,7 @@ class Queries:
         passed = {p: col(p) for p in (*DEAL_PROPERTIES, *extra) if col(p)}
         # Without any stage settings, no stage is "unknown": every open deal is simply open.
         stage_known = (f"{col('dealstage')} IS NULL OR {self.stage_is('deals', 'known', 'd')}"
-                       if col("dealstage") and self.params["deals_known_pairs"] != "[]" else "1")
+                       if col("dealstage") and self.params["deals_known_pairs"] != "[]" else self.sql.true)
         facts = ",\n    ".join([
             # W won, L closed and not won, O open now, U open now but in a stage the pipeline
             # settings do not know (deleted?), so nothing could say it closed
@@ -414,7 +421,7 @@ class Queries:
         where = " AND ".join([*([] if everyone else [self.live("deals", "d")]), self.in_pipelines("deals", "d")])
         return (f"(SELECT {facts}\n  FROM deals d WHERE {where}"
                 # LIMIT keeps SQLite from flattening the facts into every aggregate below
-                f"\n  LIMIT -1) x")
+                f"\n  {self.sql.no_flatten}) x")
 
     def _deal_ref(self, prop: str) -> str:
         return quote(prop) if self.view.column("deals", prop) else "NULL"
@@ -426,27 +433,28 @@ class Queries:
         col = lambda prop: self.view.column("deals", prop, "d")
         ref = self._deal_ref
         amount = self._amount(ref)
+        sql = self.sql
         won_in_p = WON_IN_P
-        cycle = f"{ms(ref('closedate'))} - {ms(ref('createdate'))}"
+        cycle = f"{sql.ms(ref('closedate'))} - {sql.ms(ref('createdate'))}"
         aggregates = [
             ("records", "count(*)"),
             ("won", _count(won_in_p)),
             ("lost", _count(LOST_IN_P)),
             # Amounts come back one by one so that Python adds them exactly (math.fsum).
-            ("won_amounts", f"json_group_array({amount}) FILTER (WHERE {won_in_p} AND {amount} IS NOT NULL)"),
-            ("customer_amounts", f"json_group_array({amount}) FILTER (WHERE {won_in_p} AND {amount} IS NOT NULL "
-                                 f"AND {self._has_customer('x.deal_id')})"),
-            ("cycles_ms", f"json_group_array({cycle}) FILTER (WHERE {won_in_p} AND create_pos IS NOT NULL "
-                          f"AND {ref('closedate')} >= {ref('createdate')})"),
+            ("won_amounts", sql.json_list(amount, f"{won_in_p} AND {amount} IS NOT NULL")),
+            ("customer_amounts", sql.json_list(amount, f"{won_in_p} AND {amount} IS NOT NULL "
+                                                       f"AND {self._has_customer('x.deal_id')}")),
+            ("cycles_ms", sql.json_list(cycle, f"{won_in_p} AND create_pos IS NOT NULL "
+                                               f"AND {ref('closedate')} >= {ref('createdate')}")),
             ("negative_cycle", _count(f"{won_in_p} AND create_pos IS NOT NULL AND {ref('closedate')} < {ref('createdate')}")),
             ("won_without_createdate", _count(f"{won_in_p} AND create_pos IS NULL")),
-            ("won_foreign_without_home", _count(f"{won_in_p} AND {amount} IS NULL AND {number(ref('amount'))} IS NOT NULL")),
+            ("won_foreign_without_home", _count(f"{won_in_p} AND {amount} IS NULL AND {sql.number(ref('amount'))} IS NOT NULL")),
             ("new_deals", _count("create_pos = 0")),
             ("open_at_start", _count(OPEN_AT_START)),
             ("open", _count(OPEN_AT_END)),
-            ("open_amounts", f"json_group_array({amount}) FILTER (WHERE {OPEN_AT_END} AND {amount} IS NOT NULL)"),
+            ("open_amounts", sql.json_list(amount, f"{OPEN_AT_END} AND {amount} IS NOT NULL")),
             # canonical instants, so that stale deals are a text comparison once the cycle is known
-            ("open_created", f"json_group_array({ref('createdate')}) FILTER (WHERE {OPEN_AT_END})"),
+            ("open_created", sql.json_list(sql.instant_text(ref('createdate')), OPEN_AT_END)),
             ("closed_without_closedate", _count("state IN ('W', 'L') AND close_pos IS NULL")),
             ("unknown_stage", _count("state = 'U'")),
         ]
@@ -454,12 +462,12 @@ class Queries:
                            ("amount_in_home_currency", "number"), ("hs_is_closed_won", "flag"), ("hs_is_closed", "flag")):
             if not col(prop):
                 continue
-            if kind == "instant":  # present but without a position: not an instant
+            if kind == "instant" and not sql.postgres:  # present but without a position: not an instant
                 bad = f"{quote(prop)} IS NOT NULL AND {'close_pos' if prop == 'closedate' else 'create_pos'} IS NULL"
             else:
-                bad = bad_number(quote(prop)) if kind == "number" else bad_flag(quote(prop))
+                bad = sql.unparsable(quote(prop), "deal_id", "deals", prop, kind)
             aggregates.append((f"unparsable:{prop}", _count(bad)))
-        rows = self._run(self._deal_facts(by), "1", "grp" if by else "NULL", aggregates, by)
+        rows = self._run(self._deal_facts(by), sql.true, "grp" if by else "NULL", aggregates, by)
         groups = {key: counts_from_row(DealCounts, values) for key, values in rows.items()}
         for counts in groups.values():
             counts.won_without_amount = counts.won - len(counts.won_amounts)
@@ -471,15 +479,15 @@ class Queries:
         table = self.settings.customer_object
         assoc, deal_column, customer_column = CUSTOMER_ASSOCIATIONS[table]
         if assoc not in self.view.tables or not self.view.has(table):
-            return "0"
+            return self.sql.false
         return (f"EXISTS (SELECT 1 FROM {quote(assoc)} a JOIN {quote(table)} c ON c.id = a.{quote(customer_column)} "
                 f"WHERE a.{quote(deal_column)} = {deal_id} AND {self.live(table, 'c')})")
 
     def _amount(self, ref) -> str:
         """amount_in_home_currency, else amount when the deal is in the home currency."""
-        home, raw = number(ref("amount_in_home_currency")), number(ref("amount"))
+        home, raw = self.sql.number(ref("amount_in_home_currency")), self.sql.number(ref("amount"))
         currency = ref("deal_currency_code")
-        in_home = "1" if currency == "NULL" else (
+        in_home = self.sql.true if currency == "NULL" else (
             f"({currency} IS NULL OR trim({currency}) = '' OR upper(trim({currency})) = :home_currency)")
         return f"(CASE WHEN {home} IS NOT NULL THEN {home} WHEN {in_home} THEN {raw} END)"
 
@@ -493,43 +501,47 @@ class Queries:
         col, passed = lambda prop: self.view.column("tickets", prop), ("createdate",) + REPLY_DATES
         inner = self._ticket_facts(by)
         created = quote("createdate") if col("createdate") else "NULL"
+        sql = self.sql
+        none = sql.no_instant()
         aggregates = [
             ("records", "count(*)"),
             ("created", "count(reply)"),
-            ("unanswered", _count("reply = ''")),
-            ("negative", _count(f"reply <> '' AND reply < {created}")),
-            ("responses_ms", f"json_group_array({ms('reply')} - {ms(created)}) "
-                             f"FILTER (WHERE reply <> '' AND reply >= {created})"),
+            ("unanswered", _count(f"reply = {none}")),
+            ("negative", _count(f"reply <> {none} AND reply < {created}")),
+            ("responses_ms", sql.json_list(f"{sql.ms('reply')} - {sql.ms(created)}",
+                                           f"reply <> {none} AND reply >= {created}")),
         ]
-        aggregates += [(f"unparsable:{p}", _count(raw_instant(quote(p), self.view.raw_instants("tickets", p))))
+        aggregates += [(f"unparsable:{p}", _count(sql.unparsable(quote(p), "ticket_id", "tickets", p, "instant",
+                                                                 self.view.raw_instants("tickets", p))))
                        for p in passed if col(p)]
-        rows = self._run(inner, "1", "grp" if by else "NULL", aggregates, by)
+        rows = self._run(inner, sql.true, "grp" if by else "NULL", aggregates, by)
         return {key: counts_from_row(TicketCounts, values) for key, values in rows.items()}
 
     def _ticket_facts(self, by: str | None, extra: tuple[str, ...] = (), everyone: bool = False) -> str:
         """Each live ticket of the configured pipelines with its first reply, stated only for
-        the tickets created in P ('' when there is none; NULL outside P). `extra` and
-        `everyone` as in `_deal_facts`."""
+        the tickets created in P (sql.no_instant() when there is none; NULL outside P). `extra`
+        and `everyone` as in `_deal_facts`."""
         col = lambda prop: self.view.column("tickets", prop, "t")
         in_p = self.view.instant("tickets", "createdate", alias="t").between(":s", ":e")
+        sql = self.sql
         # the reply is the earliest of the two timestamps that hold one (docs/metrics.md, "Tickets")
-        replies = [(c, valid_instant(c, self.view.raw_instants("tickets", p)))
+        replies = [(c, sql.valid_instant(c, self.view.raw_instants("tickets", p)))
                    for c, p in ((col(p), p) for p in REPLY_DATES) if c]
         if len(replies) == 2:
             (a, a_valid), (b, b_valid) = replies
-            reply = (f"CASE WHEN {a_valid} AND {b_valid} THEN min({a}, {b}) WHEN {a_valid} THEN {a} "
+            reply = (f"CASE WHEN {a_valid} AND {b_valid} THEN {sql.earliest(a, b)} WHEN {a_valid} THEN {a} "
                      f"WHEN {b_valid} THEN {b} END")
         else:
             reply = f"CASE WHEN {replies[0][1]} THEN {replies[0][0]} END" if replies else "NULL"
         passed = {p: col(p) for p in ("createdate",) + REPLY_DATES + extra if col(p)}
         facts = ",\n    ".join([
-            f"CASE WHEN {in_p} THEN coalesce({reply}, '') END AS reply",
+            f"CASE WHEN {in_p} THEN coalesce({reply}, {sql.no_instant()}) END AS reply",
             f"{self._group('tickets', 'tickets', by, 't')} AS grp",
             "t.id AS ticket_id", *([f"{self.live('tickets', 't')} AS live"] if everyone else []),
             *(f"{c} AS {quote(p)}" for p, c in passed.items()),
         ])
         where = " AND ".join([*([] if everyone else [self.live("tickets", "t")]), self.in_pipelines("tickets", "t")])
-        return f"(SELECT {facts}\n  FROM tickets t WHERE {where}\n  LIMIT -1) x"
+        return f"(SELECT {facts}\n  FROM tickets t WHERE {where}\n  {sql.no_flatten}) x"
 
     # --- survey answers ---------------------------------------------------------------------
 
@@ -540,11 +552,11 @@ class Queries:
             return counts
         kind, value = self.view.column(table, "hs_survey_type", "f"), self.view.column(table, "hs_value", "f")
         stamp = self.view.instant(table, "hs_submission_timestamp", alias="f")
-        in_p = f"{kind} IN ('NPS', 'CSAT') AND {stamp.between(':s', ':e')}" if kind else "0"
+        in_p = f"{kind} IN ('NPS', 'CSAT') AND {stamp.between(':s', ':e')}" if kind else self.sql.false
         # The raw answers of P come back as one JSON list; parsing them (docs/metrics.md, "Surveys")
         # is Python's job.
         aggregates = [("records", "count(*)"), *self._unparsable_instants(table, ("hs_submission_timestamp",), "f"),
-                      ("answers", f"json_group_array(json_array({kind or 'NULL'}, {value or 'NULL'})) FILTER (WHERE {in_p})")]
+                      ("answers", self.sql.json_list(self.sql.json_pair(kind or "NULL", value or "NULL"), in_p))]
         values = self._run(f"{table} f", self.live(table, "f"), "NULL", aggregates, None)[ALL]
         counts.records = values["records"]
         counts.unparsable = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith("unparsable:") and v}
@@ -563,35 +575,7 @@ class Queries:
         if not self.view.has(table) or not has("archived") or not has("merged_into"):
             return {"archived": 0, "merged": len(self.excluded.get(table, []))}
         n_archived, n_merged = self.view.conn.execute(
-            f"SELECT {_count('archived <> 0')}, {_count('coalesce(archived, 0) = 0')} FROM {quote(table)} "
-            f"WHERE {EXCLUDED_INDEX_WHERE}").fetchone()
+            f"SELECT {_count(self.sql.archived('archived'))}, {_count(self.sql.not_archived('archived'))} "
+            f"FROM {quote(table)} WHERE {excluded_where(dialect_of(self.view.conn))}").fetchone()
         return {"archived": n_archived, "merged": n_merged + len(self.excluded.get(table, []))}
 
-
-def _group_key(value) -> str | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, float) and value.is_integer():  # an id stored as a number
-        return str(int(value))
-    return str(value)
-
-
-class _Places:
-    """Where a date lies among sorted cut instants, as `Queries._ladder` numbers it: cell k
-    means points[k-1] <= date < points[k]; -1 means no date (every comparison is false)."""
-
-    def __init__(self, cd_points: list[str], churn_points: list[str]):
-        self.cd_index = {p: k for k, p in enumerate(cd_points)}
-        self.churn_index = {p: k for k, p in enumerate(churn_points)}
-
-    def cd_at_or_after(self, cell: int, point: str) -> bool:
-        return cell != -1 and cell > self.cd_index[point]
-
-    def cd_before(self, cell: int, point: str) -> bool:
-        return cell != -1 and cell <= self.cd_index[point]
-
-    def cd_in(self, cell: int, low: str, high: str) -> bool:
-        return self.cd_at_or_after(cell, low) and self.cd_before(cell, high)
-
-    def churn_at_or_after(self, cell: int, point: str) -> bool:
-        return cell != -1 and cell > self.churn_index[point]

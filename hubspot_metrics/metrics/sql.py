@@ -12,13 +12,18 @@ compiles those conditions like a WHERE clause, with short-circuit jumps, so ever
 here puts the cheap range comparison first and the validity check last. That check is a
 `GLOB` only where the store cannot say which raw values a column holds: with the sync's
 raw-instant index (indexes.py) it is a comparison with those few values, or none at all.
+
+PostgreSQL runs the same queries; `SqlFlavour` holds the few pieces written differently there
+(typed columns, so a value that did not parse is NULL and only `value_issues` knows it;
+booleans; JSON lists; epoch milliseconds). Each piece's SQLite text is the one the queries
+always had, so SQLite's plans do not change.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hubspot_metrics.dialect import dialect_of
 from hubspot_metrics.indexes import raw_instant_index, raw_instant_where
@@ -48,12 +53,127 @@ def ms(instant_sql: str) -> str:
     return f"CAST(round((julianday({instant_sql}) - 2440587.5) * 86400000.0) AS INTEGER)"
 
 
-DAY_SUFFIX = "__day"  # a :parameter's twin for date-only columns (see Instant)
-MAX_LISTED_RAW = 64  # beyond this many distinct raw values, matching the pattern is simpler
+@dataclass(frozen=True)
+class SqlFlavour:
+    """The pieces of KPI SQL that differ between SQLite and PostgreSQL (dialect.py names the store).
+
+    On SQLite a typed column may hold the raw text of a value that did not parse, so validity is
+    a pattern or type test on the cell. On PostgreSQL such a cell is NULL and the raw text lives
+    only in `value_issues`, so "valid" is "not NULL" and "unparsable" is a lookup there.
+    """
+
+    name: str
+    true: str
+    false: str
+    no_flatten: str      # keeps an inner query from being merged into the aggregates above it
+    no_index: str        # a prefix that keeps SQLite off an index (nothing on PostgreSQL)
+    join_in_order: str   # a join that keeps the written order
+    separator: str       # char(31) between a pipeline and a stage id
+
+    @property
+    def postgres(self) -> bool:
+        return self.name == "postgresql"
+
+    def ms(self, instant_sql: str) -> str:
+        if not self.postgres:
+            return ms(instant_sql)
+        if instant_sql == "NULL":
+            return "NULL"
+        return f"CAST(round(extract(epoch FROM {instant_sql}) * 1000) AS bigint)"
+
+    def valid_instant(self, c: str, raw: tuple[str, ...] | None = None) -> str:
+        """`c` holds an instant; `raw` as for the module's valid_instant (SQLite only)."""
+        return f"{c} IS NOT NULL" if self.postgres else valid_instant(c, raw)
+
+    def number(self, c: str | None) -> str:
+        """The column's number, NULL when empty or unparsable (raw text)."""
+        if c is None or not self.postgres:
+            return number(c)
+        return c
+
+    def is_true(self, c: str) -> str:
+        return f"{c} IS TRUE" if self.postgres else f"{c} IS 1"
+
+    def flag_unusable(self, c: str) -> str:
+        """Empty, or a raw value that is not a boolean."""
+        return f"{c} IS NULL" if self.postgres else f"({c} IS NULL OR {c} NOT IN (0, 1))"
+
+    def not_archived(self, column: str) -> str:
+        return f"NOT coalesce({column}, false)" if self.postgres else f"coalesce({column}, 0) = 0"
+
+    def archived(self, column: str) -> str:
+        return column if self.postgres else f"{column} <> 0"
+
+    def unparsable(self, value: str, record_id: str, table: str, prop: str, kind: str,
+                   raw: tuple[str, ...] | None = None) -> str:
+        """The record holds a value of `prop` that did not parse as `kind` (instant, number, flag).
+        `value`: the SQL of the cell, `record_id`: of the record's id; `raw`: an instant
+        column's raw values when the store knows them (StoreView.raw_instants, SQLite only)."""
+        if self.postgres:
+            return (f"{record_id} IN (SELECT record_id FROM value_issues WHERE object_type = {sql_text(table)} "
+                    f"AND property = {sql_text(prop)})")
+        if kind == "number":
+            return bad_number(value)
+        if kind == "flag":
+            return bad_flag(value)
+        return raw_instant(value, raw)
+
+    def in_json_list(self, expression: str, parameter: str, negate: bool = False) -> str:
+        """`expression` is (`negate`: is not) one of the texts of the JSON list in :parameter."""
+        op = "NOT IN" if negate else "IN"
+        if self.postgres:
+            return f"{expression} {op} (SELECT jsonb_array_elements_text(CAST(:{parameter} AS jsonb)))"
+        return f"{expression} {op} (SELECT value FROM json_each(:{parameter}))"
+
+    def json_list(self, expression: str, condition: str) -> str:
+        """A JSON array (text) of `expression` over the rows meeting `condition`; [] for none."""
+        if self.postgres:
+            return f"coalesce(json_agg({expression}) FILTER (WHERE {condition}), '[]')"
+        return f"json_group_array({expression}) FILTER (WHERE {condition})"
+
+    def json_pair(self, a: str, b: str) -> str:
+        return f"json_build_array({a}, {b})" if self.postgres else f"json_array({a}, {b})"
+
+    def instant_text(self, instant_sql: str) -> str:
+        """An instant as the canonical text Python compares (SQLite already stores that text)."""
+        if not self.postgres:
+            return instant_sql
+        return f"to_char({instant_sql} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+    def earliest(self, a: str, b: str) -> str:
+        return f"least({a}, {b})" if self.postgres else f"min({a}, {b})"
+
+    def no_instant(self) -> str:
+        """A stand-in instant meaning "none" that is not NULL (SQLite: '', before every instant)."""
+        return "CAST('-infinity' AS timestamptz)" if self.postgres else "''"
+
+    def any_of(self, condition: str) -> str:
+        """1 when `condition` holds for some row of the group, else 0."""
+        return f"bool_or({condition})" if self.postgres else f"max({condition})"
+
+    def any_bit(self, condition: str, bit: int) -> str:
+        """any_of(condition) as bit `bit` of an integer."""
+        if self.postgres:
+            return f"(CAST(CAST(bool_or({condition}) AS integer) AS bigint) << {bit})"
+        return f"(max({condition}) << {bit})"
+
+
+SQLITE_SQL = SqlFlavour(name="sqlite", true="1", false="0", no_flatten="LIMIT -1", no_index="+",
+                        join_in_order="CROSS JOIN", separator="char(31)")
+POSTGRES_SQL = SqlFlavour(name="postgresql", true="TRUE", false="FALSE", no_flatten="OFFSET 0", no_index="",
+                          join_in_order="JOIN", separator="chr(31)")
+
+
+def flavour_of(db) -> SqlFlavour:
+    return POSTGRES_SQL if dialect_of(db).name == "postgresql" else SQLITE_SQL
 
 
 def sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+DAY_SUFFIX = "__day"  # a :parameter's twin for date-only columns (see Instant)
+MAX_LISTED_RAW = 64  # beyond this many distinct raw values, matching the pattern is simpler
 
 
 def valid_instant(c: str, raw: tuple[str, ...] | None = None) -> str:
@@ -90,6 +210,7 @@ class Instant:
     columns: tuple[str, ...]  # SQL column references; empty when the store lacks the property
     day_columns: frozenset = frozenset()  # those holding date-only values
     raw_values: tuple = ()  # (column, its raw values) where the store knows them (valid_instant)
+    sql: SqlFlavour = SQLITE_SQL
 
     def _at(self, c: str, x: str) -> str:
         return x + DAY_SUFFIX if c in self.day_columns and x.startswith(":") else x
@@ -101,21 +222,20 @@ class Instant:
         return dict(self.raw_values).get(c)
 
     def _valid(self, c: str) -> str:
-        return valid_instant(c, self._raw(c))
+        return self.sql.valid_instant(c, self._raw(c))
 
     def _unusable(self, c: str) -> str:
-        return f"({c} IS NULL OR NOT {self._valid(c)})"
+        return f"({c} IS NULL)" if self.sql.postgres else f"({c} IS NULL OR NOT {self._valid(c)})"
 
     def _first(self, test) -> str:
         # value in X  <=>  c1 in X, or (c2 in X and c1 unusable): the twin's cheap range test
         # comes before the GLOB that tells whether c1 is usable.
         if not self.columns:
-            return "0"
+            return self.sql.false
         head, *rest = self.columns
         if not rest:
             return test(head)
-        rest_instant = Instant(tuple(rest), self.day_columns, self.raw_values)
-        return f"({test(head)} OR ({rest_instant._first(test)} AND {self._unusable(head)}))"
+        return f"({test(head)} OR ({replace(self, columns=tuple(rest))._first(test)} AND {self._unusable(head)}))"
 
     def between(self, lo: str, hi: str) -> str:
         """lo <= value < hi (SQL expressions or :parameters)."""
@@ -131,7 +251,7 @@ class Instant:
     def missing(self) -> str:
         """No valid value in any column (empty or unparsable)."""
         if not self.columns:
-            return "1"
+            return self.sql.true
         return "(" + " AND ".join(self._unusable(c) for c in self.columns) + ")"
 
     def value(self) -> str:
@@ -195,13 +315,14 @@ class StoreView:
     _columns: dict[str, dict[str, str]] = field(default_factory=dict)
     _date_only: set[tuple[str, str]] = field(default_factory=set)  # (table, property) of HubSpot type `date`
     _raw_instants: dict[tuple[str, str], tuple[str, ...] | None] = field(default_factory=dict)
+    sql: SqlFlavour = SQLITE_SQL
 
     @classmethod
     def open(cls, db) -> "StoreView":
         conn = connection(db)
         dialect = dialect_of(conn)
         tables = dialect.table_names(conn)
-        view = cls(conn, tables)
+        view = cls(conn, tables, sql=flavour_of(conn))
         for table in OBJECT_TABLES:
             if table in tables:
                 view._columns[table] = {name: name for name in dialect.column_names(conn, table)}
@@ -230,7 +351,7 @@ class StoreView:
         raw = ((c, self.raw_instants(table, p)) for p, c in present)
         return Instant(tuple(c for _, c in present),
                        frozenset(c for p, c in present if (table, p) in self._date_only),
-                       tuple((c, values) for c, values in raw if values is not None))
+                       tuple((c, values) for c, values in raw if values is not None), self.sql)
 
     def raw_instants(self, table: str, prop: str) -> tuple[str, ...] | None:
         """Every value of the property's column that is not an instant, read from the sync's
@@ -243,7 +364,7 @@ class StoreView:
 
     def _read_raw_instants(self, table: str, prop: str) -> tuple[str, ...] | None:
         name = self._columns.get(table, {}).get(prop)
-        if name is None:
+        if name is None or self.sql.postgres:  # (a typed PostgreSQL column holds no raw values)
             return None
         index = raw_instant_index(table, name)
         if not self.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ? AND tbl_name = ?",
@@ -273,7 +394,7 @@ class StoreView:
         columns = self._columns.get(table, {})
         terms = []
         if "archived" in columns:
-            terms.append(f"coalesce({prefix}archived, 0) = 0")
+            terms.append(self.sql.not_archived(f"{prefix}archived"))
         if "merged_into" in columns:
             terms.append(f"{prefix}merged_into IS NULL")
         return terms
@@ -295,15 +416,15 @@ class StoreView:
                     named.add(part)
         if not named:
             return []
-        live = " AND ".join(self.status_terms(table)) or "1"
-        rows = self.conn.execute(f"SELECT id FROM {quote(table)} WHERE {live} AND id IN (SELECT value FROM json_each(?))",
-                                 [json.dumps(sorted(named))]).fetchall()
+        live = " AND ".join(self.status_terms(table)) or self.sql.true
+        rows = self.conn.execute(f"SELECT id FROM {quote(table)} WHERE {live} AND {self.sql.in_json_list('id', 'named')}",
+                                 {"named": json.dumps(sorted(named))}).fetchall()
         return sorted(str(r[0]) for r in rows)
 
     def home_currency(self) -> str | None:
         if "account" not in self.tables:
             return None
-        value = self.scalar("SELECT companyCurrency FROM account WHERE companyCurrency IS NOT NULL LIMIT 1")
+        value = self.scalar("SELECT [companyCurrency] FROM account WHERE [companyCurrency] IS NOT NULL LIMIT 1")
         return str(value).strip().upper() if value not in (None, "") else None
 
     def stages(self, object_type: str) -> list[Stage]:

@@ -8,7 +8,6 @@ a few per role); nothing here decides again which records count.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from hubspot_metrics.metrics.catalog import HEADLINE_KPIS, LABELS

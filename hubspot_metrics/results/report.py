@@ -238,8 +238,9 @@ def build_report(db, settings: MetricsSettings, now: datetime | None = None) -> 
     # The evidence of the report's month, from the function behind `explain`
     explainer = Explainer(db, measured_up_to(closed_periods("month", 1, settings.timezone, now)[0], now), settings)
     behind = behind_the_numbers(explainer, currency, tz)
+    # Ties in one order, so that the page is the same on every store.
     issues = db.conn.execute("SELECT object_type, property, count(*) FROM value_issues "
-                             "GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 20").fetchall()
+                             "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 20").fetchall()
     page = {
         "period": current["period"],
         "previous_period": previous["period"] if previous else None,

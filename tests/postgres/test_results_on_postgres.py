@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 from click.testing import CliRunner
 
 from hubspot_metrics.cli import cli
@@ -15,13 +14,6 @@ from hubspot_metrics.metrics import KPI_KEYS
 from tests.conftest import PG_SECRET_PASSWORD, pg_rows, psql
 from tests.sync.conftest import TOKEN
 
-# The KPI queries' PostgreSQL SQL is the second half of issue 16 (point 3), built on this
-# store. Strict: once the KPIs run on PostgreSQL these pass, and the marker must go.
-NEEDS_KPIS_ON_POSTGRES = pytest.mark.xfail(strict=True, reason="the KPI SQL does not run on PostgreSQL yet "
-                                           "(issue 16, point 3)")
-
-
-@NEEDS_KPIS_ON_POSTGRES
 def test_nightly_snapshots_exports_and_reports_from_postgresql(pg_server, pg_schema, server, tmp_path):
     config = tmp_path / "hubspot-metrics.toml"
     config.write_text(f'[nightly]\nexport_path = "{tmp_path / "kpis.csv"}"\nreport_path = "{tmp_path / "report.html"}"\n'
@@ -46,7 +38,6 @@ def test_nightly_snapshots_exports_and_reports_from_postgresql(pg_server, pg_sch
             assert secret not in text
 
 
-@NEEDS_KPIS_ON_POSTGRES
 def test_demo_into_a_postgresql_schema_and_again(pg_server, pg_schema, tmp_path):
     folder = tmp_path / "demo"
     args = ["demo", "--dir", str(folder), "--scale", "300", "--db", pg_server.url, "--schema", pg_schema]
