@@ -53,7 +53,8 @@ from hubspot_metrics import postgres
 from hubspot_metrics.dialect import dialect_of, in_list, quote
 from hubspot_metrics.errors import StoreError
 from hubspot_metrics.objects import ASSOCIATIONS, OBJECTS
-from hubspot_metrics.postgres import DEFAULT_SCHEMA, is_postgres_url
+from hubspot_metrics.config import DEFAULT_SCHEMA
+from hubspot_metrics.postgres import is_postgres_url
 from hubspot_metrics.values import UNPARSED, convert, store_kind
 
 # The columns every object table has before its properties (README "Store layout").

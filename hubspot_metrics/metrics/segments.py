@@ -14,6 +14,7 @@ import json
 import sqlite3
 from collections import Counter, defaultdict
 
+from hubspot_metrics.dialect import dialect_of
 from hubspot_metrics.metrics.catalog import DIMENSIONS
 from hubspot_metrics.metrics.queries import DIMENSION_PROPERTIES
 
@@ -36,7 +37,7 @@ def segment_size(by: str, kpis: dict[str, dict]) -> int:
 
 def segment_labels(conn: sqlite3.Connection, by: str, customer_object: str) -> dict[str, str]:
     """Segment id -> the label people read, for the dimension `by`."""
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = dialect_of(conn).table_names(conn)
     if by == "owner":
         return owner_labels(conn) if "owners" in tables else {}
     if by == "pipeline":
@@ -47,7 +48,7 @@ def segment_labels(conn: sqlite3.Connection, by: str, customer_object: str) -> d
 def owner_labels(conn: sqlite3.Connection) -> dict[str, str]:
     owners = []
     for owner_id, first, last, email, archived in conn.execute(
-            "SELECT id, firstName, lastName, email, archived FROM owners"):
+            "SELECT id, [firstName], [lastName], email, archived FROM owners"):
         name = " ".join(str(p).strip() for p in (first, last) if p is not None and str(p).strip())
         email = str(email).strip() if email is not None and str(email).strip() else None
         owners.append((str(owner_id), name or email or str(owner_id), email, bool(archived)))
@@ -88,7 +89,7 @@ def pipeline_labels(conn: sqlite3.Connection) -> dict[str, str]:
 
 def option_labels(conn: sqlite3.Connection, object_type: str, prop: str) -> dict[str, str]:
     """Option value -> label of an enumeration property, as the sync stored HubSpot's definition."""
-    columns = {r[1] for r in conn.execute("PRAGMA table_info(properties)")}
+    columns = set(dialect_of(conn).column_names(conn, "properties"))
     if "options" not in columns:
         return {}
     row = conn.execute("SELECT options FROM properties WHERE object_type = ? AND name = ?",
