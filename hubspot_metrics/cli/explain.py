@@ -9,7 +9,7 @@ import json
 import click
 
 from hubspot_metrics import app
-from hubspot_metrics.cli.root import CliSettings, cli, pass_settings
+from hubspot_metrics.cli.root import CliSettings, cli, pass_settings, period_options
 from hubspot_metrics.errors import ConfigError
 from hubspot_metrics.files import check_output, write_file
 from hubspot_metrics.metrics.catalog import LABELS
@@ -20,11 +20,7 @@ from hubspot_metrics.values import spreadsheet_safe
 
 @cli.command()
 @click.argument("key")
-@click.option("--period", "period_text", metavar="PERIOD",
-              help="2026-10 (month), 2026-Q3 (quarter), 2026 (year), or last_month, last_quarter, "
-                   "month_to_date, year_to_date.")
-@click.option("--since", metavar="DATE", help="First day of a custom range (YYYY-MM-DD), with --until.")
-@click.option("--until", metavar="DATE", help="Day after the custom range (exclusive), with --since.")
+@period_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
               help="table for people, json or csv for machines (CSV cells are safe to open in a spreadsheet).")
 @click.option("--out", type=click.Path(), help="Write to this file instead of the terminal.")

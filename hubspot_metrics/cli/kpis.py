@@ -5,17 +5,13 @@ from __future__ import annotations
 import click
 
 from hubspot_metrics import app
-from hubspot_metrics.cli.root import CliSettings, cli, pass_settings
+from hubspot_metrics.cli.root import CliSettings, cli, pass_settings, period_options
 from hubspot_metrics.metrics.compute import BREAKDOWNS
 from hubspot_metrics.metrics.render import render_csv, render_json, render_table
 
 
 @cli.command()
-@click.option("--period", "period_text", metavar="PERIOD",
-              help="2026-10 (month), 2026-Q3 (quarter), 2026 (year), or last_month, last_quarter, "
-                   "month_to_date, year_to_date.")
-@click.option("--since", metavar="DATE", help="First day of a custom range (YYYY-MM-DD), with --until.")
-@click.option("--until", metavar="DATE", help="Day after the custom range (exclusive), with --since.")
+@period_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
               help="table for people (rounded for reading), json or csv for machines (6 decimals).")
 @click.option("--by", type=click.Choice(BREAKDOWNS),

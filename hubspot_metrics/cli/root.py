@@ -126,3 +126,17 @@ def parse_only(value: str | None) -> list[str] | None:
 def show_warnings(warnings_: list[str]) -> None:
     for warning in warnings_:
         click.echo(f"Warning: {warning}", err=True)
+
+
+def period_options(command):
+    """--period, or --since with --until: the period options of every command that measures one."""
+    options = [
+        click.option("--period", "period_text", metavar="PERIOD",
+                     help="2026-10 (month), 2026-Q3 (quarter), 2026 (year), or last_month, last_quarter, "
+                          "month_to_date, year_to_date."),
+        click.option("--since", metavar="DATE", help="First day of a custom range (YYYY-MM-DD), with --until."),
+        click.option("--until", metavar="DATE", help="Day after the custom range (exclusive), with --since."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
