@@ -151,6 +151,25 @@ class SqlFlavour:
         """1 when `condition` holds for some row of the group, else 0."""
         return f"bool_or({condition})" if self.postgres else f"max({condition})"
 
+    def duration(self, later: str, earlier: str, unit_ms: int) -> str:
+        """The time from instant `earlier` to instant `later` in units of `unit_ms` milliseconds,
+        as a float (PostgreSQL would divide its bigint milliseconds as an exact numeric)."""
+        if self.postgres:
+            return f"CAST({self.ms(later)} - {self.ms(earlier)} AS double precision) / {unit_ms}"
+        return f"({self.ms(later)} - {self.ms(earlier)}) / {unit_ms}.0"
+
+    def total(self, expression: str, condition: str) -> str:
+        """The sum of `expression` over the group's rows meeting `condition`, as a float: 0.0 for
+        none (SQLite's total())."""
+        if self.postgres:
+            return f"coalesce(sum({expression}) FILTER (WHERE {condition}), 0.0)"
+        return f"total({expression}) FILTER (WHERE {condition})"
+
+    def latest(self, a: str, b: str) -> str:
+        """The later of two instants, either of them NULL; NULL when both are ('' on SQLite,
+        whose max() of two values is NULL as soon as one is)."""
+        return f"greatest({a}, {b})" if self.postgres else f"max(coalesce({a}, ''), coalesce({b}, ''))"
+
     def any_bit(self, condition: str, bit: int) -> str:
         """any_of(condition) as bit `bit` of an integer."""
         if self.postgres:
