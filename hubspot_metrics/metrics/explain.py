@@ -350,7 +350,8 @@ class Explainer:
             select = _Select("reply IS NOT NULL", f"(CASE WHEN reply = {none} THEN 'unanswered' ELSE 'answered' END)",
                              f"(CASE WHEN {replied} THEN {hours} END)", (unparsable_created,))
         else:
-            select = _Select(f"({replied})", "'answered'", hours,
+            # (a ticket without a reply has no duration: PostgreSQL refuses one from -infinity)
+            select = _Select(f"({replied})", "'answered'", f"(CASE WHEN {replied} THEN {hours} END)",
                              ((f"reply = {none}", "'no_reply'"), (f"reply <> {none} AND reply < {created}", "'negative_duration'")))
         extra = {"id": "ticket_id", "label": quote(label) if label else "NULL", "createdate": created,
                  "first_reply": f"nullif(reply, {none})", "grp": "grp"}
