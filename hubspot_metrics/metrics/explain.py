@@ -302,12 +302,13 @@ class Explainer:
         amount = q._amount(ref)
         created, closed = ref("createdate"), ref("closedate")
         won, lost = f"({WON_IN_P})", f"({LOST_IN_P})"
+        empty = lambda prop: sql.no_value(ref(prop), "deal_id", "deals", prop, "instant")
         undated = lambda state: (f"state = '{state}' AND close_pos IS NULL",
-                                 f"(CASE WHEN {closed} IS NULL THEN 'no_closedate' ELSE 'unparsable_closedate' END)")
+                                 f"(CASE WHEN {empty('closedate')} THEN 'no_closedate' ELSE 'unparsable_closedate' END)")
         no_amount = (f"(CASE WHEN {sql.number(ref('amount'))} IS NOT NULL THEN 'amount_in_other_currency' "
                      f"WHEN {sql.unparsable(ref('amount'), 'deal_id', 'deals', 'amount', 'number')} THEN 'unparsable_amount' ELSE 'no_amount' END)")
         cycle_days = sql.duration(closed, created, DAY_MS)
-        bad_created = (f"{created} IS NOT NULL AND create_pos IS NULL", "'unparsable_createdate'")
+        bad_created = (f"NOT {empty('createdate')} AND create_pos IS NULL", "'unparsable_createdate'")
         selects = {
             "won": _Select(won, "'won'", amount, (undated("W"),)),
             "lost": _Select(lost, "'lost'", amount, (undated("L"),)),
@@ -317,7 +318,7 @@ class Explainer:
                                        ((f"{won} AND {amount} IS NULL", no_amount), undated("W"))),
             "cycle": _Select(f"({won} AND create_pos IS NOT NULL AND {closed} >= {created})", "'won'", cycle_days,
                              ((f"{won} AND create_pos IS NULL",
-                               f"(CASE WHEN {created} IS NULL THEN 'no_createdate' ELSE 'unparsable_createdate' END)"),
+                               f"(CASE WHEN {empty('createdate')} THEN 'no_createdate' ELSE 'unparsable_createdate' END)"),
                               (f"{won} AND {closed} < {created}", "'negative_duration'"), undated("W"))),
             "created": _Select("create_pos = 0", "(CASE state WHEN 'W' THEN 'won' WHEN 'L' THEN 'lost' ELSE 'open' END)",
                                amount, (bad_created,)),
@@ -326,8 +327,9 @@ class Explainer:
             "open_at_end_with_amount": _Select(f"({OPEN_AT_END} AND {amount} IS NOT NULL)", "'open'", amount,
                                                ((f"({OPEN_AT_END}) AND {amount} IS NULL", no_amount),)),
         }
-        extra = {"id": "deal_id", "label": quote(label) if label else "NULL", "createdate": created,
-                 "closedate": closed, "grp": "grp"}
+        shown = lambda prop: sql.instant_as_stored(ref(prop), "deal_id", "deals", prop)
+        extra = {"id": "deal_id", "label": quote(label) if label else "NULL", "createdate": shown("createdate"),
+                 "closedate": shown("closedate"), "grp": "grp"}
         return self._run("deals", facts, "live" if include_all else sql.true, quote(archived) if archived else sql.false,
                          selects[population], extra, include_all)
 
@@ -353,7 +355,8 @@ class Explainer:
             # (a ticket without a reply has no duration: PostgreSQL refuses one from -infinity)
             select = _Select(f"({replied})", "'answered'", f"(CASE WHEN {replied} THEN {hours} END)",
                              ((f"reply = {none}", "'no_reply'"), (f"reply <> {none} AND reply < {created}", "'negative_duration'")))
-        extra = {"id": "ticket_id", "label": quote(label) if label else "NULL", "createdate": created,
+        extra = {"id": "ticket_id", "label": quote(label) if label else "NULL",
+                 "createdate": sql.instant_as_stored(created, "ticket_id", "tickets", "createdate"),
                  "first_reply": f"nullif(reply, {none})", "grp": "grp"}
         return self._run("tickets", facts, "live" if include_all else sql.true, quote(archived) if archived else sql.false,
                          select, extra, include_all)

@@ -158,6 +158,21 @@ class SqlFlavour:
             return f"CAST({self.ms(later)} - {self.ms(earlier)} AS double precision) / {unit_ms}"
         return f"({self.ms(later)} - {self.ms(earlier)}) / {unit_ms}.0"
 
+    def no_value(self, column: str, record_id: str, table: str, prop: str, kind: str) -> str:
+        """HubSpot sent no value of `prop` (a raw one that did not parse is a value: on SQLite
+        it fills the cell, on PostgreSQL value_issues)."""
+        if not self.postgres:
+            return f"{column} IS NULL"
+        return f"({column} IS NULL AND NOT {self.unparsable(column, record_id, table, prop, kind)})"
+
+    def instant_as_stored(self, column: str, record_id: str, table: str, prop: str) -> str:
+        """An instant column's cell as the sync stored what HubSpot sent: the canonical text, else
+        the raw value that did not parse (on PostgreSQL it is kept in value_issues, not the cell)."""
+        if not self.postgres or column == "NULL":
+            return column
+        return (f"coalesce({self.instant_text(column)}, (SELECT raw_value FROM value_issues "
+                f"WHERE object_type = {sql_text(table)} AND record_id = {record_id} AND property = {sql_text(prop)}))")
+
     def total(self, expression: str, condition: str) -> str:
         """The sum of `expression` over the group's rows meeting `condition`, as a float: 0.0 for
         none (SQLite's total())."""
