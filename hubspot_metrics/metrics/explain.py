@@ -253,7 +253,7 @@ class Explainer:
                 extra["churn_date"] = instant(self.settings.churn.property).value()
             else:
                 # the latest purchase before the end: the customer date or a won deal's close
-                extra["last_purchase"] = sql.latest("p.last_close", f"CASE WHEN {cd.before(':e')} THEN {cd.value()} END")
+                extra["last_purchase"] = sql.latest("p.last_close", cd.before(":e"), cd.value())
         source, prefix = f"{quote(table)} c", ""
         # Whoever is active at t bought in [t − L, t), so the window from the start's threshold
         # holds each listed customer's latest purchase too.
@@ -306,7 +306,8 @@ class Explainer:
         undated = lambda state: (f"state = '{state}' AND close_pos IS NULL",
                                  f"(CASE WHEN {empty('closedate')} THEN 'no_closedate' ELSE 'unparsable_closedate' END)")
         no_amount = (f"(CASE WHEN {sql.number(ref('amount'))} IS NOT NULL THEN 'amount_in_other_currency' "
-                     f"WHEN {sql.unparsable(ref('amount'), 'deal_id', 'deals', 'amount', 'number')} THEN 'unparsable_amount' ELSE 'no_amount' END)")
+                     f"WHEN {sql.unparsable(ref('amount'), 'deal_id', 'deals', 'amount', 'number')} "
+                     f"THEN 'unparsable_amount' ELSE 'no_amount' END)")
         cycle_days = sql.duration(closed, created, DAY_MS)
         bad_created = (f"NOT {empty('createdate')} AND create_pos IS NULL", "'unparsable_createdate'")
         selects = {
@@ -354,7 +355,8 @@ class Explainer:
         else:
             # (a ticket without a reply has no duration: PostgreSQL refuses one from -infinity)
             select = _Select(f"({replied})", "'answered'", f"(CASE WHEN {replied} THEN {hours} END)",
-                             ((f"reply = {none}", "'no_reply'"), (f"reply <> {none} AND reply < {created}", "'negative_duration'")))
+                             ((f"reply = {none}", "'no_reply'"),
+                              (f"reply <> {none} AND reply < {created}", "'negative_duration'")))
         extra = {"id": "ticket_id", "label": quote(label) if label else "NULL",
                  "createdate": sql.instant_as_stored(created, "ticket_id", "tickets", "createdate"),
                  "first_reply": f"nullif(reply, {none})", "grp": "grp"}

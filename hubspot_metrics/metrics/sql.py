@@ -180,10 +180,12 @@ class SqlFlavour:
             return f"coalesce(sum({expression}) FILTER (WHERE {condition}), 0.0)"
         return f"total({expression}) FILTER (WHERE {condition})"
 
-    def latest(self, a: str, b: str) -> str:
-        """The later of two instants, either of them NULL; NULL when both are ('' on SQLite,
-        whose max() of two values is NULL as soon as one is)."""
-        return f"greatest({a}, {b})" if self.postgres else f"max(coalesce({a}, ''), coalesce({b}, ''))"
+    def latest(self, a: str, condition: str, b: str) -> str:
+        """The later of instant `a` (maybe NULL) and, where `condition` holds, instant `b`; NULL
+        when neither is there ('' on SQLite, whose two-value max() is NULL as soon as one is)."""
+        if self.postgres:
+            return f"greatest({a}, CASE WHEN {condition} THEN {b} END)"
+        return f"max(coalesce({a}, ''), CASE WHEN {condition} THEN {b} ELSE '' END)"
 
     def any_bit(self, condition: str, bit: int) -> str:
         """any_of(condition) as bit `bit` of an integer."""

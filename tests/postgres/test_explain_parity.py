@@ -39,7 +39,7 @@ def test_explain_lists_the_same_records_on_both_stores(pg_server, twins, include
 
 
 # Each unit and each churn mode once (every combination would double the time, not the reach).
-@pytest.mark.parametrize("unit, mode", zip(UNITS, CHURN_MODES))
+@pytest.mark.parametrize("unit, mode", list(zip(UNITS, CHURN_MODES)))
 def test_explain_lists_the_same_records_on_both_stores_with_unparsable_values(stores, unit, mode):
     """The portal with garbage typed into its instants, numbers and flags: the left-out records
     and their reasons (unparsable dates and amounts, no reply, ...) agree too, and so do the
