@@ -12,6 +12,10 @@ subqueries `Queries` counts (`_deal_facts`, `_ticket_facts`) and filtered by the
 it counts with (`WON_IN_P`, `OPEN_AT_START`, ...); customers through the same `Instant`
 conditions, record filters (`live`, `in_pipelines`) and won-deal test (`deal_won`); survey
 answers through `kpis.answer_outcome`. A test holds every key's rows to `compute_kpis`.
+
+One code path for both stores: every piece of SQL written differently on PostgreSQL (booleans,
+durations, an unparsable value kept in `value_issues` rather than its cell, ...) comes from the
+store's `SqlFlavour`; tests/postgres/test_explain_parity.py holds the rows of both to each other.
 """
 
 from __future__ import annotations
