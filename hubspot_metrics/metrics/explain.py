@@ -12,6 +12,10 @@ subqueries `Queries` counts (`_deal_facts`, `_ticket_facts`) and filtered by the
 it counts with (`WON_IN_P`, `OPEN_AT_START`, ...); customers through the same `Instant`
 conditions, record filters (`live`, `in_pipelines`) and won-deal test (`deal_won`); survey
 answers through `kpis.answer_outcome`. A test holds every key's rows to `compute_kpis`.
+
+One code path for both stores: every piece of SQL written differently on PostgreSQL (booleans,
+durations, an unparsable value kept in `value_issues` rather than its cell, ...) comes from the
+store's `SqlFlavour`; tests/postgres/test_explain_parity.py holds the rows of both to each other.
 """
 
 from __future__ import annotations
@@ -29,9 +33,8 @@ from hubspot_metrics.metrics.counts import group_key
 from hubspot_metrics.metrics.kpis import answer_outcome
 from hubspot_metrics.metrics.queries import (
     CUSTOMER_DATE, LEAD_DATE, LOST_IN_P, OPEN_AT_END, OPEN_AT_START, WON_IN_P, Queries)
-from hubspot_metrics.metrics.sql import CUSTOMER_ASSOCIATIONS, StoreView, bad_number, ms, number, quote
+from hubspot_metrics.metrics.sql import CUSTOMER_ASSOCIATIONS, SqlFlavour, StoreView, quote
 from hubspot_metrics.periods import Period, measured_up_to
-from hubspot_metrics.values import TIMESTAMP_GLOB
 
 # HubSpot's object type ids, as its record pages spell them
 OBJECT_TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "tickets": "0-5",
@@ -39,6 +42,7 @@ OBJECT_TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "ticke
 DEFAULT_UI_DOMAIN = "app.hubspot.com"
 BASE_COLUMNS = ["object", "id", "label", "url", "role", "value"]
 LEFT_OUT = "excluded"  # the role of a row that --all adds
+HOUR_MS, DAY_MS = 3_600_000, 86_400_000
 
 # key -> the population its n counts (docs/metrics.md, "Counts and n")
 POPULATIONS: dict[str, str] = {
@@ -110,7 +114,7 @@ class Explainer:
         self.view = StoreView.open(db)
         self.q = Queries(self.view, period, settings)
         self.period, self.settings = period, settings
-        account = (self.view.conn.execute("SELECT uiDomain, portalId FROM account LIMIT 1").fetchone()
+        account = (self.view.conn.execute("SELECT [uiDomain], [portalId] FROM account LIMIT 1").fetchone()
                    if "account" in self.view.tables else None)
         self.ui_domain = (account[0] if account and account[0] else DEFAULT_UI_DOMAIN)
         self.portal_id = account[1] if account else None
@@ -164,7 +168,7 @@ class Explainer:
         "not archived nor merged" over it, `archived` its archived flag; `extra`: output column -> SQL."""
         if include_all:
             reasons = " ".join(f"WHEN {c} THEN {r}" for c, r in select.left_out)
-            reason = (f"CASE WHEN NOT ({live}) THEN {_exclusion(archived)} WHEN {select.counted} THEN NULL "
+            reason = (f"CASE WHEN NOT ({live}) THEN {_exclusion(self.view.sql, archived)} WHEN {select.counted} THEN NULL "
                       f"{reasons} END")
             where = _either(select.counted, *(c for c, _ in select.left_out))
         else:
@@ -192,17 +196,19 @@ class Explainer:
         table = self.settings.customer_object
         assoc, deal_column, customer_column = CUSTOMER_ASSOCIATIONS[table]
         close = self.view.instant("deals", "closedate", alias="d")
+        sql = self.view.sql
         if assoc not in self.view.tables or not self.view.has("deals") or not close.columns:
-            won = "SELECT NULL AS cid, NULL AS close, NULL AS amount WHERE 0"
+            won = f"SELECT NULL AS cid, NULL AS close, NULL AS amount WHERE {sql.false}"
         else:
             amount = self.q._amount(lambda p: self.view.column("deals", p, "d") or "NULL")
             won = (f"SELECT a.{quote(customer_column)} AS cid, {close.value()} AS close, {amount} AS amount\n"
-                   f"  FROM deals d CROSS JOIN {quote(assoc)} a ON a.{quote(deal_column)} = d.id\n"
+                   f"  FROM deals d {sql.join_in_order} {quote(assoc)} a ON a.{quote(deal_column)} = d.id\n"
                    f"  WHERE {close.between(low, ':e')} AND {self.q.live('deals', 'd')} AND "
                    f"{self.q.in_pipelines('deals', 'd')} AND {self.q.deal_won('d')}")
-        return (f"WITH won AS ({won}),\npurchases AS (SELECT cid, max(close >= :thr_s AND close < :s) AS before_start, "
-                f"max(close >= :thr_e) AS before_end, max(close >= :s) AS paid, "
-                f"total(amount) FILTER (WHERE close >= :s) AS revenue, max(close) AS last_close "
+        return (f"WITH won AS ({won}),\npurchases AS (SELECT cid, "
+                f"{sql.any_of('close >= :thr_s AND close < :s')} AS before_start, "
+                f"{sql.any_of('close >= :thr_e')} AS before_end, {sql.any_of('close >= :s')} AS paid, "
+                f"{sql.total('amount', 'close >= :s')} AS revenue, max(close) AS last_close "
                 f"FROM won GROUP BY cid)\n")
 
     def _active(self, at: str, threshold: str, cd) -> str:
@@ -211,7 +217,8 @@ class Explainer:
         if self.settings.churn.mode == "property":
             churn = self.view.instant(table, self.settings.churn.property, alias="c")
             return f"({cd.before(at)} AND ({churn.missing()} OR {churn.at_or_after(at)}))"
-        purchased = "coalesce(p.before_start, 0)" if at == ":s" else "coalesce(p.before_end, 0)"
+        before = "p.before_start" if at == ":s" else "p.before_end"
+        purchased = f"coalesce({before}, {self.view.sql.false})"
         return f"({cd.before(at)} AND ({cd.at_or_after(threshold)} OR {purchased}))"
 
     def _customers(self, population: str, include_all: bool, by: str | None) -> list[dict]:
@@ -221,14 +228,14 @@ class Explainer:
         instant = lambda *props: self.view.instant(table, *props, alias="c")
         cd, ld, created = instant(*CUSTOMER_DATE), instant(*LEAD_DATE), instant("createdate")
         new = cd.between(":s", ":e")
-        unparsable = lambda i: f"({i.missing()} AND {_either(*i.unparsable().values())})" if i.columns else "0"
-        bad_cd = (unparsable(cd), "'unparsable_customer_date'")
+        sql = self.view.sql
+        bad_cd = (self._unparsable(table, CUSTOMER_DATE, cd), "'unparsable_customer_date'")
         if population == "new_customers":
             select = _Select(new, "'new_customer'", "NULL", (bad_cd,))
         elif population == "leads":
             select = _Select(ld.between(":s", ":e"),
                              f"(CASE WHEN {cd.before(':e')} THEN 'converted' ELSE 'not_converted' END)", "NULL",
-                             ((unparsable(ld), "'unparsable_lead_date'"),))
+                             ((self._unparsable(table, LEAD_DATE, ld), "'unparsable_lead_date'"),))
         elif population == "customers_at_start":
             select = _Select(self._active(":s", ":thr_s", cd),
                              f"(CASE WHEN {self._active(':e', ':thr_e', cd)} THEN 'retained' ELSE 'churned' END)",
@@ -236,10 +243,10 @@ class Explainer:
         elif population == "active_customers":
             select = _Select(self._active(":e", ":thr_e", cd), "'active'", "NULL", (bad_cd,))
         elif population == "paying_customers":
-            select = _Select("coalesce(p.paid, 0)", "'paying'", "p.revenue")
+            select = _Select(f"coalesce(p.paid, {sql.false})", "'paying'", "p.revenue")
         else:  # lead_to_customer
             select = _Select(f"{new} AND {created.value()} IS NOT NULL AND {cd.value()} >= {created.value()}",
-                             "'new_customer'", f"({ms(cd.value())} - {ms(created.value())}) / 86400000.0",
+                             "'new_customer'", sql.duration(cd.value(), created.value(), DAY_MS),
                              ((f"{new} AND {created.value()} IS NULL", "'no_createdate'"),
                               (f"{new} AND {cd.value()} < {created.value()}", "'negative_duration'")))
         extra = {"id": "c.id", "label": self._customer_label(table), "customer_date": cd.value(),
@@ -250,20 +257,31 @@ class Explainer:
                 extra["churn_date"] = instant(self.settings.churn.property).value()
             else:
                 # the latest purchase before the end: the customer date or a won deal's close
-                extra["last_purchase"] = (f"max(coalesce(p.last_close, ''), CASE WHEN {cd.before(':e')} "
-                                          f"THEN {cd.value()} ELSE '' END)")
+                extra["last_purchase"] = sql.latest("p.last_close", cd.before(":e"), cd.value())
         source, prefix = f"{quote(table)} c", ""
         # Whoever is active at t bought in [t − L, t), so the window from the start's threshold
         # holds each listed customer's latest purchase too.
         low = {"paying_customers": ":s", "active_customers": ":thr_e", "customers_at_start": ":thr_s"}.get(population)
         if low and (population == "paying_customers" or self.settings.churn.mode == "inactivity"):
             source, prefix = f"{source} LEFT JOIN purchases p ON p.cid = c.id", self._purchases(low)
-        rows = self._run(table, source, self.q.live(table, "c"), self.view.column(table, "archived", "c") or "0",
+        rows = self._run(table, source, self.q.live(table, "c"), self.view.column(table, "archived", "c") or sql.false,
                          select, extra, include_all, prefix)
         for row in rows:
             if row.get("last_purchase") == "":
                 row["last_purchase"] = None
         return rows
+
+    def _unparsable(self, table: str, props: tuple[str, ...], instant) -> str:
+        """No valid value in `instant` (the properties `props`) while one of them holds a value
+        that is not an instant."""
+        if not instant.columns:
+            return self.view.sql.false
+        sql = self.view.sql
+        if sql.postgres:  # (the raw value is NULL in its typed column and kept in value_issues)
+            held = [sql.unparsable("", "c.id", table, p, "instant") for p in props if self.view.column(table, p)]
+        else:
+            held = list(instant.unparsable().values())
+        return f"({instant.missing()} AND {_either(*held)})"
 
     def _customer_label(self, table: str) -> str:
         col = lambda prop: self.view.column(table, prop, "c")
@@ -280,7 +298,7 @@ class Explainer:
     def _deals(self, population: str, include_all: bool, by: str | None) -> list[dict]:
         if not self.view.has("deals"):
             return []
-        q = self.q
+        q, sql = self.q, self.view.sql
         ref = q._deal_ref
         label = "dealname" if self.view.column("deals", "dealname") else None
         archived = "archived" if include_all and self.view.column("deals", "archived") else None
@@ -288,12 +306,14 @@ class Explainer:
         amount = q._amount(ref)
         created, closed = ref("createdate"), ref("closedate")
         won, lost = f"({WON_IN_P})", f"({LOST_IN_P})"
+        empty = lambda prop: sql.no_value(ref(prop), "deal_id", "deals", prop, "instant")
         undated = lambda state: (f"state = '{state}' AND close_pos IS NULL",
-                                 f"(CASE WHEN {closed} IS NULL THEN 'no_closedate' ELSE 'unparsable_closedate' END)")
-        no_amount = (f"(CASE WHEN {number(ref('amount'))} IS NOT NULL THEN 'amount_in_other_currency' "
-                     f"WHEN {bad_number(ref('amount'))} THEN 'unparsable_amount' ELSE 'no_amount' END)")
-        cycle_days = f"({ms(closed)} - {ms(created)}) / 86400000.0"
-        bad_created = (f"{created} IS NOT NULL AND create_pos IS NULL", "'unparsable_createdate'")
+                                 f"(CASE WHEN {empty('closedate')} THEN 'no_closedate' ELSE 'unparsable_closedate' END)")
+        no_amount = (f"(CASE WHEN {sql.number(ref('amount'))} IS NOT NULL THEN 'amount_in_other_currency' "
+                     f"WHEN {sql.unparsable(ref('amount'), 'deal_id', 'deals', 'amount', 'number')} "
+                     f"THEN 'unparsable_amount' ELSE 'no_amount' END)")
+        cycle_days = sql.duration(closed, created, DAY_MS)
+        bad_created = (f"NOT {empty('createdate')} AND create_pos IS NULL", "'unparsable_createdate'")
         selects = {
             "won": _Select(won, "'won'", amount, (undated("W"),)),
             "lost": _Select(lost, "'lost'", amount, (undated("L"),)),
@@ -303,7 +323,7 @@ class Explainer:
                                        ((f"{won} AND {amount} IS NULL", no_amount), undated("W"))),
             "cycle": _Select(f"({won} AND create_pos IS NOT NULL AND {closed} >= {created})", "'won'", cycle_days,
                              ((f"{won} AND create_pos IS NULL",
-                               f"(CASE WHEN {created} IS NULL THEN 'no_createdate' ELSE 'unparsable_createdate' END)"),
+                               f"(CASE WHEN {empty('createdate')} THEN 'no_createdate' ELSE 'unparsable_createdate' END)"),
                               (f"{won} AND {closed} < {created}", "'negative_duration'"), undated("W"))),
             "created": _Select("create_pos = 0", "(CASE state WHEN 'W' THEN 'won' WHEN 'L' THEN 'lost' ELSE 'open' END)",
                                amount, (bad_created,)),
@@ -312,9 +332,10 @@ class Explainer:
             "open_at_end_with_amount": _Select(f"({OPEN_AT_END} AND {amount} IS NOT NULL)", "'open'", amount,
                                                ((f"({OPEN_AT_END}) AND {amount} IS NULL", no_amount),)),
         }
-        extra = {"id": "deal_id", "label": quote(label) if label else "NULL", "createdate": created,
-                 "closedate": closed, "grp": "grp"}
-        return self._run("deals", facts, "live" if include_all else "1", quote(archived) if archived else "0",
+        shown = lambda prop: sql.instant_as_stored(ref(prop), "deal_id", "deals", prop)
+        extra = {"id": "deal_id", "label": quote(label) if label else "NULL", "createdate": shown("createdate"),
+                 "closedate": shown("closedate"), "grp": "grp"}
+        return self._run("deals", facts, "live" if include_all else sql.true, quote(archived) if archived else sql.false,
                          selects[population], extra, include_all)
 
     # --- tickets -------------------------------------------------------------------------------
@@ -325,20 +346,25 @@ class Explainer:
         label = "subject" if self.view.column("tickets", "subject") else None
         archived = "archived" if include_all and self.view.column("tickets", "archived") else None
         facts = self.q._ticket_facts(by, tuple(p for p in (label, archived) if p), everyone=include_all)
+        sql = self.view.sql
+        none = sql.no_instant()  # the reply of a ticket created in P that has none
         created = quote("createdate") if self.view.column("tickets", "createdate") else "NULL"
-        replied = f"reply <> '' AND reply >= {created}"
-        hours = f"({ms('reply')} - {ms(created)}) / 3600000.0"
-        unparsable_created = (f"{created} IS NOT NULL AND NOT {created} GLOB '{TIMESTAMP_GLOB}'",
+        replied = f"reply <> {none} AND reply >= {created}"
+        hours = sql.duration("reply", created, HOUR_MS)
+        unparsable_created = (sql.unparsable(created, "ticket_id", "tickets", "createdate", "instant"),
                               "'unparsable_createdate'")
         if population == "tickets_created":
-            select = _Select("reply IS NOT NULL", "(CASE WHEN reply = '' THEN 'unanswered' ELSE 'answered' END)",
+            select = _Select("reply IS NOT NULL", f"(CASE WHEN reply = {none} THEN 'unanswered' ELSE 'answered' END)",
                              f"(CASE WHEN {replied} THEN {hours} END)", (unparsable_created,))
         else:
-            select = _Select(f"({replied})", "'answered'", hours,
-                             (("reply = ''", "'no_reply'"), (f"reply <> '' AND reply < {created}", "'negative_duration'")))
-        extra = {"id": "ticket_id", "label": quote(label) if label else "NULL", "createdate": created,
-                 "first_reply": "nullif(reply, '')", "grp": "grp"}
-        return self._run("tickets", facts, "live" if include_all else "1", quote(archived) if archived else "0",
+            # (a ticket without a reply has no duration: PostgreSQL refuses one from -infinity)
+            select = _Select(f"({replied})", "'answered'", f"(CASE WHEN {replied} THEN {hours} END)",
+                             ((f"reply = {none}", "'no_reply'"),
+                              (f"reply <> {none} AND reply < {created}", "'negative_duration'")))
+        extra = {"id": "ticket_id", "label": quote(label) if label else "NULL",
+                 "createdate": sql.instant_as_stored(created, "ticket_id", "tickets", "createdate"),
+                 "first_reply": f"nullif(reply, {none})", "grp": "grp"}
+        return self._run("tickets", facts, "live" if include_all else sql.true, quote(archived) if archived else sql.false,
                          select, extra, include_all)
 
     # --- survey answers ------------------------------------------------------------------------
@@ -349,16 +375,16 @@ class Explainer:
         if not self.view.has(table) or col("hs_survey_type") is None:
             return []
         stamp = self.view.instant(table, "hs_submission_timestamp", alias="f")
-        live = self.q.live(table, "f")
+        live, sql = self.q.live(table, "f"), self.view.sql
         labels = [c for c in (col("hs_submission_name"), col("hs_survey_name")) if c]
         columns = {"id": "f.id", "label": f"coalesce({', '.join(labels)}, NULL)" if labels else "NULL",
                    "answer": col("hs_value") or "NULL", "submitted_at": stamp.value(),
-                   "reason": f"(CASE WHEN {live} THEN NULL ELSE {_exclusion(col('archived') or '0')} END)"}
+                   "reason": f"(CASE WHEN {live} THEN NULL ELSE {_exclusion(sql, col('archived') or sql.false)} END)"}
         where = f"{col('hs_survey_type')} = '{survey}' AND {stamp.between(':s', ':e')}"
-        sql = (f"SELECT {', '.join(f'{e} AS {quote(n)}' for n, e in columns.items())} FROM {quote(table)} f "
-               f"WHERE {where}" + ("" if include_all else f" AND {live}"))
+        query = (f"SELECT {', '.join(f'{e} AS {quote(n)}' for n, e in columns.items())} FROM {quote(table)} f "
+                 f"WHERE {where}" + ("" if include_all else f" AND {live}"))
         out = []
-        for values in self.view.conn.execute(sql, self.q.params):
+        for values in self.view.conn.execute(query, self.q.params):
             row = dict(zip(columns, values))
             value, issue = answer_outcome(survey, row.pop("answer"), self.settings.csat)
             if row["reason"] is None and issue is not None:
@@ -396,9 +422,9 @@ class Explainer:
         return [{c: r.get(c) for c in columns} for r in rows]
 
 
-def _exclusion(archived: str) -> str:
+def _exclusion(sql: SqlFlavour, archived: str) -> str:
     """Why a record that is not live is left out: archived, else merged away."""
-    return f"(CASE WHEN coalesce({archived}, 0) <> 0 THEN 'archived' ELSE 'merged' END)"
+    return f"(CASE WHEN {sql.archived(f'coalesce({archived}, {sql.false})')} THEN 'archived' ELSE 'merged' END)"
 
 
 def _survey_role(survey: str, value: float, settings: MetricsSettings) -> str:

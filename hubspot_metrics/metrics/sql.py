@@ -151,6 +151,42 @@ class SqlFlavour:
         """1 when `condition` holds for some row of the group, else 0."""
         return f"bool_or({condition})" if self.postgres else f"max({condition})"
 
+    def duration(self, later: str, earlier: str, unit_ms: int) -> str:
+        """The time from instant `earlier` to instant `later` in units of `unit_ms` milliseconds,
+        as a float (PostgreSQL would divide its bigint milliseconds as an exact numeric)."""
+        if self.postgres:
+            return f"CAST({self.ms(later)} - {self.ms(earlier)} AS double precision) / {unit_ms}"
+        return f"({self.ms(later)} - {self.ms(earlier)}) / {unit_ms}.0"
+
+    def no_value(self, column: str, record_id: str, table: str, prop: str, kind: str) -> str:
+        """HubSpot sent no value of `prop` (a raw one that did not parse is a value: on SQLite
+        it fills the cell, on PostgreSQL value_issues)."""
+        if not self.postgres:
+            return f"{column} IS NULL"
+        return f"({column} IS NULL AND NOT {self.unparsable(column, record_id, table, prop, kind)})"
+
+    def instant_as_stored(self, column: str, record_id: str, table: str, prop: str) -> str:
+        """An instant column's cell as the sync stored what HubSpot sent: the canonical text, else
+        the raw value that did not parse (on PostgreSQL it is kept in value_issues, not the cell)."""
+        if not self.postgres or column == "NULL":
+            return column
+        return (f"coalesce({self.instant_text(column)}, (SELECT raw_value FROM value_issues "
+                f"WHERE object_type = {sql_text(table)} AND record_id = {record_id} AND property = {sql_text(prop)}))")
+
+    def total(self, expression: str, condition: str) -> str:
+        """The sum of `expression` over the group's rows meeting `condition`, as a float: 0.0 for
+        none (SQLite's total())."""
+        if self.postgres:
+            return f"coalesce(sum({expression}) FILTER (WHERE {condition}), 0.0)"
+        return f"total({expression}) FILTER (WHERE {condition})"
+
+    def latest(self, a: str, condition: str, b: str) -> str:
+        """The later of instant `a` (maybe NULL) and, where `condition` holds, instant `b`; NULL
+        when neither is there ('' on SQLite, whose two-value max() is NULL as soon as one is)."""
+        if self.postgres:
+            return f"greatest({a}, CASE WHEN {condition} THEN {b} END)"
+        return f"max(coalesce({a}, ''), CASE WHEN {condition} THEN {b} ELSE '' END)"
+
     def any_bit(self, condition: str, bit: int) -> str:
         """any_of(condition) as bit `bit` of an integer."""
         if self.postgres:

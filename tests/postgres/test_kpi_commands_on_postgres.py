@@ -33,7 +33,7 @@ def twins(pg_server, portal, tmp_path_factory):
     The two syncs start a moment apart; the PostgreSQL run is given the SQLite run's times, so
     that both stores are complete to the same instant (the `now` of every command)."""
     folder = tmp_path_factory.mktemp("twins")
-    schema = f"cli{os.getpid()}"
+    schema = f"cli{os.getpid()}_{folder.name}"  # one per module that uses the fixture (twins0, twins1, ...)
     with PortalServer(portal, token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
         assert run_sync(make_config(server, folder / "store.db"))[0].status == "ok"
         assert run_sync(pg_config(server, pg_server, schema))[0].status == "ok"

@@ -52,8 +52,8 @@ def dirty_portal():
 @pytest.fixture(scope="module")
 def stores(pg_server, tmp_path_factory):
     """(SQLite path, PostgreSQL URL, schema) of one sync of the same portal each."""
-    schema = f"parity{os.getpid()}"
     sqlite_path = tmp_path_factory.mktemp("parity") / "store.db"
+    schema = f"parity{os.getpid()}_{sqlite_path.parent.name}"  # one per module that uses the fixture
     # The contacts' churn date is synced (as with churn mode "property"), so both modes can read the store.
     metrics = MetricsSettings(churn=replace(ChurnSettings(), mode="property"))
     with PortalServer(dirty_portal(), token=TOKEN, requests_per_10s=None, search_per_second=None) as server:
