@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -18,7 +16,7 @@ from hubspot_metrics.store import open_store, sync_running
 from hubspot_metrics.sync import SyncLock
 from tests.conftest import PG_SECRET_PASSWORD, PG_SECRET_USER, pg_rows, psql
 from tests.postgres.conftest import pg_config, store_dump
-from tests.sync.conftest import NOW, TOKEN, run_sync
+from tests.sync.conftest import NOW, TOKEN, run_sync, sync_killed_after
 
 
 def write_config(tmp_path, schema: str):
@@ -68,21 +66,6 @@ def test_status_and_kpis_can_tell_whether_a_sync_holds_the_schema(pg_server, pg_
 
 # --- kill -9, then run again ----------------------------------------------------------------------
 
-def _killed_after(server, env, requests_before_kill: int) -> bool:
-    start = len(server.request_log)
-    proc = subprocess.Popen([sys.executable, "-m", "hubspot_metrics", "sync"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline:
-        if len(server.request_log) - start >= requests_before_kill:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            return True
-        time.sleep(0.001)
-    proc.wait()
-    return False
-
-
 @pytest.mark.slow
 def test_a_sync_killed_at_random_points_resumes_into_the_store_of_a_clean_sync(pg_server, tmp_path):
     """kill -9 at 6 seeded points (3 in full syncs, 3 in incremental ones), then a plain rerun."""
@@ -107,7 +90,7 @@ def test_a_sync_killed_at_random_points_resumes_into_the_store_of_a_clean_sync(p
         full_requests = len(server.request_log)
         expected = store_dump(pg_server.url, f"{base}_reference")
         for point in range(3):
-            killed += _killed_after(server, env_for(f"{base}_{point}"), rng.randrange(1, full_requests))
+            killed += sync_killed_after(server, env_for(f"{base}_{point}"), rng.randrange(1, full_requests))
             sync(f"{base}_{point}")
             assert store_dump(pg_server.url, f"{base}_{point}") == expected, f"full sync killed at point {point}"
 
@@ -123,7 +106,7 @@ def test_a_sync_killed_at_random_points_resumes_into_the_store_of_a_clean_sync(p
         incremental_requests = len(server.request_log)
         expected = store_dump(pg_server.url, f"{base}_reference")
         for point in range(3):
-            killed += _killed_after(server, env_for(f"{base}_{point}"), rng.randrange(1, incremental_requests))
+            killed += sync_killed_after(server, env_for(f"{base}_{point}"), rng.randrange(1, incremental_requests))
             sync(f"{base}_{point}")
             assert store_dump(pg_server.url, f"{base}_{point}") == expected, f"incremental sync killed at point {point}"
     assert killed >= 5

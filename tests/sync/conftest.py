@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import signal
+import subprocess
+import sys
+import time
 import sqlite3
 from collections import Counter
 from dataclasses import replace
@@ -151,3 +155,19 @@ def full_store_dump(db_path) -> dict[str, list[tuple]]:
         dump[name] = (columns, sorted(db.conn.execute(f"SELECT {select} FROM [{name}]").fetchall(), key=repr))
     db.conn.close()
     return dump
+
+
+def sync_killed_after(server, env, requests_before_kill: int) -> bool:
+    """Start a CLI sync and kill -9 it once the portal has seen that many more requests."""
+    start = len(server.request_log)
+    proc = subprocess.Popen([sys.executable, "-m", "hubspot_metrics", "sync"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if len(server.request_log) - start >= requests_before_kill:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.001)
+    proc.wait()
+    return False

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import sys
-import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -21,7 +19,8 @@ from hubspot_metrics.portal.api import resolve_type
 from hubspot_metrics.portal.faults import Fault, Faults
 from hubspot_metrics.store import open_store
 
-from .conftest import NOW, TOKEN, clean_dump, full_store_dump, make_config, run_sync, stored_rows
+from .conftest import (
+    NOW, TOKEN, clean_dump, full_store_dump, make_config, run_sync, stored_rows, sync_killed_after)
 
 FAULT_KINDS = ("5xx", "reset", "truncate", "slow", "429", "hollow", "index_lag")
 
@@ -114,22 +113,6 @@ def _write_config(tmp_path):
     return path
 
 
-def _sync_killed_after(server, env, requests_before_kill: int) -> bool:
-    """Start a CLI sync and kill -9 it once the portal has seen that many more requests."""
-    start = len(server.request_log)
-    proc = subprocess.Popen([sys.executable, "-m", "hubspot_metrics", "sync"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline:
-        if len(server.request_log) - start >= requests_before_kill:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            return True
-        time.sleep(0.001)
-    proc.wait()
-    return False
-
-
 def _mutate(portal):
     """A day of edits: updates, a creation, an archive, a merge and a bulk import."""
     portal.advance_clock(seconds=3600)
@@ -164,7 +147,7 @@ def test_kill_at_random_points_then_rerun_gives_the_clean_store(tmp_path):
         for point in range(12):
             db_path = tmp_path / f"full{point}.db"
             env = _cli_env(server, db_path, config_path)
-            killed += _sync_killed_after(server, env, rng.randrange(1, full_requests))
+            killed += sync_killed_after(server, env, rng.randrange(1, full_requests))
             assert cli(env).returncode == 0
             assert full_store_dump(db_path) == expected_full, f"full sync killed at point {point}"
 
@@ -176,7 +159,7 @@ def test_kill_at_random_points_then_rerun_gives_the_clean_store(tmp_path):
         for point in range(12):
             db_path = tmp_path / f"full{point}.db"  # each holds the pre-edit store
             env = _cli_env(server, db_path, config_path)
-            killed += _sync_killed_after(server, env, rng.randrange(1, incremental_requests))
+            killed += sync_killed_after(server, env, rng.randrange(1, incremental_requests))
             assert cli(env).returncode == 0
             assert full_store_dump(db_path) == expected_incremental, f"incremental sync killed at point {point}"
     assert killed >= 20
