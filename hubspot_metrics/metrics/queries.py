@@ -40,7 +40,7 @@ DIMENSION_PROPERTIES = {
 REPLY_DATES = TICKET_REPLY[1]  # (the lifecycle dates and this are declared in the catalogue)
 
 
-WINDOW_BITS = 60  # cuts per integer column of purchase windows (Queries.purchases)
+WINDOW_BITS = 60  # cells per integer column of a customer's won deals (Queries.purchases)
 
 
 # --- the queries ---------------------------------------------------------------------------
@@ -68,6 +68,11 @@ def _day_twin(instant: str, zone) -> str:
         return first_midnight_at_or_after(moment, zone).date().isoformat() + "T00:00:00.000Z"
     except (ValueError, OverflowError):  # the far-past bound of a window longer than history
         return instant
+
+
+def _bits(low: int, high: int) -> int:
+    """The mask of bits low..high (none when high < low)."""
+    return ((1 << (high - low + 1)) - 1) << low if high >= low else 0
 
 
 def _count(condition: str) -> str:
@@ -109,7 +114,7 @@ class Queries:
         self.excluded = {t: view.merged_ids(t) for t in (settings.customer_object, "deals", "tickets",
                                                          "feedback_submissions") if view.has(t)}
         for table, ids in self.excluded.items():
-            self.params[f"excluded_{table}"] = json.dumps(ids)
+            self.params[f"excluded_{table}"] = json.dumps(view.record_keys(table, ids))
         self.home_currency = view.home_currency() or self._single_deal_currency()
         self.params["home_currency"] = self.home_currency
         self._stage_params("deals")
@@ -126,7 +131,7 @@ class Queries:
         """Not archived, not merged away, not named in another record's hs_merged_object_ids."""
         terms = self.view.status_terms(table, alias)
         if self.excluded.get(table):
-            terms.append(self.sql.in_json_list(f"{alias}.id", f"excluded_{table}", negate=True))
+            terms.append(self.sql.not_among(alias, f"excluded_{table}"))
         return " AND ".join(terms) or self.sql.true
 
     def in_pipelines(self, table: str, alias: str) -> str:
@@ -303,24 +308,24 @@ class Queries:
         `purchased` (inactivity mode, from `purchases`): per cut, whether a won deal closed in
         [b_i - L, b_i); then only what the customer date alone did not already count is added."""
         last = len(self.cuts) - 1
-        b = lambda i: self.params[f"b{i}"]
-        thr = lambda i: self.params[f"thr{i}"]
+        cuts = range(last + 1)
+        before = [places.cd_before(cd_cell, self.params[f"b{i}"]) for i in cuts]  # cd < b_i
         if self.inactivity:
-            by_date = lambda i, j: places.cd_in(cd_cell, thr(j), b(i))  # cd in [b_j - L, b_i)
+            recent = [places.cd_at_or_after(cd_cell, self.params[f"thr{i}"]) for i in cuts]  # cd >= b_i - L
+            by_date = lambda i, j: recent[j] and before[i]  # cd in [b_j - L, b_i)
             if purchased is None:
                 active = lambda i: by_date(i, i)
                 both = by_date
             else:
-                full = lambda i: places.cd_before(cd_cell, b(i)) and (places.cd_at_or_after(cd_cell, thr(i))
-                                                                      or bool(purchased[i]))
-                active = lambda i: full(i) and not by_date(i, i)
-                both = lambda i, j: full(i) and full(j) and not by_date(i, j)
+                full = [before[i] and (recent[i] or bool(purchased[i])) for i in cuts]
+                active = lambda i: full[i] and not by_date(i, i)
+                both = lambda i, j: full[i] and full[j] and not by_date(i, j)
         else:
             # no churn date (empty or unparsable): not churned
-            not_churned = lambda i: churn_cell == -1 or places.churn_at_or_after(churn_cell,
-                                                                                 self.churn_cut_points[i])
-            active = lambda i: places.cd_before(cd_cell, b(i)) and not_churned(i)
-            both = lambda i, j: places.cd_before(cd_cell, b(i)) and not_churned(j)
+            not_churned = [churn_cell == -1 or places.churn_at_or_after(churn_cell, self.churn_cut_points[i])
+                           for i in cuts]
+            active = lambda i: before[i] and not_churned[i]
+            both = lambda i, j: before[i] and not_churned[j]
         for i in range(last + 1):
             if active(i):
                 counts.active[i] = counts.active.get(i, 0) + n
@@ -348,21 +353,22 @@ class Queries:
             return {}
         low = ":thr_s" if self.inactivity else ":s"
         sql = self.sql
-        cut_range = range(len(self.cuts)) if self.inactivity else range(0)
-        # per cut b_i: did a won deal close in [b_i - L, b_i)? (then the customer is active at b_i)
-        # One bit per cut, so that customers group by a few numbers. A SQLite integer holds 63
-        # bits and a long sum nests one level per term, so a long range's cuts fill several columns.
-        chunks = [cut_range[k:k + WINDOW_BITS] for k in range(0, len(cut_range), WINDOW_BITS)]
-        windows = "".join(
-            ", " + " + ".join(self.sql.any_bit(f"close >= :thr{i} AND close < :b{i}", i - k * WINDOW_BITS) for i in chunk)
-            + f" AS windows{k}" for k, chunk in enumerate(chunks))
+        # Each won deal's close time becomes its cell among the sorted cut points (the ones the
+        # customer dates are placed among: every b_i and b_i - L), and each customer the set of
+        # its deals' cells, as bits of a few integers: customers then group by a few numbers.
+        # Whether a customer paid in P (a close >= P.start = b_0) and was kept active at b_i (a
+        # close in [b_i - L, b_i)) follows from the cells in Python. A SQLite integer holds 63
+        # bits, so a long range's cells fill several columns.
+        points = self.cd_points
+        chunks = range(0, len(points) + 1, WINDOW_BITS)
+        cells = "".join(f", {sql.bit_union('cell', k, WINDOW_BITS)} AS cells{n}" for n, k in enumerate(chunks))
         prefix = f"""WITH won AS (
-    SELECT a.{quote(customer_column)} AS cid, {close} AS close
+    SELECT a.{quote(customer_column)} AS cid, {self._ladder(close, points, "cdpt")} AS cell
     FROM deals d {sql.join_in_order} {quote(assoc)} a ON a.{quote(deal_column)} = d.id
     WHERE {sql.no_index}{close} >= {low} AND {sql.no_index}{close} < :e AND {sql.valid_instant(close, self.view.raw_instants("deals", "closedate"))}
       AND {self.live('deals', 'd')} AND {self.in_pipelines('deals', 'd')} AND {self.deal_won('d')}
 ), per_customer AS (
-    SELECT cid, {sql.any_of('close >= :s')} AS paid{windows}
+    SELECT cid{cells}
     FROM won GROUP BY cid
 )
 """
@@ -370,19 +376,29 @@ class Queries:
         inner = (f"(SELECT p.*, {cd.value()} AS cd, {self._group('customers', table, by, 'c')} AS grp\n"
                  f"  FROM per_customer p JOIN {quote(table)} c ON c.id = p.cid WHERE {self.live(table, 'c')}\n"
                  f"  {sql.no_flatten}) x")
-        cells = [("paid_cell", "paid")]
-        cells += [("cd_cell", self._ladder("cd", self.cd_points, "cdpt"))] if self.inactivity else []
-        cells += [(f"windows_cell{k}", f"windows{k}") for k in range(len(chunks))]
-        places = CellPlaces(self.cd_points, [])
+        cell_columns = [("cd_cell", self._ladder("cd", points, "cdpt"))]
+        cell_columns += [(f"deal_cells{n}", f"cells{n}") for n in range(len(chunks))]
+        places = CellPlaces(points, [])
+        paid_from = places.cd_index[self.params["b0"]] + 1  # a close at or after P.start
+        # per cut b_i, the cells of [b_i - L, b_i): thr_i + 1 .. b_i, as a mask
+        spans = [_bits(places.cd_index[self.params[f"thr{i}"]] + 1, places.cd_index[self.params[f"b{i}"]])
+                 for i in range(len(self.cuts))] if self.inactivity else []
+        windows_of = {}  # the cells of a customer's deals -> (paid in P, kept active at each cut)
         groups = {}
-        for key, rows in self._cells(inner, cells, [("n", "count(*)")], by, prefix=prefix).items():
-            counts = groups[key] = CustomerCounts()
+        for key, rows in self._cells(inner, cell_columns, [("n", "count(*)")], by, prefix=prefix).items():
+            tally: Counter = Counter()
             for cell, values in rows:
-                if cell[0]:
-                    counts.paying += values["n"]
+                deal_cells = sum((mask or 0) << (n * WINDOW_BITS) for n, mask in enumerate(cell[1:]))
+                if deal_cells not in windows_of:
+                    windows_of[deal_cells] = (deal_cells >> paid_from != 0,
+                                              tuple(deal_cells & span != 0 for span in spans))
+                tally[(cell[0], windows_of[deal_cells])] += values["n"]
+            counts = groups[key] = CustomerCounts()
+            for (cd_cell, (paid, windows)), n in tally.items():
+                if paid:
+                    counts.paying += n
                 if self.inactivity:
-                    windows = [bool(cell[2 + i // WINDOW_BITS] >> (i % WINDOW_BITS) & 1) for i in cut_range]
-                    self._count_active(counts, places, cell[1], -1, values["n"], windows)
+                    self._count_active(counts, places, cd_cell, -1, n, windows)
         return groups
 
     def _unparsable_instants(self, table: str, props, alias: str) -> list[tuple[str, str]]:
