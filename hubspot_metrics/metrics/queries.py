@@ -115,6 +115,10 @@ class Queries:
                                                          "feedback_submissions") if view.has(t)}
         for table, ids in self.excluded.items():
             self.params[f"excluded_{table}"] = json.dumps(view.record_keys(table, ids))
+        customers = settings.customer_object
+        if not self.sql.postgres and all(view.column(customers, c) for c in ("archived", "merged_into")):
+            self.params[f"not_live_{customers}"] = json.dumps(view.not_live_keys(customers,
+                                                                                 self.excluded.get(customers, [])))
         self.home_currency = view.home_currency() or self._single_deal_currency()
         self.params["home_currency"] = self.home_currency
         self._stage_params("deals")
@@ -497,7 +501,15 @@ class Queries:
         if assoc not in self.view.tables or not self.view.has(table):
             return self.sql.false
         return (f"EXISTS (SELECT 1 FROM {quote(assoc)} a JOIN {quote(table)} c ON c.id = a.{quote(customer_column)} "
-                f"WHERE a.{quote(deal_column)} = {deal_id} AND {self.live(table, 'c')})")
+                f"WHERE a.{quote(deal_column)} = {deal_id} AND {self._live_by_key(table, 'c')})")
+
+    def _live_by_key(self, table: str, alias: str) -> str:
+        """`live`, decided by the record's key alone where the store allows it (SQLite: the rowid,
+        which the id index holds), so that a join asking only whether a live record exists
+        reads no table row: a third of the deals scan went to reading won deals' contacts."""
+        if f"not_live_{table}" not in self.params:
+            return self.live(table, alias)
+        return self.sql.not_among(alias, f"not_live_{table}")
 
     def _amount(self, ref) -> str:
         """amount_in_home_currency, else amount when the deal is in the home currency."""
