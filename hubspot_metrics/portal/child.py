@@ -23,7 +23,8 @@ import threading
 
 
 def main() -> None:
-    # Ctrl-C on a terminal reaches the whole process group: the demo handles it and closes our stdin.
+    # Ctrl-C on a terminal reaches the whole process group. The demo answers it with its usual
+    # line and closes our stdin; dying of it here too could only race that with "portal stopped".
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     orders: queue.Queue[bytes] = queue.Queue()
     # Watching comes first, before the imports: a parent that dies while we load must not leave us behind.
