@@ -331,10 +331,12 @@ def demo(folder: str, *, scale: int = 5000, seed: int = 1, progress=None, db: st
     with demo_portal() as child:
         out = Path(folder)
         if out.exists() and not out.is_dir():
-            raise ConfigError(f"{out} is a file, not a folder; give --dir a folder for the demo (a missing one is created).")
+            raise ConfigError(f"{out} is a file, not a folder; give --dir a folder for the demo "
+                              "(a missing one is created).")
         on_postgres = is_postgres_url(db)
         if db is not None and not on_postgres:
-            raise ConfigError(f"demo --db takes a postgresql:// URL, not {db!r}; leave it out for a SQLite store in --dir.")
+            raise ConfigError(f"demo --db takes a postgresql:// URL, not {db!r}; "
+                              "leave it out for a SQLite store in --dir.")
         # (a PostgreSQL demo leaves only its report in the folder)
         if out.exists() and not (out / ("report.html" if on_postgres else "demo.db")).exists() and any(out.iterdir()):
             raise StoreError(f"{out} exists and is not a demo folder; choose another --dir.")

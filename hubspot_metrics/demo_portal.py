@@ -65,7 +65,8 @@ class DemoPortal:
         try:
             return ServedPortal(answer["url"], answer["token"], datetime.fromisoformat(answer["now"]))
         except (KeyError, TypeError, ValueError):
-            raise HubSpotError(f"The demo's simulated portal did not start ({answer.get('error') or self._how_it_ended()}); "
+            reason = answer.get("error") or self._how_it_ended()
+            raise HubSpotError(f"The demo's simulated portal did not start ({reason}); "
                                "fix that and run the demo again.") from None
 
     def when_it_ends(self, callback: Callable[[], None]) -> None:
