@@ -41,6 +41,7 @@ class DemoPortal:
         self._stderr = tempfile.TemporaryFile()  # read only to explain a failed start
         self._stopping = False
         self._ended = threading.Event()
+        self._watch: threading.Thread | None = None
         try:
             self._process = subprocess.Popen([sys.executable, "-m", CHILD_MODULE], stdin=subprocess.PIPE,
                                              stdout=subprocess.PIPE, stderr=self._stderr)
@@ -78,7 +79,8 @@ class DemoPortal:
                 self._ended.set()
                 callback()
 
-        threading.Thread(target=watch, name="demo-portal-watch", daemon=True).start()
+        self._watch = threading.Thread(target=watch, name="demo-portal-watch", daemon=True)
+        self._watch.start()
 
     def check_alive(self, during: str) -> None:
         """One sentence if the child has ended: the real cause of whatever failed `during` it."""
@@ -99,6 +101,8 @@ class DemoPortal:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+        if self._watch is not None:  # (its read has met the end of the pipe: closing under it would fail)
+            self._watch.join(timeout=5)
         self._process.stdout.close()
         self._stderr.close()
 
