@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from hubspot_metrics.client import HubSpotClient, RunStats
 from hubspot_metrics.config import DEFAULT_SCHEMA, Config, HubSpotSettings, MetricsSettings
-from hubspot_metrics.demo_portal import demo_portal
+from hubspot_metrics.demo_portal import portal_process
 from hubspot_metrics.errors import ConfigError, StoreError
 from hubspot_metrics.files import check_output, write_file
 from hubspot_metrics.metrics import KPI_KEYS, complete_to, compute_kpis, with_store_timezone
@@ -328,7 +328,7 @@ def demo(folder: str, *, scale: int = 5000, seed: int = 1, progress=None, db: st
     The portal is served by a child process (demo_portal.py), started first so that it loads
     while this one checks the folder. The user's own HUBSPOT_* settings and store are never used."""
     started = time.monotonic()
-    with demo_portal() as child:
+    with portal_process() as child:
         out = Path(folder)
         if out.exists() and not out.is_dir():
             raise ConfigError(f"{out} is a file, not a folder; give --dir a folder for the demo "

@@ -151,7 +151,7 @@ def start_early(argv: list[str]) -> None:
     atexit.register(_early.stop)
 
 
-def demo_portal() -> DemoPortal:
+def portal_process() -> DemoPortal:
     """The child started early for this demo if there is one, else a new one."""
     global _early
     portal, _early = _early, None
