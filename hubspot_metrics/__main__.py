@@ -8,6 +8,13 @@ before_command()
 
 
 def main() -> None:
+    import sys
+
+    from hubspot_metrics.demo_portal import start_early
+
+    # `demo` serves its portal from a child process: started now, the child loads numpy and
+    # generates the portal on another core while this process loads the command line.
+    start_early(sys.argv[1:])
     from hubspot_metrics.cli import main as cli_main
 
     cli_main()

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from hubspot_metrics.client import HubSpotClient, RunStats
 from hubspot_metrics.config import DEFAULT_SCHEMA, Config, HubSpotSettings, MetricsSettings
+from hubspot_metrics.demo_portal import portal_process
 from hubspot_metrics.errors import ConfigError, StoreError
 from hubspot_metrics.files import check_output, write_file
 from hubspot_metrics.metrics import KPI_KEYS, complete_to, compute_kpis, with_store_timezone
@@ -324,36 +325,42 @@ def demo(folder: str, *, scale: int = 5000, seed: int = 1, progress=None, db: st
     store in its `schema` instead (emptied first if an earlier demo made it, else refused
     unless empty); the report still goes to `folder`.
 
-    The user's own HUBSPOT_* settings and store are never used."""
-    # The demo is the one use case that serves the simulated portal; nothing else here needs it.
-    from hubspot_metrics.portal import SANDBOX_TOKEN, PortalServer, generate_portal
-
+    The portal is served by a child process (demo_portal.py), started first so that it loads
+    while this one checks the folder. The user's own HUBSPOT_* settings and store are never used."""
     started = time.monotonic()
-    out = Path(folder)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out} is a file, not a folder; give --dir a folder for the demo (a missing one is created).")
-    on_postgres = is_postgres_url(db)
-    if db is not None and not on_postgres:
-        raise ConfigError(f"demo --db takes a postgresql:// URL, not {db!r}; leave it out for a SQLite store in --dir.")
-    # (a PostgreSQL demo leaves only its report in the folder)
-    if out.exists() and not (out / ("report.html" if on_postgres else "demo.db")).exists() and any(out.iterdir()):
-        raise StoreError(f"{out} exists and is not a demo folder; choose another --dir.")
-    if on_postgres:
-        prepare_demo_store(db, schema)
-    for name in DEMO_FILES:
-        (out / name).unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    store_path = db if on_postgres else out / "demo.db"
+    with portal_process() as child:
+        out = Path(folder)
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"{out} is a file, not a folder; give --dir a folder for the demo "
+                              "(a missing one is created).")
+        on_postgres = is_postgres_url(db)
+        if db is not None and not on_postgres:
+            raise ConfigError(f"demo --db takes a postgresql:// URL, not {db!r}; "
+                              "leave it out for a SQLite store in --dir.")
+        # (a PostgreSQL demo leaves only its report in the folder)
+        if out.exists() and not (out / ("report.html" if on_postgres else "demo.db")).exists() and any(out.iterdir()):
+            raise StoreError(f"{out} exists and is not a demo folder; choose another --dir.")
+        if on_postgres:
+            prepare_demo_store(db, schema)
+        for name in DEMO_FILES:
+            (out / name).unlink(missing_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
+        store_path = db if on_postgres else out / "demo.db"
 
-    step(f"Generating a simulated HubSpot portal with {scale:,} contacts…")
-    portal = generate_portal(scale=scale, seed=seed)
-    with PortalServer(portal, token=SANDBOX_TOKEN, requests_per_10s=190) as server:
+        step(f"Generating a simulated HubSpot portal with {scale:,} contacts…")
+        portal = child.serve(scale=scale, seed=seed, requests_per_10s=190)
         # Spend for every month of three calendar years, whichever zone "last month" is read in.
         months = [f"{y}-{m:02d}" for y in range(portal.now.year - 2, portal.now.year + 1) for m in range(1, 13)]
-        config = demo_config(server.url, store_path, months, SANDBOX_TOKEN, schema)
-        step(f"Syncing it from {server.url} into {describe(store_path)}"
+        config = demo_config(portal.url, store_path, months, portal.token, schema)
+        step(f"Syncing it from {portal.url} into {describe(store_path)}"
              + (f", schema {schema}…" if on_postgres else "…"))
-        synced = sync(config, progress=progress)
+        client = HubSpotClient(config.hubspot)
+        child.when_it_ends(client.cancel)
+        try:
+            synced = sync(config, progress=progress, client=client)
+        except Exception:
+            child.check_alive("during the sync")
+            raise
     on_synced(synced)
 
     report_path = out / "report.html"

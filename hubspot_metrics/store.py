@@ -55,7 +55,7 @@ from hubspot_metrics.errors import StoreError
 from hubspot_metrics.objects import ASSOCIATIONS, OBJECTS
 from hubspot_metrics.config import DEFAULT_SCHEMA
 from hubspot_metrics.postgres import is_postgres_url
-from hubspot_metrics.values import UNPARSED, convert, store_kind
+from hubspot_metrics.values import UNPARSED, convert, converter, store_kind
 
 # The columns every object table has before its properties (README "Store layout").
 RECORD_COLUMNS = ("id", "archived", "archived_at", "merged_into")
@@ -469,6 +469,7 @@ def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: 
     cols = [*RECORD_COLUMNS] + [columns.columns[p] for p in names]
     cols += [OVERFLOW_COLUMN] if overflow else []
     kinds = [columns.kinds[p] for p in names]
+    converters = [converter(kind) for kind in kinds]
     placeholders = ", ".join("?" * len(cols))
     # merged_into is set by merge handling only; a re-read must not clear it. The overflow
     # object is merged (a null removes a property), since a chunk holds only some of them.
@@ -492,9 +493,9 @@ def upsert_records(conn: sqlite3.Connection, columns: PropertyColumns, records: 
         if archived_at is not None and not keeps_raw:  # (a typed instant column takes no raw text)
             archived_at, _ = stored_value(archived_at, "datetime", keeps_raw)
         row = [rid, 1 if is_archived else 0, archived_at, None]
-        for name, kind in zip(names, kinds):
+        for name, kind, convert_cell in zip(names, kinds, converters):
             raw = props.get(name)
-            value = convert(raw, kind)  # (the hot path: one call per cell; stored_value only for the rest)
+            value = None if raw is None else convert_cell(raw)  # (the hot path; stored_value only for the rest)
             if value is UNPARSED:
                 value, unparsed = stored_value(raw, kind, keeps_raw)
                 issues.append((table, rid, name, unparsed))

@@ -11,6 +11,7 @@ import json
 import math
 import re
 from datetime import date, datetime, timezone
+from typing import Callable
 
 # A stored instant is exactly this shape; anything else in a datetime column is a raw value.
 TIMESTAMP_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z"
@@ -68,32 +69,69 @@ def convert(raw, kind: str):
 
     `kind` is the store kind of the property: "number", "datetime", "bool" or "text".
     """
+    return None if raw is None else converter(kind)(raw)
+
+
+def converter(kind: str) -> Callable[[object], object]:
+    """`convert` for one kind, picked once per column: the sync converts every cell it writes,
+    and most cells are a non-blank string, which each converter takes first with no other test."""
+    return _CONVERTERS.get(kind, _as_is)
+
+
+def _text(raw):
+    if raw.__class__ is str and raw and not raw.isspace():
+        return raw
+    return _unusual(raw, "text")
+
+
+def _number(raw):
+    if raw.__class__ is not str or not raw or raw.isspace():
+        return _unusual(raw, "number")
+    value = parse_number(raw)
+    return UNPARSED if value is None else value
+
+
+def _datetime(raw):
+    if raw.__class__ is str and _CANONICAL.match(raw):  # HubSpot's usual form is already the stored form
+        try:
+            datetime.fromisoformat(raw[:-1])  # the shape is right; is it a real date?
+        except ValueError:
+            return UNPARSED
+        return raw
+    if raw.__class__ is not str or not raw or raw.isspace():
+        return _unusual(raw, "datetime")
+    moment = parse_instant(raw)
+    return format_instant(moment) if moment else UNPARSED
+
+
+def _bool(raw):
+    if raw.__class__ is not str or not raw or raw.isspace():
+        return _unusual(raw, "bool")
+    value = parse_bool(raw)
+    return UNPARSED if value is None else value
+
+
+def _as_is(raw):  # (a kind the store does not type)
+    if raw.__class__ is str and raw and not raw.isspace():
+        return raw
+    return _unusual(raw, "")
+
+
+_CONVERTERS = {"text": _text, "number": _number, "datetime": _datetime, "bool": _bool}
+
+
+def _unusual(raw, kind: str):
+    """What every converter does with no value, a blank string, or a value that is not a string
+    (HubSpot promises strings; anything else is read as the text it would have sent)."""
     if raw is None:
         return None
-    if isinstance(raw, (dict, list)):  # HubSpot promises strings; keep anything else as JSON text
+    if isinstance(raw, (dict, list)):  # kept as JSON text where text is expected
         return json.dumps(raw, ensure_ascii=False) if kind == "text" else UNPARSED
-    if not isinstance(raw, str):
+    if raw.__class__ is not str:
         raw = str(raw).lower() if isinstance(raw, bool) else str(raw)
     if raw == "" or raw.isspace():
         return None
-    if kind == "text":
-        return raw
-    if kind == "number":
-        value = parse_number(raw)
-    elif kind == "datetime":
-        if _CANONICAL.match(raw):  # HubSpot's usual form is already the stored form (hot path)
-            try:
-                datetime.fromisoformat(raw[:-1])  # the shape is right; is it a real date?
-            except ValueError:
-                return UNPARSED
-            return raw
-        moment = parse_instant(raw)
-        value = format_instant(moment) if moment else None
-    elif kind == "bool":
-        value = parse_bool(raw)
-    else:
-        return raw
-    return UNPARSED if value is None else value
+    return _CONVERTERS.get(kind, _as_is)(raw)  # (a non-blank str now: the converter's first case)
 
 
 def store_kind(hubspot_type: str | None) -> str:

@@ -13,7 +13,9 @@ from datetime import date, datetime, timedelta, timezone
 DAY_MS = 86_400_000
 _EPOCH = date(1970, 1, 1)
 _DAYS: dict[int, str] = {}
-_TIMES = [f"T{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)]
+_TWO_DIGITS = [f"{n:02d}" for n in range(60)]
+# (joined from ready-made pieces: formatting 86,400 times over took a fifth of a second at import)
+_TIMES = [f"T{h}:{m}:{s}" for h in _TWO_DIGITS[:24] for m in _TWO_DIGITS for s in _TWO_DIGITS]
 _MILLIS = ["Z"] + [f".{m:03d}Z" for m in range(1, 1000)]  # whole seconds drop the fraction, like Java's Instant
 
 

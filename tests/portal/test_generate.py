@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from hubspot_metrics.portal import generate_portal
-from hubspot_metrics.portal.formats import parse_time
+from hubspot_metrics.portal.formats import fmt_datetime, parse_time
 from hubspot_metrics.portal.schema import LIFECYCLE_STAGES, OBJECT_TYPES, deal_stage_meta
 
 from .conftest import NOW, NOW_MS
@@ -206,3 +206,12 @@ def test_a_hundred_thousand_contacts_generate_with_their_deals():
     # (how long this takes is measured by bench/bench_portal.py, not asserted here)
     portal = generate_portal(scale=100_000, seed=1, now=datetime(2026, 1, 1, tzinfo=timezone.utc))
     assert len(portal.tables["contacts"]) == 100_000 and len(portal.tables["deals"]) == 50_000
+
+
+def test_every_second_of_a_day_is_served_as_hubspot_writes_it():
+    midnight = datetime(2026, 3, 29, tzinfo=timezone.utc)
+    base = int(midnight.timestamp()) * 1000
+    for second in range(86_400):
+        moment = datetime.fromtimestamp(base // 1000 + second, tz=timezone.utc)
+        assert fmt_datetime(base + second * 1000) == moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert fmt_datetime(base + second * 1000 + 7) == moment.strftime("%Y-%m-%dT%H:%M:%S.007Z")

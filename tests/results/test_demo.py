@@ -29,7 +29,7 @@ def demo(tmp_path_factory):
     (cwd / "hubspot-metrics.toml").write_text("[hubspot]\nrequests_per_10s = 'not a number'\n")
     env = {**os.environ, "HUBSPOT_ACCESS_TOKEN": "pat-na1-someone-elses-token", "HUBSPOT_API_BASE_URL": "http://127.0.0.1:9",
            "HUBSPOT_METRICS_DB": str(cwd / "users-own.db")}
-    # (its speed is measured by bench/bench_portal.py, not asserted here)
+    # (its speed is measured by bench/bench_demo.py, not asserted here)
     done = subprocess.run([sys.executable, "-m", "hubspot_metrics", "demo"], cwd=cwd, env=env, capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=120)
     return cwd, done
