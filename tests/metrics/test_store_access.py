@@ -3,11 +3,15 @@ indexes the sync asks for."""
 
 from __future__ import annotations
 
+import bisect
 import sqlite3
 from datetime import datetime, timezone
 
+import pytest
+
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.metrics import compute_kpis, ensure_indexes
+from hubspot_metrics.metrics.queries import Queries
 from hubspot_metrics.metrics.sql import StoreView
 from hubspot_metrics.periods import parse_period
 from hubspot_metrics.store import open_store
@@ -97,3 +101,16 @@ def test_raw_instants_are_listed_only_when_the_sql_can_hold_them(tmp_path):
     assert result["kpis"]["revenue"] == kpi(100.0, 1, "currency")
     assert result["data_quality"]["deals"]["unparsable"] == {"closedate": 1, "createdate": 1}
     store.close()
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 12, 13, 26, 27, 157])
+def test_a_value_is_placed_among_the_cut_points_as_bisect_places_it(size):
+    """Queries._ladder (a binary search in nested CASEs) numbers a value by how many points are
+    <= it, as CellPlaces and bisect do: below, on and between the points, above them all, NULL."""
+    points = [f"2025-{k:04d}" for k in range(0, 2 * size, 2)]
+    sql = "SELECT " + Queries._ladder(":fact", points, "p")
+    params = {f"p{k}": point for k, point in enumerate(points)}
+    conn = sqlite3.connect(":memory:")
+    for fact in [None, "2024", *(f"2025-{k:04d}" for k in range(-1, 2 * size + 1)), "2026"]:
+        expected = -1 if fact is None else bisect.bisect_right(points, fact)
+        assert conn.execute(sql, {**params, "fact": fact}).fetchone()[0] == expected, fact
