@@ -141,11 +141,18 @@ def _demo_process(folder: Path, scale: int = SMALL) -> subprocess.Popen:
                             env=env, start_new_session=True)
 
 
-def _read_until_syncing(demo: subprocess.Popen) -> None:
-    for line in demo.stderr:
-        if line.startswith("Syncing it from "):
-            return
-    pytest.fail("the demo never started its sync")
+def _demo_reaching(tmp_path, when: str) -> tuple[subprocess.Popen, int]:
+    """A command-line demo and its portal's pid, once the demo is `when` ("while the portal
+    loads": at once; "during the sync": once it says it syncs)."""
+    demo = _demo_process(tmp_path / "demo")
+    child = wait_for_child(demo.pid)
+    if when == "during the sync":
+        for line in demo.stderr:
+            if line.startswith("Syncing it from "):
+                break
+        else:
+            pytest.fail("the demo never started its sync")
+    return demo, child
 
 
 def test_the_command_lines_demo_leaves_no_portal_process(tmp_path):
@@ -159,10 +166,7 @@ def test_the_command_lines_demo_leaves_no_portal_process(tmp_path):
 
 @pytest.mark.parametrize("when", ["while the portal loads", "during the sync"])
 def test_a_demo_killed_with_sigkill_takes_its_portal_along(tmp_path, when):
-    demo = _demo_process(tmp_path / "demo")
-    child = wait_for_child(demo.pid)
-    if when == "during the sync":
-        _read_until_syncing(demo)
+    demo, child = _demo_reaching(tmp_path, when)
     demo.kill()
     demo.communicate(timeout=60)
     assert demo.returncode == -signal.SIGKILL  # killed mid-run, not finished
@@ -171,10 +175,7 @@ def test_a_demo_killed_with_sigkill_takes_its_portal_along(tmp_path, when):
 
 @pytest.mark.parametrize("when", ["while the portal loads", "during the sync"])
 def test_ctrl_c_is_the_usual_one_line_and_the_portal_goes_too(tmp_path, when):
-    demo = _demo_process(tmp_path / "demo")
-    child = wait_for_child(demo.pid)
-    if when == "during the sync":
-        _read_until_syncing(demo)
+    demo, child = _demo_reaching(tmp_path, when)
     os.killpg(demo.pid, signal.SIGINT)  # as a terminal does: the portal gets it too, and leaves it to the demo
     out, err = demo.communicate(timeout=60)
     # (while loading, the CLI may or may not have started its command: either line is right)
