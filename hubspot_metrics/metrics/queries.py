@@ -336,7 +336,7 @@ class Queries:
                            for i in cuts]
             active = lambda i: before[i] and not_churned[i]
             both = lambda i, j: before[i] and not_churned[j]
-        for i in range(last + 1):
+        for i in cuts:
             if active(i):
                 counts.active[i] = counts.active.get(i, 0) + n
         pairs = [(i, i + 1) for i in range(last)] + ([(0, last)] if last > 1 else [])

@@ -485,14 +485,13 @@ class StoreView:
                                  {"ids": json.dumps(ids)}).fetchall()
         return sorted(r[0] for r in rows)
 
-    def not_live_keys(self, table: str, named_ids: list[str]) -> list:
-        """The keys (`record_keys`) of every record `live` leaves out of `table`: archived, merged
+    def not_live_keys(self, table: str, named_ids: list[str]) -> list[int]:
+        """SQLite: the rowids of every record `live` leaves out of `table`: archived, merged
         away, or among `named_ids` (`merged_ids`). The first two come from the partial index of
         excluded records."""
         keys = set(self.record_keys(table, named_ids))
-        key = "id" if self.sql.postgres else "rowid"
         keys.update(r[0] for r in self.conn.execute(
-            f"SELECT {key} FROM {quote(table)} WHERE {excluded_where(dialect_of(self.conn))}"))
+            f"SELECT rowid FROM {quote(table)} WHERE {excluded_where(dialect_of(self.conn))}"))
         return sorted(keys)
 
     def home_currency(self) -> str | None:
