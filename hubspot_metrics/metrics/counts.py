@@ -43,6 +43,7 @@ class CustomerCounts(Counts):
     both: dict = field(default_factory=dict)    # (i, j) -> active at b_i and at b_j
     lead_to_customer_ms: list = field(default_factory=list)  # cd - createdate, new customers of P, >= 0
     lead_to_customer_negative: int = 0
+    new_with_createdate: int = 0  # new customers of P that have a createdate
     cd_dates: list = field(default_factory=list)  # customer dates (and churn dates) that can matter
     unparsable: dict = field(default_factory=dict)
 
@@ -94,11 +95,18 @@ def merge_values(a, b):
     return (a or 0) + (b or 0)
 
 
+PAIR_UNIT = 1 << 32  # the second count of a pair "a+b" counts in units of this (queries._count_pair)
+
+
 def counts_from_row(cls, values: dict):
     """A counts record of class `cls` from one result row of aggregates (name -> value)."""
     counts = cls()
     for name, value in values.items():
-        if name.startswith("unparsable:"):
+        if "+" in name:  # two counts in one number
+            first, second = name.split("+")
+            setattr(counts, first, int(value or 0) % PAIR_UNIT)
+            setattr(counts, second, int(value or 0) // PAIR_UNIT)
+        elif name.startswith("unparsable:"):
             if value:
                 counts.unparsable[name.split(":", 1)[1]] = value
         elif ":" in name:  # active:3 -> counts.active[3]

@@ -32,7 +32,7 @@ from hubspot_metrics.metrics.compute import _in_two_lanes, compute_kpis
 from hubspot_metrics.metrics.counts import group_key
 from hubspot_metrics.metrics.kpis import answer_outcome
 from hubspot_metrics.metrics.queries import (
-    CUSTOMER_DATE, LEAD_DATE, LOST_IN_P, OPEN_AT_END, OPEN_AT_START, WON_IN_P, Queries)
+    CUSTOMER_DATE, LEAD_DATE, LOST, LOST_IN_P, OPEN_AT_END, OPEN_AT_START, WON, WON_IN_P, Queries)
 from hubspot_metrics.metrics.sql import CUSTOMER_ASSOCIATIONS, SqlFlavour, StoreView, quote
 from hubspot_metrics.periods import Period, measured_up_to
 
@@ -307,7 +307,7 @@ class Explainer:
         created, closed = ref("createdate"), ref("closedate")
         won, lost = f"({WON_IN_P})", f"({LOST_IN_P})"
         empty = lambda prop: sql.no_value(ref(prop), "deal_id", "deals", prop, "instant")
-        undated = lambda state: (f"state = '{state}' AND close_pos IS NULL",
+        undated = lambda state: (f"state = {state} AND close_pos IS NULL",
                                  f"(CASE WHEN {empty('closedate')} THEN 'no_closedate' ELSE 'unparsable_closedate' END)")
         no_amount = (f"(CASE WHEN {sql.number(ref('amount'))} IS NOT NULL THEN 'amount_in_other_currency' "
                      f"WHEN {sql.unparsable(ref('amount'), 'deal_id', 'deals', 'amount', 'number')} "
@@ -315,17 +315,17 @@ class Explainer:
         cycle_days = sql.duration(closed, created, DAY_MS)
         bad_created = (f"NOT {empty('createdate')} AND create_pos IS NULL", "'unparsable_createdate'")
         selects = {
-            "won": _Select(won, "'won'", amount, (undated("W"),)),
-            "lost": _Select(lost, "'lost'", amount, (undated("L"),)),
-            "closed": _Select(f"({won} OR {lost})", "(CASE state WHEN 'W' THEN 'won' ELSE 'lost' END)", amount,
-                              (undated("W"), undated("L"))),
+            "won": _Select(won, "'won'", amount, (undated(WON),)),
+            "lost": _Select(lost, "'lost'", amount, (undated(LOST),)),
+            "closed": _Select(f"({won} OR {lost})", f"(CASE state WHEN {WON} THEN 'won' ELSE 'lost' END)", amount,
+                              (undated(WON), undated(LOST))),
             "won_with_amount": _Select(f"({won} AND {amount} IS NOT NULL)", "'won'", amount,
-                                       ((f"{won} AND {amount} IS NULL", no_amount), undated("W"))),
+                                       ((f"{won} AND {amount} IS NULL", no_amount), undated(WON))),
             "cycle": _Select(f"({won} AND create_pos IS NOT NULL AND {closed} >= {created})", "'won'", cycle_days,
                              ((f"{won} AND create_pos IS NULL",
                                f"(CASE WHEN {empty('createdate')} THEN 'no_createdate' ELSE 'unparsable_createdate' END)"),
-                              (f"{won} AND {closed} < {created}", "'negative_duration'"), undated("W"))),
-            "created": _Select("create_pos = 0", "(CASE state WHEN 'W' THEN 'won' WHEN 'L' THEN 'lost' ELSE 'open' END)",
+                              (f"{won} AND {closed} < {created}", "'negative_duration'"), undated(WON))),
+            "created": _Select("create_pos = 0", f"(CASE state WHEN {WON} THEN 'won' WHEN {LOST} THEN 'lost' ELSE 'open' END)",
                                amount, (bad_created,)),
             "open_at_start": _Select(f"({OPEN_AT_START})", "'open_at_start'", amount),
             "open_at_end": _Select(f"({OPEN_AT_END})", "'open'", amount),
