@@ -44,7 +44,7 @@ class CustomerCounts(Counts):
     lead_to_customer_ms: list = field(default_factory=list)  # cd - createdate, new customers of P, >= 0
     lead_to_customer_negative: int = 0
     new_with_createdate: int = 0  # new customers of P that have a createdate
-    cd_dates: list = field(default_factory=list)  # customer dates (and churn dates) that can matter
+    cd_cells: list = field(default_factory=list)  # cells of the customer (and churn) dates that can matter
     unparsable: dict = field(default_factory=dict)
 
 

@@ -11,7 +11,6 @@ docs/metrics.md; the comments name its section where a condition is not obvious.
 
 from __future__ import annotations
 
-import bisect
 import copy
 import dataclasses
 import json
@@ -119,6 +118,9 @@ class Queries:
         day = DAY_SUFFIX if view.instant(settings.customer_object, settings.churn.property).date_only else ""
         self.churn_cut_points = [self.params[f"b{i}{day}"] for i in range(len(self.cuts))]
         self.churn_points = sorted(set(self.churn_cut_points))
+        last = len(self.cuts) - 1  # the pairs of cuts whose kept customers count: pieces, and all of P
+        self.cut_pairs = [(i, i + 1) for i in range(last)] + ([(0, last)] if last > 1 else [])
+        self._cut_test_cache: dict[int, tuple[list[bool], list[bool]]] = {}  # (every CellPlaces numbers cd alike)
         self.params.update({f"chpt{k}": v for k, v in enumerate(self.churn_points)})
         self.params.update({"deals_pipelines": json.dumps(list(settings.deal_pipelines)),
                             "tickets_pipelines": json.dumps(list(settings.ticket_pipelines))})
@@ -242,7 +244,9 @@ class Queries:
         out: dict[str, Counter] = {}
         for (grp, *values, n), times in Counter(self.view.conn.execute(sql, self.params)).items():
             key = ALL if by is None else group_key(grp)
-            out.setdefault(key, Counter())[tuple(values)] += n * times
+            if key not in out:
+                out[key] = Counter()
+            out[key][tuple(values)] += n * times
         return out
 
     @staticmethod
@@ -289,18 +293,23 @@ class Queries:
             aggregates.append(("new_customers", _count(cd.between(":s", ":e"))))
         dated = list(CUSTOMER_DATE + LEAD_DATE)
         last = len(self.cuts) - 1
+        # Each customer date that can matter comes back as its cell among the cut points, and
+        # with its churn date's cell, as one integer (cd cell * base + churn cell + 1): Python
+        # then counts a few distinct numbers instead of placing a hundred thousand dates.
+        base = len(self.churn_points) + 2
+        cd_cell = self._ladder(cd.value(), self.cd_points, "cdpt")
         if self.inactivity:
             # Active by the customer date alone (it is a purchase): cd in [t - L, t), so only
             # dates in [b_0 - L, b_last) matter. Customers kept active by a won deal are added
             # by `purchases`, which sees their deals.
-            aggregates.append(("cd_dates", self.sql.json_list(self.sql.instant_text(cd.value()),
+            aggregates.append(("cd_cells", self.sql.json_list(f"{cd_cell} * {base}",
                                                               cd.between(':thr0', f':b{last}'))))
         else:
             churn = self.view.instant(table, self.settings.churn.property, alias="c")
-            # an empty or unparsable churn date means not churned (docs/metrics.md, "Churn")
-            text = self.sql.instant_text
-            aggregates.append(("cd_dates", self.sql.json_list(
-                f"{text(cd.value())} || ' ' || coalesce({text(churn.value())}, '')", cd.before(f':b{last}'))))
+            # an empty or unparsable churn date means not churned (docs/metrics.md, "Churn"): cell -1
+            churn_cell = self._ladder(churn.value(), self.churn_points, "chpt")
+            aggregates.append(("cd_cells", self.sql.json_list(f"{cd_cell} * {base} + {churn_cell} + 1",
+                                                              cd.before(f':b{last}'))))
             dated.append(self.settings.churn.property)
         aggregates += self._unparsable_instants(table, dated, "c")
         rows = self._run(f"{quote(table)} c", self.live(table, "c"), self._group("customers", table, by, "c"),
@@ -309,20 +318,27 @@ class Queries:
         places = CellPlaces(self.cd_points, self.churn_points)
         for counts in groups.values():
             counts.lead_to_customer_negative = counts.new_with_createdate - len(counts.lead_to_customer_ms)
-            cells = Counter()
-            for text in counts.cd_dates:
-                date, _, churned = text.partition(" ")
-                cells[(bisect.bisect_right(self.cd_points, date),
-                       bisect.bisect_right(self.churn_points, churned) if churned else -1)] += 1
-            counts.cd_dates = []
-            for (cd_cell, churn_cell), n in cells.items():
-                self._count_active(counts, places, cd_cell, churn_cell, n, None)
+            for cell, n in Counter(counts.cd_cells).items():
+                cd_cell, churn_cell = divmod(cell, base)
+                self._count_active(counts, places, cd_cell, churn_cell - 1, n, None)
+            counts.cd_cells = []
         for key, extra in self.purchases(by).items():
             groups.setdefault(key, CustomerCounts()).add(extra)
         for counts in groups.values():
             counts.at_start = counts.active.get(0, 0)
             counts.retained = counts.both.get((0, last), 0)
         return groups
+
+    def _cut_tests(self, places: "CellPlaces", cd_cell: int) -> tuple[list[bool], list[bool]]:
+        """Per cut b_i, for a customer date in `cd_cell`: cd < b_i, and (inactivity mode)
+        cd >= b_i - L. A year's few dozen cells recur in thousands of calls, so each is worked out once."""
+        tests = self._cut_test_cache.get(cd_cell)
+        if tests is None:
+            cuts = range(len(self.cuts))
+            tests = self._cut_test_cache[cd_cell] = (
+                [places.cd_before(cd_cell, self.params[f"b{i}"]) for i in cuts],
+                [places.cd_at_or_after(cd_cell, self.params[f"thr{i}"]) for i in cuts] if self.inactivity else [])
+        return tests
 
     def _count_active(self, counts: "CustomerCounts", places: "CellPlaces", cd_cell: int, churn_cell: int, n: int,
                       purchased: tuple | None) -> None:
@@ -333,9 +349,8 @@ class Queries:
         [b_i - L, b_i); then only what the customer date alone did not already count is added."""
         last = len(self.cuts) - 1
         cuts = range(last + 1)
-        before = [places.cd_before(cd_cell, self.params[f"b{i}"]) for i in cuts]  # cd < b_i
+        before, recent = self._cut_tests(places, cd_cell)
         if self.inactivity:
-            recent = [places.cd_at_or_after(cd_cell, self.params[f"thr{i}"]) for i in cuts]  # cd >= b_i - L
             by_date = lambda i, j: recent[j] and before[i]  # cd in [b_j - L, b_i)
             if purchased is None:
                 active = lambda i: by_date(i, i)
@@ -353,8 +368,7 @@ class Queries:
         for i in cuts:
             if active(i):
                 counts.active[i] = counts.active.get(i, 0) + n
-        pairs = [(i, i + 1) for i in range(last)] + ([(0, last)] if last > 1 else [])
-        for i, j in pairs:
+        for i, j in self.cut_pairs:
             if both(i, j):
                 counts.both[(i, j)] = counts.both.get((i, j), 0) + n
         for i in range(last):
@@ -601,16 +615,15 @@ class Queries:
         stamp = self.view.instant(table, "hs_submission_timestamp", alias="f")
         in_p = f"{kind} IN ('NPS', 'CSAT') AND {stamp.between(':s', ':e')}" if kind else self.sql.false
         # The raw answers of P come back as one JSON list; parsing them (docs/metrics.md, "Surveys")
-        # is Python's job.
+        # is Python's job. Each answer is its (survey, value) pair as JSON text, so that a
+        # hundred thousand answers are counted as a few distinct strings.
+        pair = self.sql.json_pair(kind or "NULL", value or "NULL")
         aggregates = [("records", "count(*)"), *self._unparsable_instants(table, ("hs_submission_timestamp",), "f"),
-                      ("answers", self.sql.json_list(self.sql.json_pair(kind or "NULL", value or "NULL"), in_p))]
+                      ("answers", self.sql.json_list(self.sql.as_text(pair), in_p))]
         values = self._run(f"{table} f", self.live(table, "f"), "NULL", aggregates, None)[ALL]
         counts.records = values["records"]
         counts.unparsable = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith("unparsable:") and v}
-        answers: dict = {}
-        for survey, answer in json.loads(values["answers"] or "[]"):
-            answers[(survey, answer)] = answers.get((survey, answer), 0) + 1
-        counts.answers = answers
+        counts.answers = {tuple(json.loads(pair)): n for pair, n in Counter(json.loads(values["answers"] or "[]")).items()}
         return counts
 
     # --- excluded records -------------------------------------------------------------------

@@ -153,6 +153,10 @@ class SqlFlavour:
     def json_pair(self, a: str, b: str) -> str:
         return f"json_build_array({a}, {b})" if self.postgres else f"json_array({a}, {b})"
 
+    def as_text(self, json_sql: str) -> str:
+        """A JSON value as plain text: a JSON list of it holds strings, not nested values."""
+        return f"CAST({json_sql} AS text)" if self.postgres else f"({json_sql} || '')"
+
     def instant_text(self, instant_sql: str) -> str:
         """An instant as the canonical text Python compares (SQLite already stores that text)."""
         if not self.postgres:
