@@ -87,7 +87,8 @@ def _count_pair(first: str, second: str) -> str:
 
 
 def _count(condition: str) -> str:
-    return f"count(*) FILTER (WHERE {condition})"
+    # (a condition known to be false, e.g. a column without raw values, costs no test per row)
+    return "0" if condition == "0" else f"count(*) FILTER (WHERE {condition})"
 
 
 class Queries:
@@ -496,16 +497,17 @@ class Queries:
             ("won_amounts", sql.json_list(amount, f"{won_in_p} AND {amount} IS NOT NULL")),
             ("customer_amounts", sql.json_list(amount, f"{won_in_p} AND {amount} IS NOT NULL "
                                                        f"AND {self._has_customer('x.deal_id')}")),
+            # The won deals of P split three ways: no createdate, a cycle >= 0 (listed), and a
+            # negative one, which is what the other two leave (one condition less per row).
             ("cycles_ms", sql.json_list(cycle, f"{won_in_p} AND create_pos IS NOT NULL "
                                                f"AND {ref('closedate')} >= {ref('createdate')}")),
-            ("negative_cycle", _count(f"{won_in_p} AND create_pos IS NOT NULL AND {ref('closedate')} < {ref('createdate')}")),
             ("won_without_createdate", _count(f"{won_in_p} AND create_pos IS NULL")),
             ("won_foreign_without_home", _count(f"{won_in_p} AND {amount} IS NULL AND {sql.number(ref('amount'))} IS NOT NULL")),
             ("new_deals", _count("create_pos = 0")),
             ("open_at_start", _count(OPEN_AT_START)),
-            ("open", _count(OPEN_AT_END)),
             ("open_amounts", sql.json_list(amount, f"{OPEN_AT_END} AND {amount} IS NOT NULL")),
-            # canonical instants, so that stale deals are a text comparison once the cycle is known
+            # canonical instants, so that stale deals are a text comparison once the cycle is
+            # known; one per open deal, so it counts them too
             ("open_created", sql.json_list(sql.instant_text(ref('createdate')), OPEN_AT_END)),
             ("closed_without_closedate", _count(f"state <= {LOST} AND close_pos IS NULL")),
             ("unknown_stage", _count(f"state = {UNKNOWN_STAGE}")),
@@ -523,6 +525,8 @@ class Queries:
         rows = self._run(self._deal_facts(by), sql.true, "grp" if by else "NULL", aggregates, by)
         groups = {key: counts_from_row(DealCounts, values) for key, values in rows.items()}
         for counts in groups.values():
+            counts.negative_cycle = counts.won - counts.won_without_createdate - len(counts.cycles_ms)
+            counts.open = len(counts.open_created)
             counts.won_without_amount = counts.won - len(counts.won_amounts)
             counts.open_without_amount = counts.open - len(counts.open_amounts)
         return groups
@@ -568,7 +572,7 @@ class Queries:
             ("records", "count(*)"),
             ("created", "count(reply)"),
             ("unanswered", _count(f"reply = {none}")),
-            ("negative", _count(f"reply <> {none} AND reply < {created}")),
+            # the answered ones are listed, or (replied "before" creation) negative
             ("responses_ms", sql.json_list(sql.ms_between("reply", created),
                                            f"reply <> {none} AND reply >= {created}")),
         ]
@@ -576,7 +580,10 @@ class Queries:
                                                                  self.view.raw_instants("tickets", p))))
                        for p in passed if col(p)]
         rows = self._run(inner, sql.true, "grp" if by else "NULL", aggregates, by)
-        return {key: counts_from_row(TicketCounts, values) for key, values in rows.items()}
+        groups = {key: counts_from_row(TicketCounts, values) for key, values in rows.items()}
+        for counts in groups.values():
+            counts.negative = counts.created - counts.unanswered - len(counts.responses_ms)
+        return groups
 
     def _ticket_facts(self, by: str | None, extra: tuple[str, ...] = (), everyone: bool = False) -> str:
         """Each live ticket of the configured pipelines with its first reply, stated only for
