@@ -550,11 +550,12 @@ class Queries:
 
     def _amount(self, ref) -> str:
         """amount_in_home_currency, else amount when the deal is in the home currency."""
-        home, raw = self.sql.number(ref("amount_in_home_currency")), self.sql.number(ref("amount"))
+        home = ref("amount_in_home_currency")
         currency = ref("deal_currency_code")
-        in_home = self.sql.true if currency == "NULL" else (
-            f"({currency} IS NULL OR trim({currency}) = '' OR upper(trim({currency})) = :home_currency)")
-        return f"(CASE WHEN {home} IS NOT NULL THEN {home} WHEN {in_home} THEN {raw} END)"
+        # no currency, or the home one (the won deals of a year test this several times each)
+        in_home = self.sql.true if currency == "NULL" else f"coalesce(upper(trim({currency})), '') IN ('', :home_currency)"
+        return (f"(CASE WHEN {self.sql.is_number(home)} THEN {home} "
+                f"WHEN {in_home} THEN {self.sql.number(ref('amount'))} END)")
 
     # --- tickets ---------------------------------------------------------------------------
 

@@ -99,6 +99,10 @@ class SqlFlavour:
             return number(c)
         return c
 
+    def is_number(self, c: str) -> str:
+        """The column holds a number (not empty, not raw text): `number(c)` is not NULL."""
+        return f"{c} IS NOT NULL" if self.postgres else f"{c} < ''"
+
     def is_true(self, c: str) -> str:
         return f"{c} IS TRUE" if self.postgres else f"{c} IS 1"
 
