@@ -130,10 +130,6 @@ class Queries:
                                                          "feedback_submissions") if view.has(t)}
         for table, ids in self.excluded.items():
             self.params[f"excluded_{table}"] = json.dumps(view.record_keys(table, ids))
-        customers = settings.customer_object
-        if not self.sql.postgres and all(view.column(customers, c) for c in ("archived", "merged_into")):
-            self.params[f"not_live_{customers}"] = json.dumps(view.not_live_keys(customers,
-                                                                                 self.excluded.get(customers, [])))
         self.home_currency = view.home_currency() or self._single_deal_currency()
         self.params["home_currency"] = self.home_currency
         self._stage_params("deals")
@@ -142,6 +138,7 @@ class Queries:
         """The same queries over another connection to the same store (for a second thread)."""
         other = copy.copy(self)
         other.view = dataclasses.replace(self.view, conn=conn)
+        other.params = dict(self.params)  # (each adds what its own queries need, e.g. `_live_by_key`)
         return other
 
     # --- shared conditions ----------------------------------------------------------------
@@ -543,10 +540,15 @@ class Queries:
     def _live_by_key(self, table: str, alias: str) -> str:
         """`live`, decided by the record's key alone where the store allows it (SQLite: the rowid,
         which the id index holds), so that a join asking only whether a live record exists
-        reads no table row: a third of the deals scan went to reading won deals' contacts."""
-        if f"not_live_{table}" not in self.params:
-            return self.live(table, alias)
-        return self.sql.not_among(alias, f"not_live_{table}")
+        reads no table row: a third of the deals scan went to reading won deals' contacts. The
+        keys are read here, in the lane that runs the join, not before both lanes start."""
+        name = f"not_live_{table}"
+        if name not in self.params:
+            if (self.sql.postgres or table not in self.excluded
+                    or not all(self.view.column(table, c) for c in ("archived", "merged_into"))):
+                return self.live(table, alias)
+            self.params[name] = json.dumps(self.view.not_live_keys(table, self.excluded.get(table, [])))
+        return self.sql.not_among(alias, name)
 
     def _amount(self, ref) -> str:
         """amount_in_home_currency, else amount when the deal is in the home currency."""
