@@ -4,17 +4,20 @@ indexes the sync asks for."""
 from __future__ import annotations
 
 import bisect
+import random
 import sqlite3
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from hubspot_metrics.config import MetricsSettings
 from hubspot_metrics.metrics import compute_kpis, ensure_indexes
-from hubspot_metrics.metrics.queries import Queries
+from hubspot_metrics.metrics.counts import CustomerCounts, counts_from_row
+from hubspot_metrics.metrics.queries import Queries, _count_pair
 from hubspot_metrics.metrics.sql import StoreView
 from hubspot_metrics.periods import parse_period
 from hubspot_metrics.store import open_store
+from hubspot_metrics.values import format_instant
 
 from .builder import StoreBuilder
 from .conftest import kpi, kpis, with_default_pipeline
@@ -114,3 +117,31 @@ def test_a_value_is_placed_among_the_cut_points_as_bisect_places_it(size):
     for fact in [None, "2024", *(f"2025-{k:04d}" for k in range(-1, 2 * size + 1)), "2026"]:
         expected = -1 if fact is None else bisect.bisect_right(points, fact)
         assert conn.execute(sql, {**params, "fact": fact}).fetchone()[0] == expected, fact
+
+
+def test_two_counts_share_one_aggregate_and_split_back():
+    """queries._count_pair counts the rows meeting the first condition in the low 32 bits and,
+    of those, the rows meeting the second above them; counts_from_row splits the "a+b" name."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (lead INTEGER, customer INTEGER)")
+    conn.executemany("INSERT INTO t VALUES (?, ?)", [(1, 1), (1, 0), (1, 1), (0, 1), (1, None), (0, 0)])
+    packed = conn.execute(f"SELECT {_count_pair('lead = 1', 'customer = 1')} FROM t").fetchone()[0]
+    counts = counts_from_row(CustomerCounts, {"leads+converted": packed, "new_customers+new_with_createdate": None})
+    assert (counts.leads, counts.converted) == (4, 2)
+    assert (counts.new_customers, counts.new_with_createdate) == (0, 0)  # no row met the first: NULL
+
+
+def test_milliseconds_between_two_instants_are_exact():
+    """SqlFlavour.ms_between subtracts julian days before rounding: the result equals the
+    difference of the two instants' epoch milliseconds, from 1 ms to decades apart."""
+    conn = sqlite3.connect(":memory:")
+    sql = StoreView.open(conn).sql
+    rng = random.Random(7)
+    base = datetime(1990, 1, 1, tzinfo=timezone.utc)
+    moments = [base + timedelta(milliseconds=rng.randrange(0, 60 * 365 * 86_400_000)) for _ in range(2_000)]
+    moments += [moments[0] + timedelta(milliseconds=1), moments[0]]
+    for later, earlier in zip(moments, reversed(moments)):
+        expected = (later - earlier) // timedelta(milliseconds=1)
+        got = conn.execute(f"SELECT {sql.ms_between(':a', ':b')}",
+                           {"a": format_instant(later), "b": format_instant(earlier)}).fetchone()[0]
+        assert got == expected, (later, earlier)
