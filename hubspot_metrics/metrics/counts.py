@@ -102,13 +102,13 @@ def counts_from_row(cls, values: dict):
     """A counts record of class `cls` from one result row of aggregates (name -> value)."""
     counts = cls()
     for name, value in values.items():
-        if "+" in name:  # two counts in one number
+        if name.startswith("unparsable:"):
+            if value:
+                counts.unparsable[name.split(":", 1)[1]] = value
+        elif "+" in name:  # two counts in one number
             first, second = name.split("+")
             setattr(counts, first, int(value or 0) % PAIR_UNIT)
             setattr(counts, second, int(value or 0) // PAIR_UNIT)
-        elif name.startswith("unparsable:"):
-            if value:
-                counts.unparsable[name.split(":", 1)[1]] = value
         elif ":" in name:  # active:3 -> counts.active[3]
             field_name, index = name.split(":")
             getattr(counts, field_name)[int(index)] = value or 0

@@ -635,7 +635,11 @@ class Queries:
         values = self._run(f"{table} f", self.live(table, "f"), "NULL", aggregates, None)[ALL]
         counts.records = values["records"]
         counts.unparsable = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith("unparsable:") and v}
-        counts.answers = {tuple(json.loads(pair)): n for pair, n in Counter(json.loads(values["answers"] or "[]")).items()}
+        answers: dict = {}
+        for pair, n in Counter(json.loads(values["answers"] or "[]")).items():
+            key = tuple(json.loads(pair))  # (two texts can be one answer: 9 and 9.0, 0 and -0)
+            answers[key] = answers.get(key, 0) + n
+        counts.answers = answers
         return counts
 
     # --- excluded records -------------------------------------------------------------------

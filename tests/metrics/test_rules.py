@@ -456,6 +456,20 @@ def test_survey_values_are_stripped_parsed_and_checked_against_the_scale(store):
         "1 CSAT answer in the period is not a number from 1-5; csat leaves it out."]
 
 
+def test_answers_whose_raw_values_differ_but_mean_the_same_all_count(store):
+    """A hand-made store's untyped hs_value can hold 9 and 9.0 (PostgreSQL: 0 and -0): two
+    different raw values, one answer. Each submission counts once."""
+    for i in range(4):
+        store.add("feedback_submissions", i, hs_survey_type="NPS", hs_value="1",
+                  hs_submission_timestamp="2024-01-10T10:00:00Z")
+    store.conn.execute("ALTER TABLE feedback_submissions DROP COLUMN hs_value")
+    store.conn.execute("ALTER TABLE feedback_submissions ADD COLUMN hs_value")  # no type: keeps what it gets
+    for i, value in enumerate([9, 9.0, 9, 0]):
+        store.conn.execute("UPDATE feedback_submissions SET hs_value = ? WHERE id = ?", [value, str(i)])
+    store.conn.commit()
+    assert kpis(store, "2024-01")["kpis"]["nps"] == kpi(100 * (3 - 1) / 4, 4, "score")
+
+
 def test_hubspots_three_option_csat_scale(store):
     for i, answer in enumerate(["0", "1", "2", "2", "3"]):
         store.add("feedback_submissions", i, hs_survey_type="CSAT", hs_value=answer,
