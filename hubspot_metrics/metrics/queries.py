@@ -234,7 +234,7 @@ class Queries:
     def _cells(self, inner: str, cells: list[tuple[str, str]], by: str | None, prefix: str = "") -> dict[str, Counter]:
         """How many rows of `inner` share each value of `cells` (name, expression), per group:
         group key -> Counter of cell values. SQLite's rows are counted here: its GROUP BY sorted
-        every row first, which cost more than counting them in Python; PostgreSQL hashes them."""
+        every row first, which cost more than counting them in Python; PostgreSQL groups them itself."""
         select = ",\n  ".join(f"{expr} AS {name}" for name, expr in cells)
         group = f"\nGROUP BY {', '.join(['grp', *(name for name, _ in cells)])}" if self.sql.postgres else ""
         sql = (f"{prefix}SELECT {'grp' if by else 'NULL'} AS grp,\n  {select},\n  "
